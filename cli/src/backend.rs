@@ -1,0 +1,115 @@
+//! Picks the compute device once, at start-up, from `--backend`. Never `Device::default()`:
+//! that one follows compile-time feature order and does not look for a GPU.
+
+use anyhow::{bail, Result};
+use burn::prelude::Device;
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// A real GPU through wgpu when one exists, else the CPU.
+    Auto,
+    /// wgpu with the best graphics API of the platform (Vulkan, Metal, DX12).
+    Wgpu,
+    /// wgpu pinned to Vulkan (builds with `--features vulkan`).
+    Vulkan,
+    /// wgpu pinned to Metal (builds with `--features metal`).
+    Metal,
+    /// The CPU through burn-flex.
+    Cpu,
+}
+
+/// The device and a sentence saying what it is.
+pub struct Selected {
+    pub device: Device,
+    pub description: String,
+}
+
+/// Where burn must create tensors it does not place itself (it reads `BURN_DEVICE`: the
+/// optimiser state loaded on resume goes to `Device::default()`, which would otherwise open
+/// a GPU in a CPU run).
+fn pin_default(name: &str) {
+    // Called at start-up, before any thread exists.
+    std::env::set_var("BURN_DEVICE", name);
+}
+
+fn cpu() -> Selected {
+    pin_default("flex");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Selected {
+        device: Device::flex(),
+        description: format!("CPU (burn-flex, {threads} threads)"),
+    }
+}
+
+/// Initialises wgpu on its default adapter; `Ok(None)` when the only adapter is a software
+/// rasteriser and `allow_software` is false.
+fn wgpu(allow_software: bool) -> Result<Option<Selected>> {
+    use burn::tensor::wgpu::wgpu::DeviceType;
+    let (device, setup) = match Device::wgpu_options().init_with_setup() {
+        Ok(found) => found,
+        Err(e) if !allow_software => {
+            eprintln!("no GPU adapter found through wgpu ({e})");
+            return Ok(None);
+        }
+        Err(e) => bail!(
+            "no GPU adapter could be opened through wgpu ({e}); install a Vulkan, Metal or \
+             DX12 driver, or train with --backend cpu"
+        ),
+    };
+    let info = setup.adapter.get_info();
+    let software = info.device_type == DeviceType::Cpu;
+    if software && !allow_software {
+        eprintln!(
+            "the only wgpu adapter is a software rasteriser ({}), slower than the CPU backend",
+            info.name
+        );
+        return Ok(None);
+    }
+    pin_default("wgpu");
+    Ok(Some(Selected {
+        device,
+        description: format!(
+            "GPU through wgpu: {} ({:?}, {:?}{})",
+            info.name,
+            info.backend,
+            info.device_type,
+            if software { ", software" } else { "" }
+        ),
+    }))
+}
+
+pub fn select(backend: Backend) -> Result<Selected> {
+    match backend {
+        Backend::Cpu => Ok(cpu()),
+        Backend::Wgpu => Ok(wgpu(true)?.expect("software adapters are accepted")),
+        Backend::Auto => Ok(match wgpu(false)? {
+            Some(gpu) => gpu,
+            None => cpu(),
+        }),
+        Backend::Vulkan => {
+            #[cfg(feature = "vulkan")]
+            {
+                pin_default("vulkan");
+                Ok(Selected {
+                    device: Device::vulkan(Default::default()),
+                    description: "GPU through wgpu, pinned to Vulkan".into(),
+                })
+            }
+            #[cfg(not(feature = "vulkan"))]
+            bail!("this build has no pinned Vulkan backend: rebuild with `--features vulkan`, or use --backend wgpu (which uses Vulkan where it is the best API)")
+        }
+        Backend::Metal => {
+            #[cfg(feature = "metal")]
+            {
+                pin_default("metal");
+                Ok(Selected {
+                    device: Device::metal(Default::default()),
+                    description: "GPU through wgpu, pinned to Metal".into(),
+                })
+            }
+            #[cfg(not(feature = "metal"))]
+            bail!("this build has no pinned Metal backend: rebuild with `--features metal`, or use --backend wgpu (which uses Metal on macOS)")
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `dinfogan bench`: the time of one training iteration (one G step and one D step, B
+//! background + B target real images, B fakes per domain) of the paper's Table 4 model, and
+//! the process's peak memory. Figures go to BENCHMARKS.md.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::prelude::*;
+use clap::Args;
+use dinfogan::builtin::{BuiltinDataset, Domain};
+use dinfogan::{ModelConfig, TrainConfig, Trainer};
+
+use crate::backend::{self, Backend};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: Backend,
+    /// Image side, 32 or 64.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Real images per domain (B).
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Channels of the first discriminator block (the paper: 64).
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Timed iterations (after one warm-up iteration).
+    #[arg(long, default_value_t = 3)]
+    pub iters: usize,
+}
+
+/// Peak resident memory of this process in MiB (Linux), if known.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let selected = backend::select(args.backend)?;
+    let config = TrainConfig {
+        model: ModelConfig {
+            image_size: args.size,
+            width: args.width,
+            ..ModelConfig::default()
+        },
+        batch_size: args.batch,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(config.clone(), &selected.device, 0)?;
+    let (b, side) = (args.batch, args.size);
+    let data = BuiltinDataset::new(0, b);
+    let batch = |domain| -> Tensor<4> {
+        let pixels: Vec<f32> = (0..b).flat_map(|i| data.image(domain, i, side, 3)).collect();
+        Tensor::from_data(TensorData::new(pixels, [b, 3, side, side]), trainer.device())
+    };
+    let (bg, t) = (batch(Domain::Background), batch(Domain::Target));
+    println!(
+        "backend: {}\nmodel: Table 4, {side}x{side}x3, width {}, L = {}, M = {}; B = {b} + {b} real, {b} + {b} fake",
+        selected.description, args.width, config.model.common_dim, config.model.salient_dim
+    );
+    let mut g_times = Vec::new();
+    let mut d_times = Vec::new();
+    for i in 0..=args.iters {
+        let mut losses = trainer.iteration_losses();
+        let start = Instant::now();
+        trainer.generator_step(bg.clone(), t.clone(), &mut losses);
+        let _ = losses.values(); // waits for the device
+        let g = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        trainer.discriminator_step(bg.clone(), t.clone(), &mut losses);
+        let _ = losses.values();
+        let d = start.elapsed().as_secs_f64();
+        let label = if i == 0 { "warm-up" } else { "iteration" };
+        println!("{label} {i}: G step {g:.3} s, D step {d:.3} s, total {:.3} s", g + d);
+        if i > 0 {
+            g_times.push(g);
+            d_times.push(d);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (g, d) = (mean(&g_times), mean(&d_times));
+    println!(
+        "mean over {} iterations: G {g:.3} s + D {d:.3} s = {:.3} s per iteration, {:.1} images/s (2B / iteration)",
+        args.iters,
+        g + d,
+        (2 * b) as f64 / (g + d)
+    );
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak resident memory: {peak:.0} MiB");
+    }
+    Ok(())
+}

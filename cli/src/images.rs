@@ -1,0 +1,112 @@
+//! Images on disk: PNG/JPEG in, PNG sheets out. Pixels travel as `channels x side x side`
+//! floats in [-1, 1] (the generator's tanh range).
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use image::{DynamicImage, GenericImageView, RgbImage};
+
+/// Reads one image and checks it fits the model: `side x side`, 1 (grey) or 3 (colour) channels.
+pub fn load(path: &Path, side: usize, channels: usize) -> Result<Vec<f32>> {
+    let img = image::open(path).with_context(|| {
+        format!(
+            "could not read the image {} (is it a PNG or JPEG file?)",
+            path.display()
+        )
+    })?;
+    from_dynamic(&img, side, channels).with_context(|| format!("{}", path.display()))
+}
+
+/// Checks and converts a decoded image (see [`load`]).
+pub fn from_dynamic(img: &DynamicImage, side: usize, channels: usize) -> Result<Vec<f32>> {
+    let (w, h) = img.dimensions();
+    if w as usize != side || h as usize != side {
+        bail!("the image is {w}x{h} pixels but the model works on {side}x{side}: resize it first");
+    }
+    let has = if img.color().has_color() { 3 } else { 1 };
+    if has != channels {
+        let name = |c| if c == 1 { "grey (1 channel)" } else { "colour (3 channels)" };
+        bail!(
+            "the image is {} but the model works on {} images",
+            name(has),
+            name(channels)
+        );
+    }
+    let n = side * side;
+    let mut out = vec![0.0f32; channels * n];
+    if channels == 1 {
+        for (i, p) in img.to_luma8().pixels().enumerate() {
+            out[i] = p.0[0] as f32 / 127.5 - 1.0;
+        }
+    } else {
+        for (i, p) in img.to_rgb8().pixels().enumerate() {
+            for k in 0..3 {
+                out[k * n + i] = p.0[k] as f32 / 127.5 - 1.0;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One `channels x side x side` image in [-1, 1] to 8-bit RGB (grey repeated).
+pub fn to_rgb(pixels: &[f32], channels: usize, side: usize) -> RgbImage {
+    let n = side * side;
+    let byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    RgbImage::from_fn(side as u32, side as u32, |x, y| {
+        let i = y as usize * side + x as usize;
+        if channels == 1 {
+            let g = byte(pixels[i]);
+            image::Rgb([g, g, g])
+        } else {
+            image::Rgb([byte(pixels[i]), byte(pixels[n + i]), byte(pixels[2 * n + i])])
+        }
+    })
+}
+
+/// A batch `[b, channels, side, side]` flattened, split into one RGB image each.
+pub fn batch_to_rgb(batch: &[f32], channels: usize, side: usize) -> Vec<RgbImage> {
+    batch
+        .chunks(channels * side * side)
+        .map(|one| to_rgb(one, channels, side))
+        .collect()
+}
+
+/// Rows of equally sized tiles on a dark background with 2-pixel gaps; rows may differ in length.
+pub fn grid(rows: &[Vec<RgbImage>]) -> RgbImage {
+    const GAP: u32 = 2;
+    let Some(first) = rows.iter().flatten().next() else {
+        return RgbImage::new(1, 1);
+    };
+    let (tw, th) = first.dimensions();
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
+    let width = cols * (tw + GAP) + GAP;
+    let height = rows.len() as u32 * (th + GAP) + GAP;
+    let mut sheet = RgbImage::from_pixel(width, height, image::Rgb([24, 24, 24]));
+    for (r, row) in rows.iter().enumerate() {
+        for (c, tile) in row.iter().enumerate() {
+            let x = GAP + c as u32 * (tw + GAP);
+            let y = GAP + r as u32 * (th + GAP);
+            image::imageops::replace(&mut sheet, tile, x as i64, y as i64);
+        }
+    }
+    sheet
+}
+
+/// Writes a PNG atomically (a temporary file renamed over the target), enlarging small tiles
+/// `scale` times with nearest-neighbour so that 32x32 images stay visible.
+pub fn save_png(sheet: &RgbImage, path: &Path, scale: u32) -> Result<()> {
+    let img = if scale > 1 {
+        image::imageops::resize(
+            sheet,
+            sheet.width() * scale,
+            sheet.height() * scale,
+            image::imageops::FilterType::Nearest,
+        )
+    } else {
+        sheet.clone()
+    };
+    let mut bytes = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .context("could not encode the PNG")?;
+    crate::run::write_atomic(path, &bytes)
+}

@@ -1,0 +1,66 @@
+//! `dinfogan`: train Double InfoGAN and use a trained model from the command line.
+
+mod backend;
+mod bench;
+mod data;
+mod images;
+mod run;
+mod tools;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dinfogan",
+    version,
+    about = "Double InfoGAN for Contrastive Analysis: separate what is common to a background \
+             and a target set from what is salient in the target"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train (or resume) a model; writes checkpoints, sample sheets and metrics.csv.
+    Train(train::TrainArgs),
+    /// A grid of generated images: rows share z, column 1 has s = 0, the others s != 0.
+    Generate(tools::GenerateArgs),
+    /// Real images and their reconstructions G(Qz(x), 0) and G(Qz(y), Qs(y)).
+    Reconstruct(tools::ReconstructArgs),
+    /// Salient swap: x, y, G(z_x, s_y) and G(z_y, 0) (y's salient features removed).
+    Swap(tools::SwapArgs),
+    /// Move one salient dimension from -1.5 to 1.5 with z fixed.
+    Traverse(tools::TraverseArgs),
+    /// z and s of a set of images, with their labels, to CSV.
+    Encode(tools::EncodeArgs),
+    /// Write the model file that inference needs (G and the encoder) for the browser or the tools.
+    Export(tools::ExportArgs),
+    /// Time one training iteration of the paper's model on this machine.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Generate(args) => tools::generate(args),
+        Command::Reconstruct(args) => tools::reconstruct(args),
+        Command::Swap(args) => tools::swap(args),
+        Command::Traverse(args) => tools::traverse(args),
+        Command::Encode(args) => tools::encode(args),
+        Command::Export(args) => tools::export(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

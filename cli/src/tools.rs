@@ -1,0 +1,338 @@
+//! The commands that use a trained model: generate, reconstruct, swap, traverse, encode, export.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use burn::prelude::*;
+use clap::Args;
+use dinfogan::builtin::{BuiltinDataset, Domain};
+use dinfogan::InferenceModel;
+
+use crate::backend::{self, Backend};
+use crate::data::{Data, BUILTIN_LEN};
+use crate::images;
+use crate::run::{write_atomic, RunDir};
+use crate::train::read;
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// A run folder written by `dinfogan train`, or a model file written by `dinfogan export`.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: Backend,
+    /// Seed of the random latents.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// The model at `--checkpoint`, in evaluation mode, and the data it was trained on (if known).
+pub fn load_model(args: &ModelArgs) -> Result<(InferenceModel, Option<String>)> {
+    let selected = backend::select(args.backend)?;
+    let device = selected.device;
+    device.seed(args.seed);
+    let path = &args.checkpoint;
+    if path.is_file() {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+        let model = InferenceModel::from_bytes(&bytes, &device)
+            .with_context(|| format!("could not load the model file {}", path.display()))?;
+        return Ok((model, None));
+    }
+    if !path.exists() {
+        bail!("the checkpoint {} does not exist", path.display());
+    }
+    let run = RunDir::open(path)?;
+    let (state, meta) = run.load_checkpoint()?;
+    let model = InferenceModel::from_checkpoint(
+        meta.config.model.clone(),
+        meta.config.salient_prior,
+        state.generator,
+        state.discriminator,
+        &device,
+    )
+    .with_context(|| format!("could not load the checkpoint in {}", path.display()))?;
+    Ok((model, Some(meta.data)))
+}
+
+fn tensor(model: &InferenceModel, pixels: Vec<f32>, n: usize) -> Tensor<4> {
+    let c = model.config();
+    Tensor::from_data(
+        TensorData::new(pixels, [n, c.channels, c.image_size, c.image_size]),
+        model.device(),
+    )
+}
+
+fn load_images(model: &InferenceModel, files: &[PathBuf]) -> Result<Tensor<4>> {
+    let c = model.config();
+    let mut pixels = Vec::new();
+    for f in files {
+        pixels.extend(images::load(f, c.image_size, c.channels)?);
+    }
+    Ok(tensor(model, pixels, files.len()))
+}
+
+fn rgb(model: &InferenceModel, images: Tensor<4>) -> Result<Vec<image::RgbImage>> {
+    let c = model.config();
+    Ok(images::batch_to_rgb(&read(images)?, c.channels, c.image_size))
+}
+
+fn save(sheet: &image::RgbImage, model: &InferenceModel, out: &Path) -> Result<()> {
+    let scale = if model.config().image_size <= 32 { 2 } else { 1 };
+    images::save_png(sheet, out, scale)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Rows (one common z each).
+    #[arg(long, default_value_t = 8)]
+    pub rows: usize,
+    /// Columns: the first has s = 0 (background), the others one salient code each.
+    #[arg(long, default_value_t = 8)]
+    pub cols: usize,
+}
+
+pub fn generate(args: GenerateArgs) -> Result<()> {
+    if args.rows == 0 || args.cols == 0 {
+        bail!("--rows and --cols must be at least 1");
+    }
+    let (model, _) = load_model(&args.model)?;
+    let tiles = rgb(&model, model.sample_grid(args.rows, args.cols))?;
+    let rows: Vec<_> = tiles.chunks(args.cols).map(<[_]>::to_vec).collect();
+    save(&images::grid(&rows), &model, &args.out)
+}
+
+#[derive(Debug, Args)]
+pub struct ReconstructArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Background images (reconstructed as G(Qz(x), 0)).
+    #[arg(long, num_args = 1..)]
+    pub background: Vec<PathBuf>,
+    /// Target images (reconstructed as G(Qz(y), Qs(y))).
+    #[arg(long, num_args = 1..)]
+    pub target: Vec<PathBuf>,
+    /// Without image files: this many images of each domain of the built-in data.
+    #[arg(long, default_value_t = 8)]
+    pub count: usize,
+}
+
+/// `--background`/`--target` files, or the first `count` built-in images of each domain.
+fn inputs(
+    model: &InferenceModel,
+    background: &[PathBuf],
+    target: &[PathBuf],
+    count: usize,
+    data_seed: u64,
+) -> Result<(Option<Tensor<4>>, Option<Tensor<4>>)> {
+    if background.is_empty() && target.is_empty() {
+        let c = model.config();
+        let data = BuiltinDataset::new(data_seed, BUILTIN_LEN);
+        let batch = |domain| {
+            let pixels = (0..count)
+                .flat_map(|i| data.image(domain, i, c.image_size, c.channels))
+                .collect();
+            tensor(model, pixels, count)
+        };
+        return Ok((Some(batch(Domain::Background)), Some(batch(Domain::Target))));
+    }
+    let load = |files: &[PathBuf]| -> Result<Option<Tensor<4>>> {
+        if files.is_empty() {
+            Ok(None)
+        } else {
+            load_images(model, files).map(Some)
+        }
+    };
+    Ok((load(background)?, load(target)?))
+}
+
+pub fn reconstruct(args: ReconstructArgs) -> Result<()> {
+    let (model, _) = load_model(&args.model)?;
+    let (bg, t) = inputs(&model, &args.background, &args.target, args.count, args.model.seed)?;
+    let mut rows = Vec::new();
+    if let Some(bg) = bg {
+        rows.push(rgb(&model, bg.clone())?);
+        rows.push(rgb(&model, model.reconstruct(bg, false)?)?);
+    }
+    if let Some(t) = t {
+        rows.push(rgb(&model, t.clone())?);
+        rows.push(rgb(&model, model.reconstruct(t, true)?)?);
+    }
+    save(&images::grid(&rows), &model, &args.out)
+}
+
+#[derive(Debug, Args)]
+pub struct SwapArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Background images x (paired in order with --target).
+    #[arg(long, num_args = 1.., requires = "target")]
+    pub background: Vec<PathBuf>,
+    /// Target images y.
+    #[arg(long, num_args = 1.., requires = "background")]
+    pub target: Vec<PathBuf>,
+    /// Without image files: this many built-in pairs.
+    #[arg(long, default_value_t = 8)]
+    pub count: usize,
+}
+
+/// One row per pair: x, y, G(z_x, s_y) (x gains y's salient features), G(z_y, 0) (y without them).
+pub fn swap(args: SwapArgs) -> Result<()> {
+    if args.background.len() != args.target.len() {
+        bail!(
+            "swap pairs images in order: {} background and {} target images were given",
+            args.background.len(),
+            args.target.len()
+        );
+    }
+    let (model, _) = load_model(&args.model)?;
+    let (bg, t) = inputs(&model, &args.background, &args.target, args.count, args.model.seed)?;
+    let (bg, t) = (bg.context("no background image")?, t.context("no target image")?);
+    let (gained, removed) = model.swap(bg.clone(), t.clone())?;
+    let columns = [rgb(&model, bg)?, rgb(&model, t)?, rgb(&model, gained)?, rgb(&model, removed)?];
+    let rows: Vec<Vec<_>> = (0..columns[0].len())
+        .map(|i| columns.iter().map(|c| c[i].clone()).collect())
+        .collect();
+    save(&images::grid(&rows), &model, &args.out)
+}
+
+#[derive(Debug, Args)]
+pub struct TraverseArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The salient dimension to move (0-based).
+    #[arg(long)]
+    pub dim: usize,
+    /// Values from -1.5 to 1.5 (paper Fig. 9).
+    #[arg(long, default_value_t = 11)]
+    pub steps: usize,
+    /// Rows, each with its own z and other salient values.
+    #[arg(long, default_value_t = 8)]
+    pub rows: usize,
+}
+
+pub fn traverse(args: TraverseArgs) -> Result<()> {
+    if args.steps < 2 {
+        bail!("--steps must be at least 2");
+    }
+    let (model, _) = load_model(&args.model)?;
+    let values: Vec<f32> = (0..args.steps)
+        .map(|i| -1.5 + 3.0 * i as f32 / (args.steps - 1) as f32)
+        .collect();
+    let (common, salient) = model.sample_latents(args.rows);
+    let mut rows = Vec::new();
+    for r in 0..args.rows {
+        let z = common.clone().slice([r..r + 1]);
+        let s = salient.clone().slice([r..r + 1]);
+        rows.push(rgb(&model, model.traverse(z, s, args.dim, &values)?)?);
+    }
+    save(&images::grid(&rows), &model, &args.out)
+}
+
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// CSV with one row per image: name, domain, label, z_*, s_* (and the true factors of built-in data).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// `builtin` or a folder with background/ and target/.
+    #[arg(long, default_value = "builtin")]
+    pub data: String,
+    /// At most this many images per domain.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Seed of the built-in data (default: the one the run trained on).
+    #[arg(long)]
+    pub data_seed: Option<u64>,
+}
+
+pub fn encode(args: EncodeArgs) -> Result<()> {
+    let (model, _) = load_model(&args.model)?;
+    let c = model.config().clone();
+    let data_seed = match args.data_seed {
+        Some(s) => s,
+        None if args.model.checkpoint.is_dir() => {
+            RunDir::open(&args.model.checkpoint)?.load_meta()?.seed
+        }
+        None => 0,
+    };
+    let data = Data::open(&args.data, c.image_size, c.channels, data_seed)?;
+    let builtin = matches!(data.source, crate::data::Source::Builtin(_));
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = vec!["image".into(), "domain".into(), "label".into()];
+    header.extend((0..c.common_dim).map(|i| format!("z_{i}")));
+    header.extend((0..c.salient_dim).map(|i| format!("s_{i}")));
+    if builtin {
+        header.extend(dinfogan::builtin::BuiltinFactors::NAMES.iter().map(|n| format!("true_{n}")));
+    }
+    out.write_record(&header)?;
+    for domain in [Domain::Background, Domain::Target] {
+        let n = data.len(domain).min(args.count);
+        for start in (0..n).step_by(64) {
+            let idx: Vec<usize> = (start..(start + 64).min(n)).collect();
+            let pixels = idx.iter().flat_map(|&i| data.image(domain, i)).collect();
+            let (z, s) = model.encode(tensor(&model, pixels, idx.len()))?;
+            let (z, s) = (read(z)?, read(s)?);
+            for (row, &i) in idx.iter().enumerate() {
+                let mut record = vec![
+                    data.name(domain, i),
+                    format!("{domain:?}").to_lowercase(),
+                    domain.label().to_string(),
+                ];
+                record.extend(z[row * c.common_dim..(row + 1) * c.common_dim].iter().map(|v| v.to_string()));
+                record.extend(s[row * c.salient_dim..(row + 1) * c.salient_dim].iter().map(|v| v.to_string()));
+                if let crate::data::Source::Builtin(d) = &data.source {
+                    record.extend(d.factors(domain, i).values().iter().map(|v| {
+                        if v.is_nan() { String::new() } else { v.to_string() }
+                    }));
+                }
+                out.write_record(&record)?;
+            }
+        }
+    }
+    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    write_atomic(&args.out, &bytes)?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A run folder written by `dinfogan train`.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The model file (G and the encoder, with its configuration), e.g. model.bpk.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn export(args: ExportArgs) -> Result<()> {
+    if args.checkpoint.is_file() {
+        bail!(
+            "{} is already a model file; --checkpoint takes a run folder",
+            args.checkpoint.display()
+        );
+    }
+    let (model, _) = load_model(&ModelArgs {
+        checkpoint: args.checkpoint.clone(),
+        backend: Backend::Cpu,
+        seed: 0,
+    })?;
+    let bytes = model.to_bytes()?;
+    write_atomic(&args.out, &bytes)?;
+    eprintln!("wrote {} ({} KiB)", args.out.display(), bytes.len() / 1024);
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! `dinfogan train`: the training loop, progress, metrics, sample sheets, checkpoints, resume.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burn::prelude::*;
+use clap::Args;
+use dinfogan::builtin::Domain;
+use dinfogan::config::PRESETS;
+use dinfogan::step::loss_index;
+use dinfogan::{InferenceModel, TrainConfig, Trainer, LOSS_NAMES};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::backend::{self, Backend};
+use crate::data::{Batches, Data};
+use crate::images;
+use crate::run::{CheckpointMeta, RunDir};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// TOML file with the fields to change (on top of --preset); see README "Configuration".
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Start from a named configuration: builtin, celeba, cifar-mnist, dsprites-mnist, brats.
+    /// Defaults to builtin for the built-in data, to the paper's Table 4 model otherwise.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// `builtin`, or a folder with background/ and target/ sub-folders of images.
+    #[arg(long, default_value = "builtin")]
+    pub data: String,
+    /// Image side: 32 or 64.
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Image channels: 1 or 3.
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Real images per domain in a batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Channels of the first discriminator block (the paper: 64).
+    #[arg(long)]
+    pub width: Option<usize>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: Backend,
+    /// Total training steps (one step = one batch: loop_G G, loop_D D and loop_CR H updates).
+    #[arg(long, conflicts_with = "epochs")]
+    pub steps: Option<u64>,
+    /// Total epochs (passes over the larger domain), instead of --steps.
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The run folder (checkpoints, samples, metrics). Required unless --resume.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint.
+    #[arg(long, conflicts_with_all = ["config", "preset", "size", "channels", "batch_size", "width", "out"])]
+    pub resume: Option<PathBuf>,
+    /// Write a sample sheet every N steps (and at the end); 0: only at the end.
+    #[arg(long, default_value_t = 100)]
+    pub sample_every: u64,
+    /// Write a checkpoint every N steps (and at the end).
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: u64,
+    /// No progress bar: one log line per sample sheet instead (for logs and CI).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Merges TOML `overlay` into `base`, table by table.
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(base), toml::Value::Table(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+/// The configuration of a new run: preset, then the TOML file, then the flags.
+pub fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
+    let preset_name = args
+        .preset
+        .clone()
+        .unwrap_or_else(|| if args.data == "builtin" { "builtin".into() } else { String::new() });
+    let mut config = if preset_name.is_empty() {
+        TrainConfig::default()
+    } else {
+        TrainConfig::preset(&preset_name).with_context(|| {
+            format!("unknown preset {preset_name:?}; the presets are {}", PRESETS.join(", "))
+        })?
+    };
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the configuration file {}", path.display()))?;
+        let overlay: toml::Value = toml::from_str(&text)
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        let mut value = toml::Value::try_from(&config)?;
+        merge(&mut value, overlay);
+        config = value
+            .try_into()
+            .with_context(|| format!("the configuration file {} has an unknown field or a wrong value", path.display()))?;
+    }
+    if let Some(size) = args.size {
+        config.model.image_size = size;
+    }
+    if let Some(channels) = args.channels {
+        config.model.channels = channels;
+    }
+    if let Some(batch) = args.batch_size {
+        config.batch_size = batch;
+    }
+    if let Some(width) = args.width {
+        config.model.width = width;
+    }
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    Ok(config)
+}
+
+/// Images to show on every sample sheet: the same 8 of each domain all run long.
+const SHEET_COLUMNS: usize = 8;
+
+/// The sample sheet of the paper's figures: real background, real target, their
+/// reconstructions, the swaps G(z_x, s_y) and G(z_y, 0), then a generation grid whose rows
+/// share z (first column s = 0).
+pub fn sample_sheet(model: &InferenceModel, data: &Data, path: &Path) -> Result<()> {
+    let (c, side) = (model.config().channels, model.config().image_size);
+    let device = model.device().clone();
+    let n = SHEET_COLUMNS
+        .min(data.len(Domain::Background))
+        .min(data.len(Domain::Target));
+    let batch = |domain| {
+        let pixels: Vec<f32> = (0..n).flat_map(|i| data.image(domain, i)).collect();
+        Tensor::<4>::from_data(TensorData::new(pixels, [n, c, side, side]), &device)
+    };
+    let (bg, t) = (batch(Domain::Background), batch(Domain::Target));
+    let rec_bg = model.reconstruct(bg.clone(), false)?;
+    let rec_t = model.reconstruct(t.clone(), true)?;
+    let (gained, removed) = model.swap(bg.clone(), t.clone())?;
+    let grid = model.sample_grid(4, SHEET_COLUMNS);
+    let mut rows = Vec::new();
+    for tensor in [bg, t, rec_bg, rec_t, gained, removed] {
+        rows.push(images::batch_to_rgb(&read(tensor)?, c, side));
+    }
+    let generated = images::batch_to_rgb(&read(grid)?, c, side);
+    rows.extend(generated.chunks(SHEET_COLUMNS).map(<[_]>::to_vec));
+    let scale = if side <= 32 { 2 } else { 1 };
+    images::save_png(&images::grid(&rows), path, scale)
+}
+
+/// A tensor's values on the host.
+pub fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("could not read a tensor: {e:?}"))
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    // Where the run lives, and what it trains.
+    let (run, config, data_spec, seed, start_step) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir::open(dir)?;
+            let meta = run.load_meta()?;
+            if args.data != "builtin" && args.data != meta.data {
+                bail!(
+                    "the run in {} was trained on {}, not {}: resume without --data",
+                    dir.display(),
+                    meta.data,
+                    args.data
+                );
+            }
+            (run, meta.config, meta.data, meta.seed, meta.step)
+        }
+        None => {
+            let out = args.out.clone().context("--out is required")?;
+            let run = RunDir::create(&out)?;
+            if run.has_checkpoint() {
+                bail!(
+                    "{} already holds a run: continue it with `dinfogan train --resume {}`, or \
+                     choose another --out",
+                    out.display(),
+                    out.display()
+                );
+            }
+            (run, resolve_config(&args)?, args.data.clone(), args.seed, 0)
+        }
+    };
+
+    let selected = backend::select(args.backend)?;
+    eprintln!("backend: {}", selected.description);
+    let model = &config.model;
+    let data = Data::open(&data_spec, model.image_size, model.channels, seed)?;
+    eprintln!("data: {}", data.describe());
+
+    let total_steps = match (args.steps, args.epochs) {
+        (Some(steps), _) => steps,
+        (None, Some(epochs)) => epochs * data.steps_per_epoch(config.batch_size),
+        (None, None) => 300,
+    };
+    if start_step >= total_steps {
+        bail!(
+            "the run in {} has already done {start_step} steps: pass a larger --steps to train further",
+            run.root.display()
+        );
+    }
+
+    let mut trainer = Trainer::new(config.clone(), &selected.device, seed)?;
+    if start_step > 0 {
+        let (state, _) = run.load_checkpoint()?;
+        trainer.load_state(state).with_context(|| {
+            format!("could not resume from the checkpoint in {}", run.root.display())
+        })?;
+        // A fresh stream for the rest of the run (the RNG state itself is not saved).
+        trainer.device().seed(seed.wrapping_add(start_step));
+        eprintln!("resuming at step {start_step} of {total_steps}");
+    } else {
+        let text = toml::to_string_pretty(&config)?;
+        crate::run::write_atomic(&run.root.join("run.toml"), text.as_bytes())?;
+    }
+
+    let mut metrics = open_metrics(&run.metrics(), start_step)?;
+    let mut batches = Batches::new(seed, config.batch_size);
+    let (b, c, side) = (config.batch_size, model.channels, model.image_size);
+    let device = trainer.device().clone();
+    let meta = |step| CheckpointMeta {
+        step,
+        seed,
+        data: data_spec.clone(),
+        config: config.clone(),
+    };
+
+    let progress = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total_steps)
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    progress.set_position(start_step);
+    let mut images_per_second = 0.0f64;
+    let mut last_saved = start_step;
+
+    for step in start_step..total_steps {
+        let started = Instant::now();
+        let (bg, t) = batches.get(&data, step);
+        let bg = Tensor::<4>::from_data(TensorData::new(bg, [b, c, side, side]), &device);
+        let t = Tensor::<4>::from_data(TensorData::new(t, [b, c, side, side]), &device);
+        let values = trainer.iteration(bg, t).values();
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = (2 * b) as f64 / elapsed.max(1e-9);
+        images_per_second = if step == start_step { rate } else { 0.9 * images_per_second + 0.1 * rate };
+
+        if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+            progress.abandon();
+            bail!(
+                "the loss {} became {} at step {}: training stopped. The last good checkpoint \
+                 (step {last_saved}) is kept in {}; try lower learning rates, then resume with \
+                 `dinfogan train --resume {}`",
+                LOSS_NAMES[bad],
+                values[bad],
+                step + 1,
+                run.root.display(),
+                run.root.display()
+            );
+        }
+        let done = step + 1;
+        metrics.write_record(
+            std::iter::once(done.to_string())
+                .chain(std::iter::once(format!("{images_per_second:.2}")))
+                .chain(values.iter().map(|v| format!("{v:.6}"))),
+        )?;
+        let summary = format!(
+            "D {:.3} G {:.3} recon {:.3} | {:.1} img/s",
+            values[loss_index("d_total")],
+            values[loss_index("g_total")],
+            values[loss_index("g_image")],
+            images_per_second
+        );
+        progress.set_message(summary.clone());
+        progress.set_position(done);
+
+        let last = done == total_steps;
+        if last || (args.sample_every > 0 && done % args.sample_every == 0) {
+            metrics.flush()?;
+            let path = run.samples().join(format!("step_{done:06}.png"));
+            sample_sheet(&trainer.inference_model(), &data, &path)?;
+            if args.quiet {
+                eprintln!("step {done}/{total_steps}: {summary}");
+            }
+        }
+        if last || (args.checkpoint_every > 0 && done % args.checkpoint_every == 0) {
+            run.save_checkpoint(&trainer.state()?, &meta(done))?;
+            last_saved = done;
+        }
+    }
+    metrics.flush()?;
+    progress.finish();
+    eprintln!(
+        "done: {total_steps} steps; checkpoint, samples and metrics.csv in {}",
+        run.root.display()
+    );
+    Ok(())
+}
+
+/// The metrics CSV, with a header for a new run; on resume, rows past the checkpoint (from
+/// steps done after it and then lost) are dropped.
+fn open_metrics(path: &Path, start_step: u64) -> Result<csv::Writer<std::fs::File>> {
+    let header: Vec<String> = ["step", "images_per_second"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(LOSS_NAMES.iter().map(|s| s.to_string()))
+        .collect();
+    let mut kept = Vec::new();
+    if start_step > 0 && path.exists() {
+        let mut reader = csv::Reader::from_path(path)?;
+        for row in reader.records() {
+            let row = row?;
+            if row.get(0).and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= start_step) {
+                kept.push(row);
+            }
+        }
+    }
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    let mut writer = csv::Writer::from_writer(file);
+    writer.write_record(&header)?;
+    for row in kept {
+        writer.write_record(&row)?;
+    }
+    Ok(writer)
+}

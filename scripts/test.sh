@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Everything the tests need on a fresh Debian machine, then the tests.
+#   scripts/test.sh            set-up, then every test (native and the wasm32 build check)
+# Set CARGO_TARGET_DIR to share one build between runs (a clean build of burn takes ~30 min).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# wgpu tests run on Mesa's lavapipe (Vulkan on the CPU) where there is no GPU.
+if ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq mesa-vulkan-drivers >/dev/null
+fi
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+
+# The core must build for the browser (no file system, no threads).
+cargo check --release --target wasm32-unknown-unknown -p dinfogan
+# One profile (release) for the tests, the trainer and the benchmark: burn is built once.
+cargo test --release --workspace

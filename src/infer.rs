@@ -1,0 +1,281 @@
+//! Inference with a trained model: encode real images into (z, s), generate, reconstruct,
+//! swap salient factors, remove them (the "healthy counterpart"), and traverse one salient
+//! dimension. It holds only G and the encoder path (trunk, Qz, Qs) of the discriminator, in
+//! evaluation mode (running batch-norm statistics, no noise), and travels as one
+//! self-describing file (see [`InferenceModel::to_bytes`]) that needs no file system.
+
+use burn::module::Module;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ModelConfig, SalientPrior};
+use crate::error::{Error, Result};
+use crate::latent::{background_salient, sample_common, sample_salient};
+use crate::model::{Discriminator, Encoder, Generator};
+use crate::step::load_module;
+
+/// The networks an exported model carries.
+#[derive(Module, Debug)]
+pub struct Networks {
+    pub generator: Generator,
+    pub encoder: Encoder,
+}
+
+/// First bytes of an exported model file.
+pub const MAGIC: &[u8; 8] = b"DINFOGAN";
+/// Version of the exported file layout.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The JSON header of an exported file: everything needed to rebuild the networks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    model: ModelConfig,
+    salient_prior: SalientPrior,
+}
+
+/// G and the encoder in evaluation mode, on a plain (non-autodiff) device.
+#[derive(Debug, Clone)]
+pub struct InferenceModel {
+    config: ModelConfig,
+    salient_prior: SalientPrior,
+    networks: Networks,
+    device: Device,
+}
+
+impl InferenceModel {
+    /// Freshly initialised networks (DCGAN init): useful for tests and as a load target.
+    pub fn new(config: ModelConfig, salient_prior: SalientPrior, device: &Device) -> Result<Self> {
+        config.validate().map_err(Error::InvalidConfig)?;
+        let device = device.clone().without_autodiff();
+        let networks = Networks {
+            generator: Generator::new(&config, &device),
+            encoder: Encoder::new(&config, &device),
+        }
+        .valid();
+        Ok(Self {
+            config,
+            salient_prior,
+            networks,
+            device,
+        })
+    }
+
+    pub(crate) fn from_networks(
+        config: ModelConfig,
+        salient_prior: SalientPrior,
+        generator: Generator,
+        encoder: Encoder,
+        device: Device,
+    ) -> Self {
+        Self {
+            config,
+            salient_prior,
+            networks: Networks { generator, encoder },
+            device,
+        }
+    }
+
+    /// G and the encoder from the generator and discriminator records of a training checkpoint
+    /// (see [`Trainer::state`](crate::step::Trainer::state)).
+    pub fn from_checkpoint(
+        config: ModelConfig,
+        salient_prior: SalientPrior,
+        generator: Vec<u8>,
+        discriminator: Vec<u8>,
+        device: &Device,
+    ) -> Result<Self> {
+        config.validate().map_err(Error::InvalidConfig)?;
+        let device = device.clone().without_autodiff();
+        let generator = load_module(Generator::new(&config, &device), generator, "generator")?;
+        let discriminator = load_module(
+            Discriminator::new(&config, &device),
+            discriminator,
+            "discriminator",
+        )?;
+        Ok(Self {
+            config,
+            salient_prior,
+            networks: Networks {
+                generator,
+                encoder: discriminator.encoder,
+            }
+            .valid(),
+            device,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn salient_prior(&self) -> SalientPrior {
+        self.salient_prior
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn networks(&self) -> &Networks {
+        &self.networks
+    }
+
+    /// Checks that `images` is `[batch, channels, side, side]` for this model.
+    pub fn check_images(&self, images: &Tensor<4>) -> Result<()> {
+        let [batch, c, h, w] = images.dims();
+        let (side, channels) = (self.config.image_size, self.config.channels);
+        if c != channels || h != side || w != side {
+            return Err(Error::Shape(format!(
+                "this model works on {channels}x{side}x{side} images (channels x height x \
+                 width), not {c}x{h}x{w}"
+            )));
+        }
+        if batch == 0 {
+            return Err(Error::Shape("no images were given".into()));
+        }
+        Ok(())
+    }
+
+    /// (ẑ, ŝ) = (Qz(images), Qs(images)): `[batch, L]`, `[batch, M]`.
+    pub fn encode(&self, images: Tensor<4>) -> Result<(Tensor<2>, Tensor<2>)> {
+        self.check_images(&images)?;
+        Ok(self.networks.encoder.forward(images))
+    }
+
+    /// G(z, s): `[batch, channels, side, side]` in [-1, 1].
+    pub fn generate(&self, common: Tensor<2>, salient: Tensor<2>) -> Tensor<4> {
+        self.networks.generator.forward(common, salient)
+    }
+
+    /// G(z, 0) for background images, G(z, s) for target images, with (z, s) = Q(images).
+    pub fn reconstruct(&self, images: Tensor<4>, target: bool) -> Result<Tensor<4>> {
+        let (common, salient) = self.encode(images)?;
+        let salient = if target {
+            salient
+        } else {
+            salient.zeros_like()
+        };
+        Ok(self.generate(common, salient))
+    }
+
+    /// The salient swap of the paper (Fig. 3, 5, 7), pairing background and target images
+    /// row by row: returns (G(z_x, s_y), G(z_y, 0)), the background given the target's salient
+    /// features and the target with its salient features removed.
+    pub fn swap(&self, background: Tensor<4>, target: Tensor<4>) -> Result<(Tensor<4>, Tensor<4>)> {
+        let (bg_common, _) = self.encode(background)?;
+        let (t_common, t_salient) = self.encode(target)?;
+        let gained = self.generate(bg_common, t_salient.clone());
+        let removed = self.generate(t_common, t_salient.zeros_like());
+        Ok((gained, removed))
+    }
+
+    /// G(z, s) with salient dimension `dim` set to each of `values` in turn, z and the other
+    /// salient values fixed (paper Fig. 9). `common`: `[1, L]`, `salient`: `[1, M]`.
+    /// Returns `[values.len(), channels, side, side]`.
+    pub fn traverse(
+        &self,
+        common: Tensor<2>,
+        salient: Tensor<2>,
+        dim: usize,
+        values: &[f32],
+    ) -> Result<Tensor<4>> {
+        let m = self.config.salient_dim;
+        if dim >= m {
+            return Err(Error::Shape(format!(
+                "salient dimension {dim} does not exist: this model has {m} (0 to {})",
+                m - 1
+            )));
+        }
+        let n = values.len();
+        let common = common.repeat_dim(0, n);
+        let column = Tensor::<1>::from_floats(values, &self.device).reshape([n, 1]);
+        let mut salient = salient.repeat_dim(0, n);
+        salient = salient.slice_assign([0..n, dim..dim + 1], column);
+        Ok(self.generate(common, salient))
+    }
+
+    /// Random latents from the training priors: z ~ N(0, I), s ~ P_y(s) (`[batch, L]`, `[batch, M]`).
+    pub fn sample_latents(&self, batch: usize) -> (Tensor<2>, Tensor<2>) {
+        (
+            sample_common(batch, self.config.common_dim, &self.device),
+            sample_salient(batch, self.config.salient_dim, self.salient_prior, &self.device),
+        )
+    }
+
+    /// The paper's Fig. 4/6 grid: `rows` rows sharing one z each; column 0 has s = 0
+    /// (background), the other columns a different s != 0 each (the same s down a column).
+    /// Returns `[rows * cols, channels, side, side]`, row-major.
+    pub fn sample_grid(&self, rows: usize, cols: usize) -> Tensor<4> {
+        let (l, m) = (self.config.common_dim, self.config.salient_dim);
+        let common = sample_common(rows, l, &self.device);
+        let salient = sample_salient(cols.saturating_sub(1), m, self.salient_prior, &self.device);
+        let salient = Tensor::cat(vec![background_salient(1, m, &self.device), salient], 0);
+        // Row r, column c: (z_r, s_c).
+        let common = common.unsqueeze_dim::<3>(1).repeat_dim(1, cols).reshape([rows * cols, l]);
+        let salient = salient.unsqueeze_dim::<3>(0).repeat_dim(0, rows).reshape([rows * cols, m]);
+        self.generate(common, salient)
+    }
+
+    /// One self-describing file: `DINFOGAN`, the format version (u32 LE), the length of a JSON
+    /// header (u32 LE) holding the model configuration, the header, then the burnpack record
+    /// of G and the encoder.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let header = serde_json::to_vec(&Header {
+            model: self.config.clone(),
+            salient_prior: self.salient_prior,
+        })
+        .expect("the header serialises");
+        let record = self
+            .networks
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::Weights {
+                what: "model".into(),
+                reason: e.to_string(),
+            })?;
+        let mut out = Vec::with_capacity(16 + header.len() + record.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&record);
+        Ok(out)
+    }
+
+    /// Reads a file written by [`InferenceModel::to_bytes`] onto `device`.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
+        let not_ours = || {
+            Error::NotAModelFile(
+                "this is not a Double InfoGAN model file (export one with `dinfogan export`)"
+                    .into(),
+            )
+        };
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(not_ours());
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != FORMAT_VERSION {
+            return Err(Error::NotAModelFile(format!(
+                "this model file has format version {version}; this build reads version \
+                 {FORMAT_VERSION}"
+            )));
+        }
+        let header_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
+        let header_end = 16usize.checked_add(header_len).filter(|&e| e <= bytes.len());
+        let header_end = header_end.ok_or_else(|| {
+            Error::NotAModelFile("the model file is truncated (its header is incomplete)".into())
+        })?;
+        let header: Header = serde_json::from_slice(&bytes[16..header_end]).map_err(|e| {
+            Error::NotAModelFile(format!("the model file's header is corrupt ({e})"))
+        })?;
+        let mut model = Self::new(header.model, header.salient_prior, device)?;
+        let networks = load_module(
+            model.networks.clone(),
+            bytes[header_end..].to_vec(),
+            "model",
+        )?;
+        model.networks = networks.valid();
+        Ok(model)
+    }
+}

@@ -1,0 +1,132 @@
+//! The priors of the latent factors (paper section 4) and the pairs of the contrastive
+//! regulariser (Supplementary D.4). Everything is drawn on the device, from the device's RNG
+//! (seed it with `Device::seed`), so a step never waits on the host.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+use crate::config::SalientPrior;
+
+/// z ~ N(0, I), the common prior of both domains. `[batch, L]`
+pub fn sample_common(batch: usize, common_dim: usize, device: &Device) -> Tensor<2> {
+    Tensor::random([batch, common_dim], Distribution::Normal(0.0, 1.0), device)
+}
+
+/// s ~ P_y(s), the salient prior of target images. `[batch, M]`
+///
+/// Background images use s = 0 exactly (a Dirac at 0), see [`background_salient`].
+pub fn sample_salient(
+    batch: usize,
+    salient_dim: usize,
+    prior: SalientPrior,
+    device: &Device,
+) -> Tensor<2> {
+    match prior {
+        SalientPrior::Normal => {
+            Tensor::random([batch, salient_dim], Distribution::Normal(0.0, 1.0), device)
+        }
+        // U(0, 1] as written in the paper: 1 - U[0, 1) never gives 0, the background's code.
+        SalientPrior::Uniform => Tensor::random(
+            [batch, salient_dim],
+            Distribution::Uniform(0.0, 1.0),
+            device,
+        )
+        .neg()
+        .add_scalar(1.0),
+    }
+}
+
+/// s = 0, the salient code of every background image. `[batch, M]`
+pub fn background_salient(batch: usize, salient_dim: usize, device: &Device) -> Tensor<2> {
+    Tensor::zeros([batch, salient_dim], device)
+}
+
+/// Two salient codes per row that agree only at one random index k per row, and k.
+#[derive(Debug, Clone)]
+pub struct ContrastivePairs {
+    /// s¹: `[batch, M]`
+    pub first: Tensor<2>,
+    /// s²: `[batch, M]`, equal to s¹ at column k of each row, independent elsewhere.
+    pub second: Tensor<2>,
+    /// k: `[batch]`, uniform over 0..M.
+    pub shared: Tensor<1, Int>,
+}
+
+/// Draws the pairs of eq. (18): s¹, s² ~ P_y(s) independently, then s²_k := s¹_k for one
+/// uniformly random k per row. With continuous priors the other coordinates differ almost surely.
+pub fn sample_contrastive_pairs(
+    batch: usize,
+    salient_dim: usize,
+    prior: SalientPrior,
+    device: &Device,
+) -> ContrastivePairs {
+    let first = sample_salient(batch, salient_dim, prior, device);
+    let independent = sample_salient(batch, salient_dim, prior, device);
+    // The argmax of i.i.d. uniforms is a uniform index, drawn without leaving the device.
+    let shared: Tensor<1, Int> =
+        Tensor::<2>::random([batch, salient_dim], Distribution::Default, device)
+            .argmax(1)
+            .flatten(0, 1);
+    // [batch, M]: true at (row, k_row).
+    let mask = Tensor::<1, Int>::arange(0..salient_dim as i64, device)
+        .unsqueeze_dim::<2>(0)
+        .repeat_dim(0, batch)
+        .equal(shared.clone().unsqueeze_dim::<2>(1).repeat_dim(1, salient_dim));
+    let second = independent.mask_where(mask, first.clone());
+    ContrastivePairs {
+        first,
+        second,
+        shared,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_share_exactly_index_k() {
+        let device = Device::flex();
+        device.seed(3);
+        let (batch, m) = (400, 5);
+        let pairs = sample_contrastive_pairs(batch, m, SalientPrior::Normal, &device);
+        let first = pairs.first.into_data().try_to_vec::<f32>().unwrap();
+        let second = pairs.second.into_data().try_to_vec::<f32>().unwrap();
+        let shared = pairs.shared.into_data().try_to_vec::<i64>().unwrap();
+        let mut counts = vec![0usize; m];
+        for row in 0..batch {
+            let k = shared[row] as usize;
+            assert!(k < m);
+            counts[k] += 1;
+            for j in 0..m {
+                let (a, b) = (first[row * m + j], second[row * m + j]);
+                if j == k {
+                    assert_eq!(a, b, "row {row}: s1 and s2 must agree at k = {k}");
+                } else {
+                    assert_ne!(a, b, "row {row}: s1 and s2 must differ at j = {j} != k");
+                }
+            }
+        }
+        // Each index is drawn about batch / m = 80 times: uniform, not stuck.
+        for (k, &c) in counts.iter().enumerate() {
+            assert!((40..=120).contains(&c), "index {k} drawn {c} times of {batch}");
+        }
+    }
+
+    #[test]
+    fn uniform_prior_is_in_zero_one() {
+        let device = Device::flex();
+        let s = sample_salient(256, 4, SalientPrior::Uniform, &device)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(s.iter().all(|&v| v > 0.0 && v <= 1.0));
+        let normal = sample_salient(4096, 1, SalientPrior::Normal, &device)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let mean = normal.iter().sum::<f32>() / normal.len() as f32;
+        let var = normal.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / normal.len() as f32;
+        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "mean {mean} var {var}");
+    }
+}

@@ -1,0 +1,29 @@
+//! Double InfoGAN for Contrastive Analysis (Carton, Louiset & Gori, AISTATS 2024).
+//!
+//! Contrastive Analysis separates what is *common* to a background set X and a target set Y
+//! (the factors z) from what is *salient*, only in Y (the factors s). This crate is the model
+//! core shared by the native trainer (`cli/`) and the browser viewer (`web/`): it names no
+//! backend (the caller passes a burn `Device`), touches no file system and spawns no thread,
+//! so it builds for `wasm32-unknown-unknown`.
+//!
+//! - [`config`]: model shape, loss weights, optimisers, presets (paper Table 6).
+//! - [`model`]: G, the discriminator with heads D, C, Qz, Qs, and the regulariser H.
+//! - [`latent`]: priors of z and s, contrastive-regulariser pairs.
+//! - [`loss`]: one function per loss term.
+//! - [`step`]: the [`Trainer`](step::Trainer) and its G, D and H steps.
+//! - [`infer`]: encode, generate, reconstruct, swap, traverse; the exported file format.
+//! - [`builtin`]: the procedural dataset with ground-truth factors.
+
+pub mod builtin;
+pub mod config;
+pub mod error;
+pub mod infer;
+pub mod latent;
+pub mod loss;
+pub mod model;
+pub mod step;
+
+pub use config::{LossWeights, ModelConfig, OptimConfig, SalientPrior, TrainConfig};
+pub use error::{Error, Result};
+pub use infer::InferenceModel;
+pub use step::{Losses, Trainer, TrainerState, LOSS_NAMES};

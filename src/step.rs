@@ -1,0 +1,503 @@
+//! One Double InfoGAN iteration (paper eq. 3-8 and Supplementary D): a [`Trainer`] holds G,
+//! the discriminator with its heads, H and their three Adam optimisers, and runs per batch
+//! `loop_generator` G steps, `loop_discriminator` D steps and `loop_regulariser` H steps, each
+//! with fresh latents (the order of the paper's code).
+//!
+//! Isolation: a step differentiates only through the network it updates. The other networks
+//! take part through a `no_grad()` copy, so their weights get no gradient (and cost no weight
+//! gradient computation), while gradients still flow *through* them to the updated network
+//! (e.g. the reconstruction loss reaches Qz in a D step through the frozen G). Batch norm and
+//! noise stay in training mode everywhere, as in the paper's code.
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::Bytes;
+
+use crate::config::TrainConfig;
+use crate::error::{Error, Result};
+use crate::infer::InferenceModel;
+use crate::latent::{
+    background_salient, sample_common, sample_contrastive_pairs, sample_salient,
+};
+use crate::loss::{
+    binary_cross_entropy, cross_entropy, discriminator_adversarial, generator_adversarial, l1,
+    l1_to_zero,
+};
+use crate::model::{Discriminator, DiscriminatorOutput, Generator, Regulariser};
+
+/// Names of the values in [`Losses`], in order (also the metrics CSV columns).
+pub const LOSS_NAMES: [&str; 13] = [
+    "g_total",
+    "g_adversarial",
+    "g_class",
+    "g_info",
+    "g_image",
+    "g_contrastive",
+    "d_total",
+    "d_adversarial",
+    "d_class",
+    "d_info",
+    "d_info_real",
+    "d_image",
+    "h_contrastive",
+];
+
+/// Index of a loss in [`LOSS_NAMES`].
+pub fn loss_index(name: &str) -> usize {
+    LOSS_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .unwrap_or_else(|| panic!("unknown loss name {name}"))
+}
+
+/// The unweighted loss terms of the last G, D and H steps of an iteration (0 for a term that
+/// is switched off or a step that did not run), still on the device: read them with
+/// [`Losses::values`] (one transfer) when needed.
+#[derive(Debug, Clone)]
+pub struct Losses {
+    terms: Vec<Tensor<1>>,
+}
+
+impl Losses {
+    fn zeros(device: &Device) -> Self {
+        Self {
+            terms: (0..LOSS_NAMES.len())
+                .map(|_| Tensor::zeros([1], device))
+                .collect(),
+        }
+    }
+
+    fn set(&mut self, name: &str, value: Tensor<1>) {
+        self.terms[loss_index(name)] = value.detach();
+    }
+
+    fn stacked(&self) -> Tensor<1> {
+        Tensor::cat(self.terms.clone(), 0)
+    }
+
+    /// The values in the order of [`LOSS_NAMES`]. Synchronous read: native only (use
+    /// [`Losses::values_async`] on WebGPU).
+    pub fn values(&self) -> Vec<f32> {
+        self.stacked()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("losses are f32")
+    }
+
+    /// The values in the order of [`LOSS_NAMES`], read without blocking (works on WebGPU).
+    pub async fn values_async(&self) -> Vec<f32> {
+        self.stacked()
+            .into_data_async()
+            .await
+            .expect("the device could not be read")
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("losses are f32")
+    }
+}
+
+/// The serialised state of a [`Trainer`]: every network and every optimiser, as burnpack bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainerState {
+    pub generator: Vec<u8>,
+    pub discriminator: Vec<u8>,
+    pub regulariser: Option<Vec<u8>>,
+    pub optim_generator: Vec<u8>,
+    pub optim_discriminator: Vec<u8>,
+    pub optim_regulariser: Option<Vec<u8>>,
+}
+
+/// G, the discriminator, H and their optimisers, on one autodiff device.
+pub struct Trainer {
+    config: TrainConfig,
+    device: Device,
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+    /// H; `None` when the contrastive regulariser is off.
+    pub regulariser: Option<Regulariser>,
+    optim_generator: ModuleOptimizer,
+    optim_discriminator: ModuleOptimizer,
+    optim_regulariser: ModuleOptimizer,
+}
+
+/// Samples of one domain: latents and the discriminator's view of G(z, s).
+struct FakeBatch {
+    common: Tensor<2>,
+    salient: Option<Tensor<2>>,
+    out: DiscriminatorOutput,
+}
+
+impl Trainer {
+    /// New networks (DCGAN init) on `device`, which is switched to autodiff, seeded with `seed`.
+    pub fn new(config: TrainConfig, device: &Device, seed: u64) -> Result<Self> {
+        config.validate().map_err(Error::InvalidConfig)?;
+        let device = device.clone().autodiff();
+        device.seed(seed);
+        let adam = AdamConfig::new()
+            .with_beta_1(config.optim.beta1 as f32)
+            .with_beta_2(config.optim.beta2 as f32)
+            .with_epsilon(config.optim.epsilon as f32);
+        Ok(Self {
+            generator: Generator::new(&config.model, &device),
+            discriminator: Discriminator::new(&config.model, &device),
+            regulariser: config
+                .uses_regulariser()
+                .then(|| Regulariser::new(&config.model, &device)),
+            optim_generator: adam.init(),
+            optim_discriminator: adam.init(),
+            optim_regulariser: adam.init(),
+            config,
+            device,
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The autodiff device the networks live on; put real batches there.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// A fresh set of loss values (all 0) to pass to the individual steps.
+    pub fn iteration_losses(&self) -> Losses {
+        Losses::zeros(&self.device)
+    }
+
+    /// One iteration on a batch of real background `[b, c, h, w]` and target images (in [-1, 1]).
+    pub fn iteration(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
+        let mut losses = Losses::zeros(&self.device);
+        for _ in 0..self.config.loop_generator {
+            self.generator_step(background.clone(), target.clone(), &mut losses);
+        }
+        for _ in 0..self.config.loop_discriminator {
+            self.discriminator_step(background.clone(), target.clone(), &mut losses);
+        }
+        if self.regulariser.is_some() {
+            for _ in 0..self.config.loop_regulariser {
+                self.regulariser_step(&mut losses);
+            }
+        }
+        losses
+    }
+
+    /// z, s for both domains, and the discriminator's heads on G(z, 0) and G(z, s).
+    /// `detach`: in a D step the generator is frozen, and detaching its output makes that
+    /// explicit while keeping the fakes on the autodiff device (so noise and batch norm stay in
+    /// training mode; `.inner()` would silently switch them to evaluation).
+    fn fakes(
+        &self,
+        generator: &Generator,
+        discriminator: &Discriminator,
+        detach: bool,
+    ) -> (FakeBatch, FakeBatch) {
+        let (b, m) = (self.config.batch_size, &self.config.model);
+        let device = &self.device;
+        let common_bg = sample_common(b, m.common_dim, device);
+        let common_t = sample_common(b, m.common_dim, device);
+        let salient_t = sample_salient(b, m.salient_dim, self.config.salient_prior, device);
+        let fake_bg = generator.forward(common_bg.clone(), background_salient(b, m.salient_dim, device));
+        let fake_t = generator.forward(common_t.clone(), salient_t.clone());
+        let (fake_bg, fake_t) = if detach {
+            (fake_bg.detach(), fake_t.detach())
+        } else {
+            (fake_bg, fake_t)
+        };
+        (
+            FakeBatch {
+                common: common_bg,
+                salient: None,
+                out: discriminator.forward(fake_bg),
+            },
+            FakeBatch {
+                common: common_t,
+                salient: Some(salient_t),
+                out: discriminator.forward(fake_t),
+            },
+        )
+    }
+
+    /// The info loss on fakes (eq. 6, first two lines), weighted; `None` when switched off.
+    fn info_on_fakes(&self, bg: &FakeBatch, t: &FakeBatch) -> Option<Tensor<1>> {
+        let w = &self.config.loss;
+        if w.info_common == 0.0 && w.info_salient == 0.0 {
+            return None;
+        }
+        let domain = |fake: &FakeBatch| {
+            let common = l1(fake.out.common.clone(), fake.common.clone()).mul_scalar(w.info_common);
+            let salient = match &fake.salient {
+                Some(s) => l1(fake.out.salient.clone(), s.clone()),
+                None => l1_to_zero(fake.out.salient.clone()),
+            };
+            common + salient.mul_scalar(w.info_salient)
+        };
+        Some(domain(bg).mul_scalar(w.background) + domain(t).mul_scalar(w.target))
+    }
+
+    /// w_bg·|G(Qz(x), 0) - x| + w_t·|G(Qz(y), Qs(y)) - y| (eq. 8) from encodings of the real images.
+    fn image_loss(
+        &self,
+        generator: &Generator,
+        background: Tensor<4>,
+        bg_common: Tensor<2>,
+        target: Tensor<4>,
+        t_common: Tensor<2>,
+        t_salient: Tensor<2>,
+    ) -> Tensor<1> {
+        let w = &self.config.loss;
+        let [b, ..] = background.dims();
+        let zeros = background_salient(b, self.config.model.salient_dim, &self.device);
+        let bg = l1(generator.forward(bg_common, zeros), background);
+        let t = l1(generator.forward(t_common, t_salient), target);
+        bg.mul_scalar(w.background) + t.mul_scalar(w.target)
+    }
+
+    /// CE(H(G(z, s¹), G(z, s²)), k) (eq. 18) with fresh pairs.
+    fn contrastive_loss(&self, generator: &Generator, regulariser: &Regulariser, detach: bool) -> Tensor<1> {
+        let (b, m) = (self.config.batch_size, &self.config.model);
+        let pairs =
+            sample_contrastive_pairs(b, m.salient_dim, self.config.salient_prior, &self.device);
+        let common = sample_common(b, m.common_dim, &self.device);
+        let mut first = generator.forward(common.clone(), pairs.first);
+        let mut second = generator.forward(common, pairs.second);
+        if detach {
+            first = first.detach();
+            second = second.detach();
+        }
+        cross_entropy(regulariser.forward(first, second), pairs.shared)
+    }
+
+    /// One update of G alone (the G side of eq. 14).
+    pub fn generator_step(&mut self, background: Tensor<4>, target: Tensor<4>, losses: &mut Losses) {
+        let w = self.config.loss.clone();
+        let discriminator = self.discriminator.clone().no_grad();
+        let (bg, t) = self.fakes(&self.generator, &discriminator, false);
+        let mut total = Tensor::<1>::zeros([1], &self.device);
+
+        if w.adversarial > 0.0 {
+            let adv = generator_adversarial(bg.out.adversarial.clone()).mul_scalar(w.background)
+                + generator_adversarial(t.out.adversarial.clone()).mul_scalar(w.target);
+            total = total + adv.clone().mul_scalar(w.adversarial);
+            losses.set("g_adversarial", adv);
+        }
+        if w.class > 0.0 {
+            // The paper's eq. (5) is unweighted per domain; its code, and Table 6's w_bg / w_t
+            // "for background / target losses", weight it like every other term.
+            let class = binary_cross_entropy(bg.out.class.clone(), 0.0).mul_scalar(w.background)
+                + binary_cross_entropy(t.out.class.clone(), 1.0).mul_scalar(w.target);
+            total = total + class.clone().mul_scalar(w.class);
+            losses.set("g_class", class);
+        }
+        if let Some(info) = self.info_on_fakes(&bg, &t) {
+            total = total + info.clone();
+            losses.set("g_info", info);
+        }
+        if w.image > 0.0 {
+            // Encodings of real images by the frozen encoder: constants for this step.
+            let (bg_common, _) = discriminator.encoder.forward(background.clone());
+            let (t_common, t_salient) = discriminator.encoder.forward(target.clone());
+            let image = self.image_loss(
+                &self.generator,
+                background,
+                bg_common.detach(),
+                target,
+                t_common.detach(),
+                t_salient.detach(),
+            );
+            total = total + image.clone().mul_scalar(w.image);
+            losses.set("g_image", image);
+        }
+        if let Some(regulariser) = &self.regulariser {
+            let regulariser = regulariser.clone().no_grad();
+            let cr = self.contrastive_loss(&self.generator, &regulariser, false);
+            total = total + cr.clone().mul_scalar(w.contrastive);
+            losses.set("g_contrastive", cr);
+        }
+        losses.set("g_total", total.clone());
+
+        let grads = GradientsParams::from_grads(total.backward(), &self.generator);
+        self.generator = self.optim_generator.step(
+            self.config.optim.lr_generator,
+            self.generator.clone(),
+            grads,
+        );
+    }
+
+    /// One update of the discriminator trunk and its four heads (the D side of eq. 14).
+    pub fn discriminator_step(
+        &mut self,
+        background: Tensor<4>,
+        target: Tensor<4>,
+        losses: &mut Losses,
+    ) {
+        let w = self.config.loss.clone();
+        let generator = self.generator.clone().no_grad();
+        let (bg, t) = self.fakes(&generator, &self.discriminator, true);
+        // One pass of each real batch through the trunk feeds D, C, Qz and Qs.
+        let real_bg = self.discriminator.forward(background.clone());
+        let real_t = self.discriminator.forward(target.clone());
+        let mut total = Tensor::<1>::zeros([1], &self.device);
+
+        if w.adversarial > 0.0 {
+            let adv = discriminator_adversarial(real_bg.adversarial.clone(), bg.out.adversarial.clone())
+                .mul_scalar(w.background)
+                + discriminator_adversarial(real_t.adversarial.clone(), t.out.adversarial.clone())
+                    .mul_scalar(w.target);
+            total = total + adv.clone().mul_scalar(w.adversarial);
+            losses.set("d_adversarial", adv);
+        }
+        if w.class > 0.0 {
+            // C learns from real images only (eq. 5).
+            let class = binary_cross_entropy(real_bg.class.clone(), 0.0).mul_scalar(w.background)
+                + binary_cross_entropy(real_t.class.clone(), 1.0).mul_scalar(w.target);
+            total = total + class.clone().mul_scalar(w.class);
+            losses.set("d_class", class);
+        }
+        if let Some(info) = self.info_on_fakes(&bg, &t) {
+            total = total + info.clone();
+            losses.set("d_info", info);
+        }
+        if w.info_real > 0.0 {
+            let info_real = l1_to_zero(real_bg.salient.clone());
+            total = total + info_real.clone().mul_scalar(w.info_real);
+            losses.set("d_info_real", info_real);
+        }
+        if w.image > 0.0 {
+            // Through the frozen G into Qz and Qs.
+            let image = self.image_loss(
+                &generator,
+                background,
+                real_bg.common,
+                target,
+                real_t.common,
+                real_t.salient,
+            );
+            total = total + image.clone().mul_scalar(w.image);
+            losses.set("d_image", image);
+        }
+        losses.set("d_total", total.clone());
+
+        let grads = GradientsParams::from_grads(total.backward(), &self.discriminator);
+        self.discriminator = self.optim_discriminator.step(
+            self.config.optim.lr_discriminator,
+            self.discriminator.clone(),
+            grads,
+        );
+    }
+
+    /// One update of H alone on fresh pairs of fakes (cross-entropy only, as in the paper's code).
+    pub fn regulariser_step(&mut self, losses: &mut Losses) {
+        let Some(regulariser) = self.regulariser.clone() else {
+            return;
+        };
+        let generator = self.generator.clone().no_grad();
+        let cr = self.contrastive_loss(&generator, &regulariser, true);
+        losses.set("h_contrastive", cr.clone());
+        let grads = GradientsParams::from_grads(cr.backward(), &regulariser);
+        self.regulariser = Some(self.optim_regulariser.step(
+            self.config.optim.lr_regulariser,
+            regulariser,
+            grads,
+        ));
+    }
+
+    /// What inference needs (G and the encoder), in evaluation mode on the plain device.
+    pub fn inference_model(&self) -> InferenceModel {
+        InferenceModel::from_networks(
+            self.config.model.clone(),
+            self.config.salient_prior,
+            self.generator.valid(),
+            self.discriminator.encoder.valid(),
+            self.device.clone().without_autodiff(),
+        )
+    }
+
+    /// Every network and optimiser state as bytes (a checkpoint, without the file system).
+    pub fn state(&self) -> Result<TrainerState> {
+        let bytes = |what: &str, r: std::result::Result<Bytes, burn::store::RecordError>| {
+            r.map(|b| b.to_vec()).map_err(|e| Error::Weights {
+                what: what.into(),
+                reason: e.to_string(),
+            })
+        };
+        Ok(TrainerState {
+            generator: bytes("generator", self.generator.clone().into_record().into_bytes())?,
+            discriminator: bytes(
+                "discriminator",
+                self.discriminator.clone().into_record().into_bytes(),
+            )?,
+            regulariser: match &self.regulariser {
+                Some(h) => Some(bytes("regulariser", h.clone().into_record().into_bytes())?),
+                None => None,
+            },
+            optim_generator: bytes("generator optimiser", self.optim_generator.into_bytes())?,
+            optim_discriminator: bytes(
+                "discriminator optimiser",
+                self.optim_discriminator.into_bytes(),
+            )?,
+            optim_regulariser: match &self.regulariser {
+                Some(_) => Some(bytes(
+                    "regulariser optimiser",
+                    self.optim_regulariser.into_bytes(),
+                )?),
+                None => None,
+            },
+        })
+    }
+
+    /// Restores a [`TrainerState`] written by [`Trainer::state`] for the same configuration.
+    /// Parameter ids are restored with the weights, so the Adam moments reattach to them.
+    pub fn load_state(&mut self, state: TrainerState) -> Result<()> {
+        self.generator = load_module(self.generator.clone(), state.generator, "generator")?;
+        self.discriminator =
+            load_module(self.discriminator.clone(), state.discriminator, "discriminator")?;
+        match (self.regulariser.clone(), state.regulariser) {
+            (Some(h), Some(bytes)) => self.regulariser = Some(load_module(h, bytes, "regulariser")?),
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Error::Weights {
+                    what: "contrastive regulariser".into(),
+                    reason: "the checkpoint and the configuration disagree on whether CR is used"
+                        .into(),
+                })
+            }
+        }
+        self.optim_generator =
+            load_optimizer(self.optim_generator.clone(), state.optim_generator, "generator optimiser")?;
+        self.optim_discriminator = load_optimizer(
+            self.optim_discriminator.clone(),
+            state.optim_discriminator,
+            "discriminator optimiser",
+        )?;
+        if let Some(bytes) = state.optim_regulariser {
+            self.optim_regulariser =
+                load_optimizer(self.optim_regulariser.clone(), bytes, "regulariser optimiser")?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
+    let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| {
+        Error::Weights {
+            what: what.into(),
+            reason: e.to_string(),
+        }
+    })?;
+    module.try_load_record(record).map_err(|e| Error::Weights {
+        what: what.into(),
+        reason: e.to_string(),
+    })
+}
+
+fn load_optimizer(optim: ModuleOptimizer, bytes: Vec<u8>, what: &str) -> Result<ModuleOptimizer> {
+    optim
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| Error::Weights {
+            what: what.into(),
+            reason: e.to_string(),
+        })
+}

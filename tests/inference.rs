@@ -1,0 +1,71 @@
+//! encode / generate / swap / traverse / grid: shapes and the semantics of each operation.
+
+mod common;
+
+use burn::prelude::*;
+use common::*;
+use dinfogan::{InferenceModel, SalientPrior};
+
+fn model() -> InferenceModel {
+    InferenceModel::new(tiny_config().model, SalientPrior::Normal, &cpu()).unwrap()
+}
+
+#[test]
+fn traverse_moves_only_the_chosen_dimension() {
+    let model = model();
+    let (z, s) = model.sample_latents(1);
+    let values = [-1.5, 0.0, 1.5];
+    let images = model.traverse(z.clone(), s.clone(), 1, &values).unwrap();
+    assert_eq!(images.dims(), [3, 3, 32, 32]);
+    // The middle image is G(z, s with s_1 = 0).
+    let mut s_mid = common::values(s.clone());
+    s_mid[1] = 0.0;
+    let s_mid = Tensor::<2>::from_data(TensorData::new(s_mid, [1, 3]), model.device());
+    let direct = common::values(model.generate(z.clone(), s_mid));
+    let middle = common::values(images.slice([1..2]));
+    assert!(max_abs_diff(&direct, &middle) < 1e-5);
+    let err = model.traverse(z, s, 3, &values).unwrap_err().to_string();
+    assert!(err.contains("0 to 2"), "{err}");
+}
+
+#[test]
+fn grid_rows_share_z_and_the_first_column_is_background() {
+    let model = model();
+    let grid = model.sample_grid(2, 4);
+    assert_eq!(grid.dims(), [8, 3, 32, 32]);
+    let all = common::values(grid);
+    let tile = 3 * 32 * 32;
+    let image = |i: usize| &all[i * tile..(i + 1) * tile];
+    // Columns differ in s, rows in z: every tile is different.
+    for i in 0..8 {
+        for j in 0..i {
+            assert!(max_abs_diff(image(i), image(j)) > 1e-4, "tiles {i} and {j}");
+        }
+    }
+}
+
+#[test]
+fn swap_and_reconstruct_follow_the_paper() {
+    let model = model();
+    let device = model.device().clone();
+    let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+    let y = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+    let (gained, removed) = model.swap(x.clone(), y.clone()).unwrap();
+    let (zx, _) = model.encode(x.clone()).unwrap();
+    let (zy, sy) = model.encode(y.clone()).unwrap();
+    let expected_gained = common::values(model.generate(zx, sy.clone()));
+    let expected_removed = common::values(model.generate(zy.clone(), sy.zeros_like()));
+    assert!(max_abs_diff(&common::values(gained), &expected_gained) < 1e-5);
+    assert!(max_abs_diff(&common::values(removed.clone()), &expected_removed) < 1e-5);
+    // Removing the salient features of y is reconstructing y as a background image.
+    let as_background = common::values(model.reconstruct(y, false).unwrap());
+    assert!(max_abs_diff(&common::values(removed), &as_background) < 1e-5);
+}
+
+#[test]
+fn images_of_the_wrong_shape_are_refused() {
+    let model = model();
+    let wrong = Tensor::<4>::zeros([1, 1, 32, 32], model.device());
+    let err = model.encode(wrong).unwrap_err().to_string();
+    assert!(err.contains("3x32x32") && err.contains("1x32x32"), "{err}");
+}

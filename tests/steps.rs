@@ -1,0 +1,111 @@
+//! A step updates only the network it is meant to, and every loss term behaves.
+
+mod common;
+
+use common::*;
+use dinfogan::builtin::Domain;
+use dinfogan::step::loss_index;
+use dinfogan::Trainer;
+
+fn trainer() -> (Trainer, burn::prelude::Tensor<4>, burn::prelude::Tensor<4>) {
+    let config = tiny_config();
+    let trainer = Trainer::new(config.clone(), &cpu(), 1).unwrap();
+    let bg = builtin_batch(&config, Domain::Background, 0, 4, trainer.device());
+    let t = builtin_batch(&config, Domain::Target, 0, 4, trainer.device());
+    (trainer, bg, t)
+}
+
+fn snapshot(t: &Trainer) -> [Vec<Vec<f32>>; 3] {
+    [
+        parameters(&t.generator),
+        parameters(&t.discriminator),
+        parameters(t.regulariser.as_ref().unwrap()),
+    ]
+}
+
+fn changed(before: &[Vec<f32>], after: &[Vec<f32>]) -> usize {
+    before.iter().zip(after).filter(|(a, b)| a != b).count()
+}
+
+#[test]
+fn generator_step_changes_only_the_generator() {
+    let (mut trainer, bg, t) = trainer();
+    let before = snapshot(&trainer);
+    let mut losses = trainer.iteration_losses();
+    trainer.generator_step(bg, t, &mut losses);
+    let after = snapshot(&trainer);
+    assert_eq!(changed(&before[0], &after[0]), before[0].len(), "every G parameter moves");
+    assert_eq!(changed(&before[1], &after[1]), 0, "no discriminator parameter moves");
+    assert_eq!(changed(&before[2], &after[2]), 0, "no H parameter moves");
+}
+
+#[test]
+fn discriminator_step_changes_only_the_discriminator() {
+    let (mut trainer, bg, t) = trainer();
+    let before = snapshot(&trainer);
+    let mut losses = trainer.iteration_losses();
+    trainer.discriminator_step(bg, t, &mut losses);
+    let after = snapshot(&trainer);
+    assert_eq!(changed(&before[0], &after[0]), 0, "no G parameter moves");
+    assert_eq!(
+        changed(&before[1], &after[1]),
+        before[1].len(),
+        "the trunk and all four heads move"
+    );
+    assert_eq!(changed(&before[2], &after[2]), 0, "no H parameter moves");
+}
+
+#[test]
+fn regulariser_step_changes_only_h() {
+    let (mut trainer, _, _) = trainer();
+    let before = snapshot(&trainer);
+    let mut losses = trainer.iteration_losses();
+    trainer.regulariser_step(&mut losses);
+    let after = snapshot(&trainer);
+    assert_eq!(changed(&before[0], &after[0]), 0);
+    assert_eq!(changed(&before[1], &after[1]), 0);
+    assert_eq!(changed(&before[2], &after[2]), before[2].len());
+    let cr = losses.values()[loss_index("h_contrastive")];
+    // Cross-entropy over M = 3 classes starts near ln 3.
+    assert!((cr - 3f32.ln()).abs() < 0.5, "h_contrastive {cr}");
+}
+
+#[test]
+fn an_iteration_reports_every_enabled_term() {
+    let (mut trainer, bg, t) = trainer();
+    let values = trainer.iteration(bg, t).values();
+    for (name, v) in dinfogan::LOSS_NAMES.iter().zip(&values) {
+        assert!(v.is_finite() && *v > 0.0, "{name} = {v}");
+    }
+    // At DCGAN init D outputs about 1/2: the D adversarial loss is near
+    // w_bg·2 ln 2 + w_t·2 ln 2 = 1.5 · 1.386.
+    let d_adv = values[loss_index("d_adversarial")];
+    assert!((d_adv - 1.5 * 2.0 * 2f32.ln()).abs() < 0.5, "d_adversarial {d_adv}");
+}
+
+#[test]
+fn a_zero_weight_switches_its_term_off() {
+    let mut config = tiny_config();
+    config.loss.class = 0.0;
+    config.loss.image = 0.0;
+    config.loss.contrastive = 0.0;
+    let mut trainer = Trainer::new(config.clone(), &cpu(), 2).unwrap();
+    assert!(trainer.regulariser.is_none(), "no H without CR");
+    let bg = builtin_batch(&config, Domain::Background, 0, 4, trainer.device());
+    let t = builtin_batch(&config, Domain::Target, 0, 4, trainer.device());
+    let values = trainer.iteration(bg, t).values();
+    for name in ["g_class", "d_class", "g_image", "d_image", "g_contrastive", "h_contrastive"] {
+        assert_eq!(values[loss_index(name)], 0.0, "{name} is off");
+    }
+    for name in ["g_adversarial", "d_adversarial", "g_info", "d_info", "d_info_real"] {
+        assert!(values[loss_index(name)] > 0.0, "{name} is on");
+    }
+}
+
+#[test]
+fn invalid_configurations_are_refused_with_a_sentence() {
+    let mut config = tiny_config();
+    config.model.image_size = 48;
+    let error = Trainer::new(config, &cpu(), 0).err().unwrap().to_string();
+    assert!(error.contains("32 or 64"), "{error}");
+}
