@@ -202,10 +202,10 @@ impl InferenceModel {
         )
     }
 
-    /// The paper's Fig. 4/6 grid: `rows` rows sharing one z each; column 0 has s = 0
-    /// (background), the other columns a different s != 0 each (the same s down a column).
-    /// Returns `[rows * cols, channels, side, side]`, row-major.
-    pub fn sample_grid(&self, rows: usize, cols: usize) -> Tensor<4> {
+    /// Latents of the paper's Fig. 4/6 grid: `rows` rows sharing one z each; column 0 has
+    /// s = 0 (background), the other columns a different s != 0 each (the same s down a
+    /// column). Returns (`[rows * cols, L]`, `[rows * cols, M]`), row-major.
+    pub fn grid_latents(&self, rows: usize, cols: usize) -> (Tensor<2>, Tensor<2>) {
         let (l, m) = (self.config.common_dim, self.config.salient_dim);
         let common = sample_common(rows, l, &self.device);
         let salient = sample_salient(cols.saturating_sub(1), m, self.salient_prior, &self.device);
@@ -213,6 +213,12 @@ impl InferenceModel {
         // Row r, column c: (z_r, s_c).
         let common = common.unsqueeze_dim::<3>(1).repeat_dim(1, cols).reshape([rows * cols, l]);
         let salient = salient.unsqueeze_dim::<3>(0).repeat_dim(0, rows).reshape([rows * cols, m]);
+        (common, salient)
+    }
+
+    /// The images of [`InferenceModel::grid_latents`]: `[rows * cols, channels, side, side]`.
+    pub fn sample_grid(&self, rows: usize, cols: usize) -> Tensor<4> {
+        let (common, salient) = self.grid_latents(rows, cols);
         self.generate(common, salient)
     }
 

@@ -92,7 +92,7 @@ mod tests {
         let pairs = sample_contrastive_pairs(batch, m, SalientPrior::Normal, &device);
         let first = pairs.first.into_data().try_to_vec::<f32>().unwrap();
         let second = pairs.second.into_data().try_to_vec::<f32>().unwrap();
-        let shared = pairs.shared.into_data().try_to_vec::<i64>().unwrap();
+        let shared = pairs.shared.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
         let mut counts = vec![0usize; m];
         for row in 0..batch {
             let k = shared[row] as usize;

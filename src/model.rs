@@ -58,6 +58,16 @@ fn up(channels_in: usize, channels_out: usize, first: bool, device: &Device) -> 
     config.init(device)
 }
 
+/// Folds the last pending update of each batch norm's running statistics into its value.
+/// burn applies a running-statistics update lazily, at the next forward pass; a record taken
+/// without this misses the last training step's update (and a resumed run would differ).
+fn sync_running_stats(norms: &[BatchNorm]) {
+    for norm in norms {
+        let _ = norm.running_mean.value_sync();
+        let _ = norm.running_var.value_sync();
+    }
+}
+
 /// G(z, s) of Table 4.
 #[derive(Module, Debug)]
 pub struct Generator {
@@ -90,6 +100,11 @@ impl Generator {
             common_dim: config.common_dim,
             salient_dim: config.salient_dim,
         }
+    }
+
+    /// See [`sync_running_stats`]: call before taking a record.
+    pub fn sync_running_stats(&self) {
+        sync_running_stats(&self.norms);
     }
 
     /// # Shapes
@@ -142,6 +157,10 @@ impl Trunk {
             noise: GaussianNoiseConfig::new(config.noise_std).init(),
             activation: LeakyReluConfig::new().with_negative_slope(0.2).init(),
         }
+    }
+
+    pub fn sync_running_stats(&self) {
+        sync_running_stats(&self.norms);
     }
 
     /// # Shapes
@@ -233,6 +252,10 @@ impl Discriminator {
         }
     }
 
+    pub fn sync_running_stats(&self) {
+        self.encoder.trunk.sync_running_stats();
+    }
+
     /// All four heads from one pass of the trunk.
     pub fn forward(&self, images: Tensor<4>) -> DiscriminatorOutput {
         let features = self.encoder.trunk.forward(images);
@@ -267,6 +290,10 @@ impl Regulariser {
             noise: GaussianNoiseConfig::new(config.noise_std).init(),
             output: head(config.top_channels(), config.salient_dim, device),
         }
+    }
+
+    pub fn sync_running_stats(&self) {
+        self.trunk.sync_running_stats();
     }
 
     /// # Shapes
@@ -330,12 +357,13 @@ mod tests {
         let config = ModelConfig::default();
         let device = device();
         let g = Generator::new(&config, &device);
-        // ConvT (110->512) + 512->256 + 256->128 + 128->64 + 64->3, all 4x4, no bias; BN gamma+beta.
+        // ConvT (110->512) + 512->256 + 256->128 + 128->64 + 64->3, all 4x4, no bias; batch
+        // norm: gamma, beta and the two running statistics (counted by burn, and saved).
         let convs = 4 * 4 * (110 * 512 + 512 * 256 + 256 * 128 + 128 * 64 + 64 * 3);
-        let norms = 2 * (512 + 256 + 128 + 64);
+        let norms = 4 * (512 + 256 + 128 + 64);
         assert_eq!(g.num_params(), convs + norms);
         let d = Discriminator::new(&config, &device);
-        let trunk = 16 * (3 * 64 + 64 * 128 + 128 * 256 + 256 * 512) + 2 * (128 + 256 + 512);
+        let trunk = 16 * (3 * 64 + 64 * 128 + 128 * 256 + 256 * 512) + 4 * (128 + 256 + 512);
         let heads = 16 * 512 * (1 + 1 + 95 + 15);
         assert_eq!(d.num_params(), trunk + heads);
     }

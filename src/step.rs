@@ -140,11 +140,11 @@ impl Trainer {
             .with_beta_2(config.optim.beta2 as f32)
             .with_epsilon(config.optim.epsilon as f32);
         Ok(Self {
-            generator: Generator::new(&config.model, &device),
-            discriminator: Discriminator::new(&config.model, &device),
+            generator: initialized(Generator::new(&config.model, &device)),
+            discriminator: initialized(Discriminator::new(&config.model, &device)),
             regulariser: config
                 .uses_regulariser()
-                .then(|| Regulariser::new(&config.model, &device)),
+                .then(|| initialized(Regulariser::new(&config.model, &device))),
             optim_generator: adam.init(),
             optim_discriminator: adam.init(),
             optim_regulariser: adam.init(),
@@ -404,8 +404,19 @@ impl Trainer {
         ));
     }
 
+    /// Makes the batch-norm running statistics of the last step visible to records and
+    /// evaluation mode (burn folds them in lazily).
+    fn sync_running_stats(&self) {
+        self.generator.sync_running_stats();
+        self.discriminator.sync_running_stats();
+        if let Some(h) = &self.regulariser {
+            h.sync_running_stats();
+        }
+    }
+
     /// What inference needs (G and the encoder), in evaluation mode on the plain device.
     pub fn inference_model(&self) -> InferenceModel {
+        self.sync_running_stats();
         InferenceModel::from_networks(
             self.config.model.clone(),
             self.config.salient_prior,
@@ -417,6 +428,7 @@ impl Trainer {
 
     /// Every network and optimiser state as bytes (a checkpoint, without the file system).
     pub fn state(&self) -> Result<TrainerState> {
+        self.sync_running_stats();
         let bytes = |what: &str, r: std::result::Result<Bytes, burn::store::RecordError>| {
             r.map(|b| b.to_vec()).map_err(|e| Error::Weights {
                 what: what.into(),
@@ -478,6 +490,20 @@ impl Trainer {
         }
         Ok(())
     }
+}
+
+/// Initialises every (lazy) parameter now. burn 0.22.1 keeps the `require_grad` of a parameter
+/// not yet initialised in state shared by all its clones, so the `no_grad()` copy a step makes of
+/// the other networks would otherwise freeze the originals too.
+fn initialized<M: Module>(module: M) -> M {
+    struct Touch;
+    impl burn::module::ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+    module
 }
 
 pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {

@@ -31,17 +31,25 @@ fn traverse_moves_only_the_chosen_dimension() {
 #[test]
 fn grid_rows_share_z_and_the_first_column_is_background() {
     let model = model();
-    let grid = model.sample_grid(2, 4);
-    assert_eq!(grid.dims(), [8, 3, 32, 32]);
-    let all = common::values(grid);
-    let tile = 3 * 32 * 32;
-    let image = |i: usize| &all[i * tile..(i + 1) * tile];
-    // Columns differ in s, rows in z: every tile is different.
-    for i in 0..8 {
-        for j in 0..i {
-            assert!(max_abs_diff(image(i), image(j)) > 1e-4, "tiles {i} and {j}");
+    let (rows, cols) = (2, 4);
+    assert_eq!(model.sample_grid(rows, cols).dims(), [8, 3, 32, 32]);
+    let (z, s) = model.grid_latents(rows, cols);
+    let (z, s) = (common::values(z), common::values(s));
+    let (l, m) = (4, 3);
+    let at = |v: &[f32], width: usize, r: usize, c: usize| v[(r * cols + c) * width..][..width].to_vec();
+    for r in 0..rows {
+        for c in 0..cols {
+            assert_eq!(at(&z, l, r, c), at(&z, l, r, 0), "a row shares its z");
+            assert_eq!(at(&s, m, r, c), at(&s, m, 0, c), "a column shares its s");
+            if c == 0 {
+                assert!(at(&s, m, r, c).iter().all(|&v| v == 0.0), "column 0 is background");
+            } else {
+                assert!(at(&s, m, r, c).iter().all(|&v| v != 0.0), "targets have s != 0");
+            }
         }
     }
+    assert_ne!(at(&z, l, 0, 0), at(&z, l, 1, 0), "rows differ in z");
+    assert_ne!(at(&s, m, 0, 1), at(&s, m, 0, 2), "columns differ in s");
 }
 
 #[test]

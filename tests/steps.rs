@@ -17,9 +17,9 @@ fn trainer() -> (Trainer, burn::prelude::Tensor<4>, burn::prelude::Tensor<4>) {
 
 fn snapshot(t: &Trainer) -> [Vec<Vec<f32>>; 3] {
     [
-        parameters(&t.generator),
-        parameters(&t.discriminator),
-        parameters(t.regulariser.as_ref().unwrap()),
+        trainable_parameters(&t.generator),
+        trainable_parameters(&t.discriminator),
+        trainable_parameters(t.regulariser.as_ref().unwrap()),
     ]
 }
 
@@ -31,6 +31,8 @@ fn changed(before: &[Vec<f32>], after: &[Vec<f32>]) -> usize {
 fn generator_step_changes_only_the_generator() {
     let (mut trainer, bg, t) = trainer();
     let before = snapshot(&trainer);
+    // G: 4 ConvT weights + gamma and beta of 3 batch norms; D: trunk (3 convs, 2 norms) + 4 heads.
+    assert_eq!((before[0].len(), before[1].len()), (4 + 6, 3 + 4 + 4));
     let mut losses = trainer.iteration_losses();
     trainer.generator_step(bg, t, &mut losses);
     let after = snapshot(&trainer);

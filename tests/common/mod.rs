@@ -48,16 +48,29 @@ pub fn builtin_batch(
     Tensor::from_data(TensorData::new(pixels, [batch, c, side, side]), device)
 }
 
-/// Every trainable parameter's values, in visiting order.
+/// Every float tensor of a module (weights and batch-norm running statistics), in visiting order.
 pub fn parameters<M: Module>(module: &M) -> Vec<Vec<f32>> {
-    struct Collect(Vec<Vec<f32>>);
+    collect(module, false)
+}
+
+/// The trainable parameters only (those that require a gradient on an autodiff device): what
+/// an optimiser updates, without the running statistics that every forward pass moves.
+pub fn trainable_parameters<M: Module>(module: &M) -> Vec<Vec<f32>> {
+    collect(module, true)
+}
+
+fn collect<M: Module>(module: &M, trainable_only: bool) -> Vec<Vec<f32>> {
+    struct Collect(Vec<Vec<f32>>, bool);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0
-                .push(param.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+            let value = param.val();
+            if !self.1 || value.is_require_grad() {
+                self.0
+                    .push(value.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+            }
         }
     }
-    let mut collect = Collect(Vec::new());
+    let mut collect = Collect(Vec::new(), trainable_only);
     module.visit(&mut collect);
     collect.0
 }
