@@ -14,10 +14,25 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, GaussianNoise, GaussianNoiseConfig, Initializer, LeakyRelu,
     LeakyReluConfig, PaddingConfig2d,
 };
+use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 
 use crate::config::ModelConfig;
+
+/// Initialises every (lazy) parameter of a module now. Needed before training with burn 0.22.1:
+/// the `require_grad` of a parameter not yet initialised lives in state shared by all its
+/// clones, so the `no_grad()` copy a step makes of another network would freeze the original.
+pub fn initialized<M: Module>(module: M) -> M {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+    module
+}
 
 /// DCGAN initialisation, N(0, 0.02), for every convolution.
 fn dcgan_init() -> Initializer {

@@ -24,7 +24,7 @@ use crate::loss::{
     binary_cross_entropy, cross_entropy, discriminator_adversarial, generator_adversarial, l1,
     l1_to_zero,
 };
-use crate::model::{Discriminator, DiscriminatorOutput, Generator, Regulariser};
+use crate::model::{initialized, Discriminator, DiscriminatorOutput, Generator, Regulariser};
 
 /// Names of the values in [`Losses`], in order (also the metrics CSV columns).
 pub const LOSS_NAMES: [&str; 13] = [
@@ -490,20 +490,6 @@ impl Trainer {
         }
         Ok(())
     }
-}
-
-/// Initialises every (lazy) parameter now. burn 0.22.1 keeps the `require_grad` of a parameter
-/// not yet initialised in state shared by all its clones, so the `no_grad()` copy a step makes of
-/// the other networks would otherwise freeze the originals too.
-fn initialized<M: Module>(module: M) -> M {
-    struct Touch;
-    impl burn::module::ModuleVisitor for Touch {
-        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-            let _ = param.val();
-        }
-    }
-    module.visit(&mut Touch);
-    module
 }
 
 pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {

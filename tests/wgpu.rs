@@ -35,24 +35,27 @@ fn run(device: &Device, g_bytes: &[u8], d_bytes: &[u8], config: &ModelConfig) ->
     let out = discriminator.forward(images.clone());
     let loss = dinfogan::loss::generator_adversarial(out.adversarial.clone())
         + dinfogan::loss::l1_to_zero(out.salient.clone());
-    let grads = loss.backward();
+    let mut grads = loss.backward();
+    let grad_common = values(z.grad(&grads).expect("z has a gradient"));
     let weight = generator_first_weight(&generator);
+    let weight_grad = burn::optim::GradientsParams::from_module(&mut grads, &generator)
+        .get::<4>(weight)
+        .expect("G's first weight has a gradient");
     Outcome {
         images: values(images.inner()),
         logits: values(out.adversarial.inner()),
-        grad_first_g_weight: values(weight.grad(&grads).expect("G's first weight has a gradient")),
-        grad_common: values(z.grad(&grads).expect("z has a gradient")),
+        grad_first_g_weight: values(weight_grad),
+        grad_common,
     }
 }
 
-fn generator_first_weight(generator: &Generator) -> Tensor<4> {
-    struct First(Option<Tensor<4>>);
+/// The id of G's first convolution weight (the first 4-d parameter).
+fn generator_first_weight(generator: &Generator) -> burn::module::ParamId {
+    struct First(Option<burn::module::ParamId>);
     impl burn::module::ModuleVisitor for First {
         fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
             if self.0.is_none() && D == 4 {
-                // D == 4 here: reshaping to its own dims only names the rank.
-                let dims = param.val().dims().to_vec();
-                self.0 = Some(param.val().reshape([dims[0], dims[1], dims[2], dims[3]]));
+                self.0 = Some(param.id);
             }
         }
     }
