@@ -140,7 +140,7 @@ fn user_mistakes_end_in_a_sentence() {
     fails(&["train", "--out", &p("r"), "--config", &p("typo.toml"), "--backend", "cpu"], "unknown field");
 
     // A loss that overflows stops training, names the step, and keeps no broken checkpoint.
-    std::fs::write(d.join("nan.toml"), "[model]\nnoise_std = 1e30\n").unwrap();
+    std::fs::write(d.join("nan.toml"), "[model]\nnoise_std = 3e38\n").unwrap();
     let (nan, toml) = (p("nan"), p("nan.toml"));
     let mut args = vec!["train", "--out", &nan, "--config", &toml, "--steps", "3"];
     args.extend(TINY);
