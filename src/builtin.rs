@@ -40,7 +40,11 @@ pub enum SpriteShape {
 }
 
 impl SpriteShape {
-    pub const ALL: [SpriteShape; 3] = [SpriteShape::Square, SpriteShape::Ellipse, SpriteShape::Heart];
+    pub const ALL: [SpriteShape; 3] = [
+        SpriteShape::Square,
+        SpriteShape::Ellipse,
+        SpriteShape::Heart,
+    ];
 }
 
 /// The factors shared by both domains: the grating.
@@ -105,7 +109,17 @@ impl BuiltinFactors {
             ),
             None => (f32::NAN, f32::NAN, f32::NAN, f32::NAN, f32::NAN),
         };
-        [c.hue, c.orientation, c.frequency, c.phase, shape, scale, rotation, x, y]
+        [
+            c.hue,
+            c.orientation,
+            c.frequency,
+            c.phase,
+            shape,
+            scale,
+            rotation,
+            x,
+            y,
+        ]
     }
 }
 
@@ -253,9 +267,18 @@ mod tests {
     fn same_seed_same_images_other_seed_other_images() {
         let a = BuiltinDataset::new(7, 100);
         let b = BuiltinDataset::new(8, 100);
-        assert_eq!(a.image(Domain::Target, 3, 32, 3), a.image(Domain::Target, 3, 32, 3));
-        assert_ne!(a.image(Domain::Target, 3, 32, 3), b.image(Domain::Target, 3, 32, 3));
-        assert_ne!(a.image(Domain::Target, 3, 32, 3), a.image(Domain::Target, 4, 32, 3));
+        assert_eq!(
+            a.image(Domain::Target, 3, 32, 3),
+            a.image(Domain::Target, 3, 32, 3)
+        );
+        assert_ne!(
+            a.image(Domain::Target, 3, 32, 3),
+            b.image(Domain::Target, 3, 32, 3)
+        );
+        assert_ne!(
+            a.image(Domain::Target, 3, 32, 3),
+            a.image(Domain::Target, 4, 32, 3)
+        );
     }
 
     #[test]

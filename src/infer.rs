@@ -198,7 +198,12 @@ impl InferenceModel {
     pub fn sample_latents(&self, batch: usize) -> (Tensor<2>, Tensor<2>) {
         (
             sample_common(batch, self.config.common_dim, &self.device),
-            sample_salient(batch, self.config.salient_dim, self.salient_prior, &self.device),
+            sample_salient(
+                batch,
+                self.config.salient_dim,
+                self.salient_prior,
+                &self.device,
+            ),
         )
     }
 
@@ -211,8 +216,14 @@ impl InferenceModel {
         let salient = sample_salient(cols.saturating_sub(1), m, self.salient_prior, &self.device);
         let salient = Tensor::cat(vec![background_salient(1, m, &self.device), salient], 0);
         // Row r, column c: (z_r, s_c).
-        let common = common.unsqueeze_dim::<3>(1).repeat_dim(1, cols).reshape([rows * cols, l]);
-        let salient = salient.unsqueeze_dim::<3>(0).repeat_dim(0, rows).reshape([rows * cols, m]);
+        let common = common
+            .unsqueeze_dim::<3>(1)
+            .repeat_dim(1, cols)
+            .reshape([rows * cols, l]);
+        let salient = salient
+            .unsqueeze_dim::<3>(0)
+            .repeat_dim(0, rows)
+            .reshape([rows * cols, m]);
         (common, salient)
     }
 
@@ -268,7 +279,9 @@ impl InferenceModel {
             )));
         }
         let header_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
-        let header_end = 16usize.checked_add(header_len).filter(|&e| e <= bytes.len());
+        let header_end = 16usize
+            .checked_add(header_len)
+            .filter(|&e| e <= bytes.len());
         let header_end = header_end.ok_or_else(|| {
             Error::NotAModelFile("the model file is truncated (its header is incomplete)".into())
         })?;

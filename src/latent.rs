@@ -71,7 +71,12 @@ pub fn sample_contrastive_pairs(
     let mask = Tensor::<1, Int>::arange(0..salient_dim as i64, device)
         .unsqueeze_dim::<2>(0)
         .repeat_dim(0, batch)
-        .equal(shared.clone().unsqueeze_dim::<2>(1).repeat_dim(1, salient_dim));
+        .equal(
+            shared
+                .clone()
+                .unsqueeze_dim::<2>(1)
+                .repeat_dim(1, salient_dim),
+        );
     let second = independent.mask_where(mask, first.clone());
     ContrastivePairs {
         first,
@@ -92,7 +97,12 @@ mod tests {
         let pairs = sample_contrastive_pairs(batch, m, SalientPrior::Normal, &device);
         let first = pairs.first.into_data().try_to_vec::<f32>().unwrap();
         let second = pairs.second.into_data().try_to_vec::<f32>().unwrap();
-        let shared = pairs.shared.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+        let shared = pairs
+            .shared
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .unwrap();
         let mut counts = vec![0usize; m];
         for row in 0..batch {
             let k = shared[row] as usize;
@@ -109,7 +119,10 @@ mod tests {
         }
         // Each index is drawn about batch / m = 80 times: uniform, not stuck.
         for (k, &c) in counts.iter().enumerate() {
-            assert!((40..=120).contains(&c), "index {k} drawn {c} times of {batch}");
+            assert!(
+                (40..=120).contains(&c),
+                "index {k} drawn {c} times of {batch}"
+            );
         }
     }
 
@@ -127,6 +140,9 @@ mod tests {
             .unwrap();
         let mean = normal.iter().sum::<f32>() / normal.len() as f32;
         let var = normal.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / normal.len() as f32;
-        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "mean {mean} var {var}");
+        assert!(
+            mean.abs() < 0.1 && (var - 1.0).abs() < 0.1,
+            "mean {mean} var {var}"
+        );
     }
 }

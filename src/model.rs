@@ -9,12 +9,12 @@
 //! Heads return logits; the sigmoid of D and C lives in the losses (`log_sigmoid`), which is the
 //! same function as the paper's `-log(sigmoid(.))` without its overflow.
 
+use burn::module::{ModuleVisitor, Param};
 use burn::nn::{
     conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig},
     BatchNorm, BatchNormConfig, GaussianNoise, GaussianNoiseConfig, Initializer, LeakyRelu,
     LeakyReluConfig, PaddingConfig2d,
 };
-use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 

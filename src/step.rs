@@ -17,9 +17,7 @@ use burn::tensor::Bytes;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::infer::InferenceModel;
-use crate::latent::{
-    background_salient, sample_common, sample_contrastive_pairs, sample_salient,
-};
+use crate::latent::{background_salient, sample_common, sample_contrastive_pairs, sample_salient};
 use crate::loss::{
     binary_cross_entropy, cross_entropy, discriminator_adversarial, generator_adversarial, l1,
     l1_to_zero,
@@ -199,7 +197,10 @@ impl Trainer {
         let common_bg = sample_common(b, m.common_dim, device);
         let common_t = sample_common(b, m.common_dim, device);
         let salient_t = sample_salient(b, m.salient_dim, self.config.salient_prior, device);
-        let fake_bg = generator.forward(common_bg.clone(), background_salient(b, m.salient_dim, device));
+        let fake_bg = generator.forward(
+            common_bg.clone(),
+            background_salient(b, m.salient_dim, device),
+        );
         let fake_t = generator.forward(common_t.clone(), salient_t.clone());
         let (fake_bg, fake_t) = if detach {
             (fake_bg.detach(), fake_t.detach())
@@ -256,7 +257,12 @@ impl Trainer {
     }
 
     /// CE(H(G(z, s¹), G(z, s²)), k) (eq. 18) with fresh pairs.
-    fn contrastive_loss(&self, generator: &Generator, regulariser: &Regulariser, detach: bool) -> Tensor<1> {
+    fn contrastive_loss(
+        &self,
+        generator: &Generator,
+        regulariser: &Regulariser,
+        detach: bool,
+    ) -> Tensor<1> {
         let (b, m) = (self.config.batch_size, &self.config.model);
         let pairs =
             sample_contrastive_pairs(b, m.salient_dim, self.config.salient_prior, &self.device);
@@ -271,7 +277,12 @@ impl Trainer {
     }
 
     /// One update of G alone (the G side of eq. 14).
-    pub fn generator_step(&mut self, background: Tensor<4>, target: Tensor<4>, losses: &mut Losses) {
+    pub fn generator_step(
+        &mut self,
+        background: Tensor<4>,
+        target: Tensor<4>,
+        losses: &mut Losses,
+    ) {
         let w = self.config.loss.clone();
         let discriminator = self.discriminator.clone().no_grad();
         let (bg, t) = self.fakes(&self.generator, &discriminator, false);
@@ -342,9 +353,13 @@ impl Trainer {
         let mut total = Tensor::<1>::zeros([1], &self.device);
 
         if w.adversarial > 0.0 {
-            let adv = discriminator_adversarial(real_bg.adversarial.clone(), bg.out.adversarial.clone())
-                .mul_scalar(w.background)
-                + discriminator_adversarial(real_t.adversarial.clone(), t.out.adversarial.clone())
+            let adv =
+                discriminator_adversarial(real_bg.adversarial.clone(), bg.out.adversarial.clone())
+                    .mul_scalar(w.background)
+                    + discriminator_adversarial(
+                        real_t.adversarial.clone(),
+                        t.out.adversarial.clone(),
+                    )
                     .mul_scalar(w.target);
             total = total + adv.clone().mul_scalar(w.adversarial);
             losses.set("d_adversarial", adv);
@@ -436,7 +451,10 @@ impl Trainer {
             })
         };
         Ok(TrainerState {
-            generator: bytes("generator", self.generator.clone().into_record().into_bytes())?,
+            generator: bytes(
+                "generator",
+                self.generator.clone().into_record().into_bytes(),
+            )?,
             discriminator: bytes(
                 "discriminator",
                 self.discriminator.clone().into_record().into_bytes(),
@@ -464,10 +482,15 @@ impl Trainer {
     /// Parameter ids are restored with the weights, so the Adam moments reattach to them.
     pub fn load_state(&mut self, state: TrainerState) -> Result<()> {
         self.generator = load_module(self.generator.clone(), state.generator, "generator")?;
-        self.discriminator =
-            load_module(self.discriminator.clone(), state.discriminator, "discriminator")?;
+        self.discriminator = load_module(
+            self.discriminator.clone(),
+            state.discriminator,
+            "discriminator",
+        )?;
         match (self.regulariser.clone(), state.regulariser) {
-            (Some(h), Some(bytes)) => self.regulariser = Some(load_module(h, bytes, "regulariser")?),
+            (Some(h), Some(bytes)) => {
+                self.regulariser = Some(load_module(h, bytes, "regulariser")?)
+            }
             (None, None) => {}
             (Some(_), None) | (None, Some(_)) => {
                 return Err(Error::Weights {
@@ -477,28 +500,35 @@ impl Trainer {
                 })
             }
         }
-        self.optim_generator =
-            load_optimizer(self.optim_generator.clone(), state.optim_generator, "generator optimiser")?;
+        self.optim_generator = load_optimizer(
+            self.optim_generator.clone(),
+            state.optim_generator,
+            "generator optimiser",
+        )?;
         self.optim_discriminator = load_optimizer(
             self.optim_discriminator.clone(),
             state.optim_discriminator,
             "discriminator optimiser",
         )?;
         if let Some(bytes) = state.optim_regulariser {
-            self.optim_regulariser =
-                load_optimizer(self.optim_regulariser.clone(), bytes, "regulariser optimiser")?;
+            self.optim_regulariser = load_optimizer(
+                self.optim_regulariser.clone(),
+                bytes,
+                "regulariser optimiser",
+            )?;
         }
         Ok(())
     }
 }
 
 pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
-    let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| {
-        Error::Weights {
-            what: what.into(),
-            reason: e.to_string(),
-        }
-    })?;
+    let record =
+        burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| {
+            Error::Weights {
+                what: what.into(),
+                reason: e.to_string(),
+            }
+        })?;
     module.try_load_record(record).map_err(|e| Error::Weights {
         what: what.into(),
         reason: e.to_string(),

@@ -36,15 +36,22 @@ fn grid_rows_share_z_and_the_first_column_is_background() {
     let (z, s) = model.grid_latents(rows, cols);
     let (z, s) = (common::values(z), common::values(s));
     let (l, m) = (4, 3);
-    let at = |v: &[f32], width: usize, r: usize, c: usize| v[(r * cols + c) * width..][..width].to_vec();
+    let at =
+        |v: &[f32], width: usize, r: usize, c: usize| v[(r * cols + c) * width..][..width].to_vec();
     for r in 0..rows {
         for c in 0..cols {
             assert_eq!(at(&z, l, r, c), at(&z, l, r, 0), "a row shares its z");
             assert_eq!(at(&s, m, r, c), at(&s, m, 0, c), "a column shares its s");
             if c == 0 {
-                assert!(at(&s, m, r, c).iter().all(|&v| v == 0.0), "column 0 is background");
+                assert!(
+                    at(&s, m, r, c).iter().all(|&v| v == 0.0),
+                    "column 0 is background"
+                );
             } else {
-                assert!(at(&s, m, r, c).iter().all(|&v| v != 0.0), "targets have s != 0");
+                assert!(
+                    at(&s, m, r, c).iter().all(|&v| v != 0.0),
+                    "targets have s != 0"
+                );
             }
         }
     }
@@ -56,8 +63,16 @@ fn grid_rows_share_z_and_the_first_column_is_background() {
 fn swap_and_reconstruct_follow_the_paper() {
     let model = model();
     let device = model.device().clone();
-    let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
-    let y = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+    let x = Tensor::<4>::random(
+        [2, 3, 32, 32],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &device,
+    );
+    let y = Tensor::<4>::random(
+        [2, 3, 32, 32],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &device,
+    );
     let (gained, removed) = model.swap(x.clone(), y.clone()).unwrap();
     let (zx, _) = model.encode(x.clone()).unwrap();
     let (zy, sy) = model.encode(y.clone()).unwrap();

@@ -52,7 +52,10 @@ fn resume_continues_exactly_with_the_optimiser_state() {
     resumed.load_state(state.clone()).unwrap();
 
     // The same weights with fresh (empty) Adam moments: a different next step.
-    let fresh = Trainer::new(tiny_config(), &cpu(), 51).unwrap().state().unwrap();
+    let fresh = Trainer::new(tiny_config(), &cpu(), 51)
+        .unwrap()
+        .state()
+        .unwrap();
     let mut restarted = Trainer::new(tiny_config(), &cpu(), 52).unwrap();
     restarted
         .load_state(dinfogan::TrainerState {
@@ -73,7 +76,10 @@ fn resume_continues_exactly_with_the_optimiser_state() {
         .zip(&b)
         .map(|(x, y)| max_abs_diff(x, y))
         .fold(0.0, f32::max);
-    assert_eq!(worst, 0.0, "the resumed run differs from the original by up to {worst}");
+    assert_eq!(
+        worst, 0.0,
+        "the resumed run differs from the original by up to {worst}"
+    );
     assert_ne!(all_parameters(&original), all_parameters(&restarted));
 }
 

@@ -36,8 +36,16 @@ fn generator_step_changes_only_the_generator() {
     let mut losses = trainer.iteration_losses();
     trainer.generator_step(bg, t, &mut losses);
     let after = snapshot(&trainer);
-    assert_eq!(changed(&before[0], &after[0]), before[0].len(), "every G parameter moves");
-    assert_eq!(changed(&before[1], &after[1]), 0, "no discriminator parameter moves");
+    assert_eq!(
+        changed(&before[0], &after[0]),
+        before[0].len(),
+        "every G parameter moves"
+    );
+    assert_eq!(
+        changed(&before[1], &after[1]),
+        0,
+        "no discriminator parameter moves"
+    );
     assert_eq!(changed(&before[2], &after[2]), 0, "no H parameter moves");
 }
 
@@ -82,7 +90,10 @@ fn an_iteration_reports_every_enabled_term() {
     // At DCGAN init D outputs about 1/2: the D adversarial loss is near
     // w_bg·2 ln 2 + w_t·2 ln 2 = 1.5 · 1.386.
     let d_adv = values[loss_index("d_adversarial")];
-    assert!((d_adv - 1.5 * 2.0 * 2f32.ln()).abs() < 0.5, "d_adversarial {d_adv}");
+    assert!(
+        (d_adv - 1.5 * 2.0 * 2f32.ln()).abs() < 0.5,
+        "d_adversarial {d_adv}"
+    );
 }
 
 #[test]
@@ -96,10 +107,23 @@ fn a_zero_weight_switches_its_term_off() {
     let bg = builtin_batch(&config, Domain::Background, 0, 4, trainer.device());
     let t = builtin_batch(&config, Domain::Target, 0, 4, trainer.device());
     let values = trainer.iteration(bg, t).values();
-    for name in ["g_class", "d_class", "g_image", "d_image", "g_contrastive", "h_contrastive"] {
+    for name in [
+        "g_class",
+        "d_class",
+        "g_image",
+        "d_image",
+        "g_contrastive",
+        "h_contrastive",
+    ] {
         assert_eq!(values[loss_index(name)], 0.0, "{name} is off");
     }
-    for name in ["g_adversarial", "d_adversarial", "g_info", "d_info", "d_info_real"] {
+    for name in [
+        "g_adversarial",
+        "d_adversarial",
+        "g_info",
+        "d_info",
+        "d_info_real",
+    ] {
         assert!(values[loss_index(name)] > 0.0, "{name} is on");
     }
 }

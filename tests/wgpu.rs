@@ -76,8 +76,16 @@ fn wgpu_forward_and_backward_match_the_cpu() {
         noise_std: 0.0,
     };
     let cpu = cpu();
-    let g = Generator::new(&config, &cpu).into_record().into_bytes().unwrap().to_vec();
-    let d = Discriminator::new(&config, &cpu).into_record().into_bytes().unwrap().to_vec();
+    let g = Generator::new(&config, &cpu)
+        .into_record()
+        .into_bytes()
+        .unwrap()
+        .to_vec();
+    let d = Discriminator::new(&config, &cpu)
+        .into_record()
+        .into_bytes()
+        .unwrap()
+        .to_vec();
 
     let gpu = match Device::wgpu_options().init() {
         Ok(device) => device,
@@ -91,10 +99,23 @@ fn wgpu_forward_and_backward_match_the_cpu() {
     let close = |name: &str, a: &[f32], b: &[f32], tolerance: f32| {
         let scale = a.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
         let diff = max_abs_diff(a, b);
-        assert!(diff <= tolerance * scale, "{name}: max difference {diff} (scale {scale})");
+        assert!(
+            diff <= tolerance * scale,
+            "{name}: max difference {diff} (scale {scale})"
+        );
     };
     close("images", &on_cpu.images, &on_gpu.images, 1e-4);
     close("logits", &on_cpu.logits, &on_gpu.logits, 1e-4);
-    close("weight gradient", &on_cpu.grad_first_g_weight, &on_gpu.grad_first_g_weight, 1e-3);
-    close("input gradient", &on_cpu.grad_common, &on_gpu.grad_common, 1e-3);
+    close(
+        "weight gradient",
+        &on_cpu.grad_first_g_weight,
+        &on_gpu.grad_first_g_weight,
+        1e-3,
+    );
+    close(
+        "input gradient",
+        &on_cpu.grad_common,
+        &on_gpu.grad_common,
+        1e-3,
+    );
 }

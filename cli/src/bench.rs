@@ -53,8 +53,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let (b, side) = (args.batch, args.size);
     let data = BuiltinDataset::new(0, b);
     let batch = |domain| -> Tensor<4> {
-        let pixels: Vec<f32> = (0..b).flat_map(|i| data.image(domain, i, side, 3)).collect();
-        Tensor::from_data(TensorData::new(pixels, [b, 3, side, side]), trainer.device())
+        let pixels: Vec<f32> = (0..b)
+            .flat_map(|i| data.image(domain, i, side, 3))
+            .collect();
+        Tensor::from_data(
+            TensorData::new(pixels, [b, 3, side, side]),
+            trainer.device(),
+        )
     };
     let (bg, t) = (batch(Domain::Background), batch(Domain::Target));
     println!(
@@ -74,7 +79,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let _ = losses.values();
         let d = start.elapsed().as_secs_f64();
         let label = if i == 0 { "warm-up" } else { "iteration" };
-        println!("{label} {i}: G step {g:.3} s, D step {d:.3} s, total {:.3} s", g + d);
+        println!(
+            "{label} {i}: G step {g:.3} s, D step {d:.3} s, total {:.3} s",
+            g + d
+        );
         if i > 0 {
             g_times.push(g);
             d_times.push(d);

@@ -77,7 +77,10 @@ impl Data {
             }
             let files = image_files(&dir)?;
             if files.is_empty() {
-                bail!("the folder {} holds no PNG or JPEG image: the dataset is empty", dir.display());
+                bail!(
+                    "the folder {} holds no PNG or JPEG image: the dataset is empty",
+                    dir.display()
+                );
             }
             let pixels = files
                 .iter()
@@ -121,9 +124,12 @@ impl Data {
     pub fn name(&self, domain: Domain, index: usize) -> String {
         match (&self.source, domain) {
             (Source::Builtin(_), _) => format!("builtin:{domain:?}:{index}").to_lowercase(),
-            (Source::Folder { background_files, .. }, Domain::Background) => {
-                background_files[index].display().to_string()
-            }
+            (
+                Source::Folder {
+                    background_files, ..
+                },
+                Domain::Background,
+            ) => background_files[index].display().to_string(),
             (Source::Folder { target_files, .. }, Domain::Target) => {
                 target_files[index].display().to_string()
             }
@@ -136,7 +142,12 @@ impl Data {
                 "built-in gratings and sprites (seed {}, {} images per domain per epoch)",
                 d.seed, d.len
             ),
-            Source::Folder { root, background, target, .. } => format!(
+            Source::Folder {
+                root,
+                background,
+                target,
+                ..
+            } => format!(
                 "{} ({} background, {} target images)",
                 root.display(),
                 background.len(),

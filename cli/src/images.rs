@@ -25,7 +25,13 @@ pub fn from_dynamic(img: &DynamicImage, side: usize, channels: usize) -> Result<
     }
     let has = if img.color().has_color() { 3 } else { 1 };
     if has != channels {
-        let name = |c| if c == 1 { "grey (1 channel)" } else { "colour (3 channels)" };
+        let name = |c| {
+            if c == 1 {
+                "grey (1 channel)"
+            } else {
+                "colour (3 channels)"
+            }
+        };
         bail!(
             "the image is {} but the model works on {} images",
             name(has),
@@ -58,7 +64,11 @@ pub fn to_rgb(pixels: &[f32], channels: usize, side: usize) -> RgbImage {
             let g = byte(pixels[i]);
             image::Rgb([g, g, g])
         } else {
-            image::Rgb([byte(pixels[i]), byte(pixels[n + i]), byte(pixels[2 * n + i])])
+            image::Rgb([
+                byte(pixels[i]),
+                byte(pixels[n + i]),
+                byte(pixels[2 * n + i]),
+            ])
         }
     })
 }
@@ -106,7 +116,10 @@ pub fn save_png(sheet: &RgbImage, path: &Path, scale: u32) -> Result<()> {
         sheet.clone()
     };
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .context("could not encode the PNG")?;
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .context("could not encode the PNG")?;
     crate::run::write_atomic(path, &bytes)
 }

@@ -102,8 +102,7 @@ impl RunDir {
         if tmp.exists() {
             fs::remove_dir_all(&tmp)?;
         }
-        fs::create_dir_all(&tmp)
-            .with_context(|| format!("could not create {}", tmp.display()))?;
+        fs::create_dir_all(&tmp).with_context(|| format!("could not create {}", tmp.display()))?;
         let parts: [Option<&Vec<u8>>; 6] = [
             Some(&state.generator),
             Some(&state.discriminator),
@@ -114,8 +113,9 @@ impl RunDir {
         ];
         for (name, bytes) in FILES.iter().zip(parts) {
             if let Some(bytes) = bytes {
-                fs::write(tmp.join(format!("{name}.bpk")), bytes)
-                    .with_context(|| format!("could not write the checkpoint in {}", tmp.display()))?;
+                fs::write(tmp.join(format!("{name}.bpk")), bytes).with_context(|| {
+                    format!("could not write the checkpoint in {}", tmp.display())
+                })?;
             }
         }
         // state.json last: its presence marks a complete checkpoint.
@@ -155,7 +155,10 @@ impl RunDir {
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(_) if !required => Ok(None),
                 Err(e) => Err(e).with_context(|| {
-                    format!("the checkpoint is incomplete: could not read {}", path.display())
+                    format!(
+                        "the checkpoint is incomplete: could not read {}",
+                        path.display()
+                    )
                 }),
             }
         };

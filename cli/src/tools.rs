@@ -74,11 +74,19 @@ fn load_images(model: &InferenceModel, files: &[PathBuf]) -> Result<Tensor<4>> {
 
 fn rgb(model: &InferenceModel, images: Tensor<4>) -> Result<Vec<image::RgbImage>> {
     let c = model.config();
-    Ok(images::batch_to_rgb(&read(images)?, c.channels, c.image_size))
+    Ok(images::batch_to_rgb(
+        &read(images)?,
+        c.channels,
+        c.image_size,
+    ))
 }
 
 fn save(sheet: &image::RgbImage, model: &InferenceModel, out: &Path) -> Result<()> {
-    let scale = if model.config().image_size <= 32 { 2 } else { 1 };
+    let scale = if model.config().image_size <= 32 {
+        2
+    } else {
+        1
+    };
     images::save_png(sheet, out, scale)?;
     eprintln!("wrote {}", out.display());
     Ok(())
@@ -156,7 +164,13 @@ fn inputs(
 
 pub fn reconstruct(args: ReconstructArgs) -> Result<()> {
     let (model, _) = load_model(&args.model)?;
-    let (bg, t) = inputs(&model, &args.background, &args.target, args.count, args.model.seed)?;
+    let (bg, t) = inputs(
+        &model,
+        &args.background,
+        &args.target,
+        args.count,
+        args.model.seed,
+    )?;
     let mut rows = Vec::new();
     if let Some(bg) = bg {
         rows.push(rgb(&model, bg.clone())?);
@@ -196,10 +210,24 @@ pub fn swap(args: SwapArgs) -> Result<()> {
         );
     }
     let (model, _) = load_model(&args.model)?;
-    let (bg, t) = inputs(&model, &args.background, &args.target, args.count, args.model.seed)?;
-    let (bg, t) = (bg.context("no background image")?, t.context("no target image")?);
+    let (bg, t) = inputs(
+        &model,
+        &args.background,
+        &args.target,
+        args.count,
+        args.model.seed,
+    )?;
+    let (bg, t) = (
+        bg.context("no background image")?,
+        t.context("no target image")?,
+    );
     let (gained, removed) = model.swap(bg.clone(), t.clone())?;
-    let columns = [rgb(&model, bg)?, rgb(&model, t)?, rgb(&model, gained)?, rgb(&model, removed)?];
+    let columns = [
+        rgb(&model, bg)?,
+        rgb(&model, t)?,
+        rgb(&model, gained)?,
+        rgb(&model, removed)?,
+    ];
     let rows: Vec<Vec<_>> = (0..columns[0].len())
         .map(|i| columns.iter().map(|c| c[i].clone()).collect())
         .collect();
@@ -276,7 +304,11 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
     header.extend((0..c.common_dim).map(|i| format!("z_{i}")));
     header.extend((0..c.salient_dim).map(|i| format!("s_{i}")));
     if builtin {
-        header.extend(dinfogan::builtin::BuiltinFactors::NAMES.iter().map(|n| format!("true_{n}")));
+        header.extend(
+            dinfogan::builtin::BuiltinFactors::NAMES
+                .iter()
+                .map(|n| format!("true_{n}")),
+        );
     }
     out.write_record(&header)?;
     for domain in [Domain::Background, Domain::Target] {
@@ -292,11 +324,23 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
                     format!("{domain:?}").to_lowercase(),
                     domain.label().to_string(),
                 ];
-                record.extend(z[row * c.common_dim..(row + 1) * c.common_dim].iter().map(|v| v.to_string()));
-                record.extend(s[row * c.salient_dim..(row + 1) * c.salient_dim].iter().map(|v| v.to_string()));
+                record.extend(
+                    z[row * c.common_dim..(row + 1) * c.common_dim]
+                        .iter()
+                        .map(|v| v.to_string()),
+                );
+                record.extend(
+                    s[row * c.salient_dim..(row + 1) * c.salient_dim]
+                        .iter()
+                        .map(|v| v.to_string()),
+                );
                 if let crate::data::Source::Builtin(d) = &data.source {
                     record.extend(d.factors(domain, i).values().iter().map(|v| {
-                        if v.is_nan() { String::new() } else { v.to_string() }
+                        if v.is_nan() {
+                            String::new()
+                        } else {
+                            v.to_string()
+                        }
                     }));
                 }
                 out.write_record(&record)?;

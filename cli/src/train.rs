@@ -87,15 +87,21 @@ fn merge(base: &mut toml::Value, overlay: toml::Value) {
 
 /// The configuration of a new run: preset, then the TOML file, then the flags.
 pub fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
-    let preset_name = args
-        .preset
-        .clone()
-        .unwrap_or_else(|| if args.data == "builtin" { "builtin".into() } else { String::new() });
+    let preset_name = args.preset.clone().unwrap_or_else(|| {
+        if args.data == "builtin" {
+            "builtin".into()
+        } else {
+            String::new()
+        }
+    });
     let mut config = if preset_name.is_empty() {
         TrainConfig::default()
     } else {
         TrainConfig::preset(&preset_name).with_context(|| {
-            format!("unknown preset {preset_name:?}; the presets are {}", PRESETS.join(", "))
+            format!(
+                "unknown preset {preset_name:?}; the presets are {}",
+                PRESETS.join(", ")
+            )
         })?
     };
     if let Some(path) = &args.config {
@@ -105,9 +111,12 @@ pub fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
             .with_context(|| format!("{} is not valid TOML", path.display()))?;
         let mut value = toml::Value::try_from(&config)?;
         merge(&mut value, overlay);
-        config = value
-            .try_into()
-            .with_context(|| format!("the configuration file {} has an unknown field or a wrong value", path.display()))?;
+        config = value.try_into().with_context(|| {
+            format!(
+                "the configuration file {} has an unknown field or a wrong value",
+                path.display()
+            )
+        })?;
     }
     if let Some(size) = args.size {
         config.model.image_size = size;
@@ -220,7 +229,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if start_step > 0 {
         let (state, _) = run.load_checkpoint()?;
         trainer.load_state(state).with_context(|| {
-            format!("could not resume from the checkpoint in {}", run.root.display())
+            format!(
+                "could not resume from the checkpoint in {}",
+                run.root.display()
+            )
         })?;
         // A fresh stream for the rest of the run (the RNG state itself is not saved).
         trainer.device().seed(seed.wrapping_add(start_step));
@@ -263,7 +275,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let values = trainer.iteration(bg, t).values();
         let elapsed = started.elapsed().as_secs_f64();
         let rate = (2 * b) as f64 / elapsed.max(1e-9);
-        images_per_second = if step == start_step { rate } else { 0.9 * images_per_second + 0.1 * rate };
+        images_per_second = if step == start_step {
+            rate
+        } else {
+            0.9 * images_per_second + 0.1 * rate
+        };
 
         if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
             progress.abandon();
@@ -330,7 +346,11 @@ fn open_metrics(path: &Path, start_step: u64) -> Result<csv::Writer<std::fs::Fil
         let mut reader = csv::Reader::from_path(path)?;
         for row in reader.records() {
             let row = row?;
-            if row.get(0).and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= start_step) {
+            if row
+                .get(0)
+                .and_then(|s| s.parse::<u64>().ok())
+                .is_some_and(|s| s <= start_step)
+            {
                 kept.push(row);
             }
         }

@@ -24,18 +24,43 @@ fn fails(args: &[&str], expected: &str) {
     let out = dinfogan(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "dinfogan {args:?}:\n{stderr}");
-    assert!(!stderr.contains("panicked"), "dinfogan {args:?} panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "dinfogan {args:?} panicked:\n{stderr}"
+    );
     assert!(stderr.contains("error:"), "{stderr}");
-    assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in:\n{stderr}"
+    );
 }
 
 const TINY: [&str; 10] = [
-    "--size", "32", "--width", "4", "--batch-size", "4", "--backend", "cpu", "--quiet", "--seed",
+    "--size",
+    "32",
+    "--width",
+    "4",
+    "--batch-size",
+    "4",
+    "--backend",
+    "cpu",
+    "--quiet",
+    "--seed",
 ];
 
 fn train(out: &Path, steps: &str) {
     let out = out.to_str().unwrap();
-    let mut args = vec!["train", "--out", out, "--steps", steps, "--sample-every", "2", "--checkpoint-every", "2"];
+    let mut args = vec![
+        "train",
+        "--out",
+        out,
+        "--steps",
+        steps,
+        "--sample-every",
+        "2",
+        "--checkpoint-every",
+        "2",
+    ];
     args.extend(TINY);
     args.push("4");
     ok(&args);
@@ -67,22 +92,84 @@ fn train_resume_and_every_tool() {
 
     // Resume: the same run continues to step 5, the step count carries on.
     let r = run.to_str().unwrap();
-    ok(&["train", "--resume", r, "--steps", "5", "--backend", "cpu", "--quiet"]);
+    ok(&[
+        "train",
+        "--resume",
+        r,
+        "--steps",
+        "5",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
     assert_eq!(metric_rows(&run), vec![1, 2, 3, 4, 5]);
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("checkpoint/state.json")).unwrap()).unwrap();
     assert_eq!(state["step"], 5);
-    fails(&["train", "--resume", r, "--steps", "5", "--backend", "cpu"], "already done 5 steps");
-    fails(&["train", "--out", r, "--steps", "5", "--backend", "cpu"], "already holds a run");
+    fails(
+        &["train", "--resume", r, "--steps", "5", "--backend", "cpu"],
+        "already done 5 steps",
+    );
+    fails(
+        &["train", "--out", r, "--steps", "5", "--backend", "cpu"],
+        "already holds a run",
+    );
 
     let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    ok(&["generate", "--checkpoint", r, "--out", &file("gen.png"), "--rows", "3", "--cols", "4"]);
+    ok(&[
+        "generate",
+        "--checkpoint",
+        r,
+        "--out",
+        &file("gen.png"),
+        "--rows",
+        "3",
+        "--cols",
+        "4",
+    ]);
     let img = image::open(file("gen.png")).unwrap();
-    assert_eq!((img.width(), img.height()), (2 * (4 * 34 + 2), 2 * (3 * 34 + 2)));
-    ok(&["reconstruct", "--checkpoint", r, "--out", &file("rec.png"), "--count", "3"]);
-    ok(&["swap", "--checkpoint", r, "--out", &file("swap.png"), "--count", "2"]);
-    ok(&["traverse", "--checkpoint", r, "--out", &file("trav.png"), "--dim", "0", "--rows", "2"]);
-    ok(&["encode", "--checkpoint", r, "--out", &file("codes.csv"), "--count", "5"]);
+    assert_eq!(
+        (img.width(), img.height()),
+        (2 * (4 * 34 + 2), 2 * (3 * 34 + 2))
+    );
+    ok(&[
+        "reconstruct",
+        "--checkpoint",
+        r,
+        "--out",
+        &file("rec.png"),
+        "--count",
+        "3",
+    ]);
+    ok(&[
+        "swap",
+        "--checkpoint",
+        r,
+        "--out",
+        &file("swap.png"),
+        "--count",
+        "2",
+    ]);
+    ok(&[
+        "traverse",
+        "--checkpoint",
+        r,
+        "--out",
+        &file("trav.png"),
+        "--dim",
+        "0",
+        "--rows",
+        "2",
+    ]);
+    ok(&[
+        "encode",
+        "--checkpoint",
+        r,
+        "--out",
+        &file("codes.csv"),
+        "--count",
+        "5",
+    ]);
     let mut codes = csv::Reader::from_path(file("codes.csv")).unwrap();
     let header = codes.headers().unwrap().clone();
     assert!(header.iter().any(|h| h == "z_15") && header.iter().any(|h| h == "s_5"));
@@ -91,30 +178,89 @@ fn train_resume_and_every_tool() {
 
     // Export, then use the single file like a run folder.
     ok(&["export", "--checkpoint", r, "--out", &file("model.bpk")]);
-    ok(&["generate", "--checkpoint", &file("model.bpk"), "--out", &file("gen2.png")]);
+    ok(&[
+        "generate",
+        "--checkpoint",
+        &file("model.bpk"),
+        "--out",
+        &file("gen2.png"),
+    ]);
 
     // Swap real image files, and refuse images of the wrong size.
     let tile = image::RgbImage::from_pixel(32, 32, image::Rgb([200, 10, 10]));
     tile.save(file("x.png")).unwrap();
     tile.save(file("y.png")).unwrap();
-    ok(&["swap", "--checkpoint", r, "--out", &file("s.png"), "--background", &file("x.png"), "--target", &file("y.png")]);
+    ok(&[
+        "swap",
+        "--checkpoint",
+        r,
+        "--out",
+        &file("s.png"),
+        "--background",
+        &file("x.png"),
+        "--target",
+        &file("y.png"),
+    ]);
     image::RgbImage::new(40, 30).save(file("big.png")).unwrap();
     fails(
-        &["swap", "--checkpoint", r, "--out", &file("s.png"), "--background", &file("big.png"), "--target", &file("y.png")],
+        &[
+            "swap",
+            "--checkpoint",
+            r,
+            "--out",
+            &file("s.png"),
+            "--background",
+            &file("big.png"),
+            "--target",
+            &file("y.png"),
+        ],
         "40x30 pixels but the model works on 32x32",
     );
-    image::GrayImage::new(32, 32).save(file("grey.png")).unwrap();
+    image::GrayImage::new(32, 32)
+        .save(file("grey.png"))
+        .unwrap();
     fails(
-        &["reconstruct", "--checkpoint", r, "--out", &file("s.png"), "--target", &file("grey.png")],
+        &[
+            "reconstruct",
+            "--checkpoint",
+            r,
+            "--out",
+            &file("s.png"),
+            "--target",
+            &file("grey.png"),
+        ],
         "grey (1 channel) but the model works on colour",
     );
-    fails(&["traverse", "--checkpoint", r, "--out", &file("t.png"), "--dim", "6"], "does not exist");
+    fails(
+        &[
+            "traverse",
+            "--checkpoint",
+            r,
+            "--out",
+            &file("t.png"),
+            "--dim",
+            "6",
+        ],
+        "does not exist",
+    );
 
     // A corrupt checkpoint is named as such.
     std::fs::write(run.join("checkpoint/generator.bpk"), b"not burnpack").unwrap();
-    fails(&["generate", "--checkpoint", r, "--out", &file("g.png")], "corrupt");
+    fails(
+        &["generate", "--checkpoint", r, "--out", &file("g.png")],
+        "corrupt",
+    );
     std::fs::write(file("fake.bpk"), b"hello").unwrap();
-    fails(&["generate", "--checkpoint", &file("fake.bpk"), "--out", &file("g.png")], "not a Double InfoGAN model file");
+    fails(
+        &[
+            "generate",
+            "--checkpoint",
+            &file("fake.bpk"),
+            "--out",
+            &file("g.png"),
+        ],
+        "not a Double InfoGAN model file",
+    );
 }
 
 #[test]
@@ -122,22 +268,94 @@ fn user_mistakes_end_in_a_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let p = |name: &str| d.join(name).to_str().unwrap().to_string();
-    fails(&["generate", "--checkpoint", &p("nowhere"), "--out", &p("g.png")], "does not exist");
+    fails(
+        &[
+            "generate",
+            "--checkpoint",
+            &p("nowhere"),
+            "--out",
+            &p("g.png"),
+        ],
+        "does not exist",
+    );
     std::fs::create_dir(d.join("empty_run")).unwrap();
-    fails(&["generate", "--checkpoint", &p("empty_run"), "--out", &p("g.png")], "holds no checkpoint");
-    fails(&["train", "--out", &p("r"), "--preset", "imagenet", "--backend", "cpu"], "unknown preset");
-    fails(&["train", "--out", &p("r"), "--size", "48", "--backend", "cpu"], "32 or 64");
-    fails(&["train", "--out", &p("r"), "--data", &p("no_such_folder"), "--backend", "cpu"], "does not exist");
+    fails(
+        &[
+            "generate",
+            "--checkpoint",
+            &p("empty_run"),
+            "--out",
+            &p("g.png"),
+        ],
+        "holds no checkpoint",
+    );
+    fails(
+        &[
+            "train",
+            "--out",
+            &p("r"),
+            "--preset",
+            "imagenet",
+            "--backend",
+            "cpu",
+        ],
+        "unknown preset",
+    );
+    fails(
+        &[
+            "train",
+            "--out",
+            &p("r"),
+            "--size",
+            "48",
+            "--backend",
+            "cpu",
+        ],
+        "32 or 64",
+    );
+    fails(
+        &[
+            "train",
+            "--out",
+            &p("r"),
+            "--data",
+            &p("no_such_folder"),
+            "--backend",
+            "cpu",
+        ],
+        "does not exist",
+    );
 
     std::fs::create_dir_all(d.join("data/background")).unwrap();
     std::fs::create_dir_all(d.join("data/target")).unwrap();
     fails(
-        &["train", "--out", &p("r"), "--data", &p("data"), "--size", "32", "--backend", "cpu"],
+        &[
+            "train",
+            "--out",
+            &p("r"),
+            "--data",
+            &p("data"),
+            "--size",
+            "32",
+            "--backend",
+            "cpu",
+        ],
         "the dataset is empty",
     );
 
     std::fs::write(d.join("typo.toml"), "batch_sise = 4\n").unwrap();
-    fails(&["train", "--out", &p("r"), "--config", &p("typo.toml"), "--backend", "cpu"], "unknown field");
+    fails(
+        &[
+            "train",
+            "--out",
+            &p("r"),
+            "--config",
+            &p("typo.toml"),
+            "--backend",
+            "cpu",
+        ],
+        "unknown field",
+    );
 
     // A loss that overflows stops training, names the step, and keeps no broken checkpoint.
     std::fs::write(d.join("nan.toml"), "[model]\nnoise_std = 3e38\n").unwrap();
@@ -157,16 +375,26 @@ fn trains_from_a_folder_of_images() {
         std::fs::create_dir_all(d.join("data").join(domain)).unwrap();
         for i in 0..5u8 {
             let img = image::GrayImage::from_fn(32, 32, |x, y| {
-                image::Luma([((x + y) as u8).wrapping_mul(4 + i) + if domain == "target" { 90 } else { 0 }])
+                image::Luma([
+                    ((x + y) as u8).wrapping_mul(4 + i) + if domain == "target" { 90 } else { 0 }
+                ])
             });
-            img.save(d.join("data").join(domain).join(format!("{i}.png"))).unwrap();
+            img.save(d.join("data").join(domain).join(format!("{i}.png")))
+                .unwrap();
         }
     }
     let data = d.join("data");
     let out = d.join("run");
     let mut args = vec![
-        "train", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "--channels", "1", "--epochs", "2",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--channels",
+        "1",
+        "--epochs",
+        "2",
     ];
     args.extend(TINY);
     args.push("1");

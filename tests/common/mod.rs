@@ -65,8 +65,13 @@ fn collect<M: Module>(module: &M, trainable_only: bool) -> Vec<Vec<f32>> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let value = param.val();
             if !self.1 || value.is_require_grad() {
-                self.0
-                    .push(value.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+                self.0.push(
+                    value
+                        .into_data()
+                        .convert::<f32>()
+                        .try_to_vec::<f32>()
+                        .unwrap(),
+                );
             }
         }
     }
@@ -81,5 +86,8 @@ pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
