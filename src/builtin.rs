@@ -311,7 +311,7 @@ mod tests {
             assert!(centre.iter().all(|&v| v > 0.95), "centre {centre:?}");
             // The background image with the same index has no white pixel at all.
             let bg = data.image(Domain::Background, i, 64, 3);
-            assert!(bg.iter().all(|&v| v < 0.5 && v >= -1.0));
+            assert!(bg.iter().all(|&v| (-1.0..0.5).contains(&v)));
         }
         // Grey images have one channel.
         assert_eq!(data.image(Domain::Target, 0, 32, 1).len(), 32 * 32);

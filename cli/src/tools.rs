@@ -262,8 +262,8 @@ pub fn traverse(args: TraverseArgs) -> Result<()> {
     let (common, salient) = model.sample_latents(args.rows);
     let mut rows = Vec::new();
     for r in 0..args.rows {
-        let z = common.clone().slice([r..r + 1]);
-        let s = salient.clone().slice([r..r + 1]);
+        let z = common.clone().narrow(0, r, 1);
+        let s = salient.clone().narrow(0, r, 1);
         rows.push(rgb(&model, model.traverse(z, s, args.dim, &values)?)?);
     }
     save(&images::grid(&rows), &model, &args.out)
