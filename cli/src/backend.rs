@@ -17,6 +17,9 @@ pub enum Backend {
     Metal,
     /// The CPU through burn-flex.
     Cpu,
+    /// The CPU through the deprecated burn-ndarray (builds with `--features ndarray`; for
+    /// benchmark comparisons).
+    Ndarray,
 }
 
 /// The device and a sentence saying what it is.
@@ -87,6 +90,20 @@ pub fn select(backend: Backend) -> Result<Selected> {
             Some(gpu) => gpu,
             None => cpu(),
         }),
+        Backend::Ndarray => {
+            #[cfg(feature = "ndarray")]
+            {
+                pin_default("ndarray");
+                #[allow(deprecated)]
+                let device = Device::ndarray();
+                Ok(Selected {
+                    device,
+                    description: "CPU (burn-ndarray, deprecated)".into(),
+                })
+            }
+            #[cfg(not(feature = "ndarray"))]
+            bail!("this build has no burn-ndarray backend: rebuild with `--features ndarray` (it is only useful for benchmark comparisons; --backend cpu is faster)")
+        }
         Backend::Vulkan => {
             #[cfg(feature = "vulkan")]
             {

@@ -42,6 +42,11 @@ enum Command {
     Export(tools::ExportArgs),
     /// Time one training iteration of the paper's model on this machine.
     Bench(bench::BenchArgs),
+    /// Build, inspect and preview dataset files (the paper's contrastive datasets).
+    Data {
+        #[command(subcommand)]
+        command: data::commands::DataCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
         Command::Encode(args) => tools::encode(args),
         Command::Export(args) => tools::export(args),
         Command::Bench(args) => bench::run(args),
+        Command::Data { command } => data::commands::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

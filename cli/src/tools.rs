@@ -276,7 +276,7 @@ pub struct EncodeArgs {
     /// CSV with one row per image: name, domain, label, z_*, s_* (and the true factors of built-in data).
     #[arg(long)]
     pub out: PathBuf,
-    /// `builtin` or a folder with background/ and target/.
+    /// `builtin`, a dataset file, or a folder with background/ and target/.
     #[arg(long, default_value = "builtin")]
     pub data: String,
     /// At most this many images per domain.
@@ -298,17 +298,22 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
         None => 0,
     };
     let data = Data::open(&args.data, c.image_size, c.channels, data_seed)?;
-    let builtin = matches!(data.source, crate::data::Source::Builtin(_));
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = vec!["image".into(), "domain".into(), "label".into()];
     header.extend((0..c.common_dim).map(|i| format!("z_{i}")));
     header.extend((0..c.salient_dim).map(|i| format!("s_{i}")));
-    if builtin {
-        header.extend(
+    match &data.source {
+        crate::data::Source::Builtin(_) => header.extend(
             dinfogan::builtin::BuiltinFactors::NAMES
                 .iter()
                 .map(|n| format!("true_{n}")),
-        );
+        ),
+        crate::data::Source::File { file, .. } => {
+            let h = &file.header;
+            header.extend(h.label_names.iter().map(|n| format!("label_{n}")));
+            header.extend(h.factor_names.iter().map(|n| format!("true_{n}")));
+        }
+        crate::data::Source::Folder { .. } => {}
     }
     out.write_record(&header)?;
     for domain in [Domain::Background, Domain::Target] {
@@ -334,14 +339,32 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
                         .iter()
                         .map(|v| v.to_string()),
                 );
-                if let crate::data::Source::Builtin(d) = &data.source {
-                    record.extend(d.factors(domain, i).values().iter().map(|v| {
-                        if v.is_nan() {
-                            String::new()
+                let number = |v: f32| {
+                    if v.is_nan() {
+                        String::new()
+                    } else {
+                        v.to_string()
+                    }
+                };
+                match &data.source {
+                    crate::data::Source::Builtin(d) => {
+                        record.extend(d.factors(domain, i).values().into_iter().map(number))
+                    }
+                    crate::data::Source::File {
+                        file,
+                        background,
+                        target,
+                        ..
+                    } => {
+                        let k = if domain == Domain::Background {
+                            background[i]
                         } else {
-                            v.to_string()
-                        }
-                    }));
+                            target[i]
+                        };
+                        record.extend(file.labels_of(k).iter().map(|v| v.to_string()));
+                        record.extend(file.factors_of(k).iter().copied().map(number));
+                    }
+                    crate::data::Source::Folder { .. } => {}
                 }
                 out.write_record(&record)?;
             }

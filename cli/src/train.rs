@@ -26,7 +26,8 @@ pub struct TrainArgs {
     /// Defaults to builtin for the built-in data, to the paper's Table 4 model otherwise.
     #[arg(long)]
     pub preset: Option<String>,
-    /// `builtin`, or a folder with background/ and target/ sub-folders of images.
+    /// `builtin`, a dataset file written by `dinfogan data build`, or a folder with
+    /// background/ and target/ sub-folders of images.
     #[arg(long, default_value = "builtin")]
     pub data: String,
     /// Image side: 32 or 64.
@@ -117,6 +118,14 @@ pub fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
                 path.display()
             )
         })?;
+    }
+    // A dataset file says its image size and channels: they are the defaults.
+    let path = Path::new(&args.data);
+    if path.is_file() {
+        if let Some(header) = crate::data::file::DatasetFile::peek(path)? {
+            config.model.image_size = header.side;
+            config.model.channels = header.channels;
+        }
     }
     if let Some(size) = args.size {
         config.model.image_size = size;
@@ -210,7 +219,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let selected = backend::select(args.backend)?;
     eprintln!("backend: {}", selected.description);
     let model = &config.model;
-    let data = Data::open(&data_spec, model.image_size, model.channels, seed)?;
+    let data = std::sync::Arc::new(Data::open(
+        &data_spec,
+        model.image_size,
+        model.channels,
+        seed,
+    )?);
     eprintln!("data: {}", data.describe());
 
     let total_steps = match (args.steps, args.epochs) {
@@ -243,7 +257,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
 
     let mut metrics = open_metrics(&run.metrics(), start_step)?;
-    let mut batches = Batches::new(seed, config.batch_size);
+    // Batches are prepared on their own thread, one or two steps ahead of the device.
+    let (sender, batches) = std::sync::mpsc::sync_channel::<(Vec<f32>, Vec<f32>)>(2);
+    {
+        let data = data.clone();
+        let mut loader = Batches::new(seed, config.batch_size);
+        std::thread::spawn(move || {
+            for step in start_step..total_steps {
+                if sender.send(loader.get(&data, step)).is_err() {
+                    break; // training stopped
+                }
+            }
+        });
+    }
     let (b, c, side) = (config.batch_size, model.channels, model.image_size);
     let device = trainer.device().clone();
     let meta = |step| CheckpointMeta {
@@ -269,7 +295,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
     for step in start_step..total_steps {
         let started = Instant::now();
-        let (bg, t) = batches.get(&data, step);
+        let (bg, t) = batches
+            .recv()
+            .context("the data loader thread stopped unexpectedly")?;
         let bg = Tensor::<4>::from_data(TensorData::new(bg, [b, c, side, side]), &device);
         let t = Tensor::<4>::from_data(TensorData::new(t, [b, c, side, side]), &device);
         let values = trainer.iteration(bg, t).values();

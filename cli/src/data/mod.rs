@@ -1,6 +1,13 @@
-//! Training data on the CLI side: the built-in procedural set, or a folder with
-//! `background/` and `target/` sub-folders of images. Batches are a pure function of
-//! (seed, step), so a resumed run sees exactly the batches it would have seen.
+//! Training data on the CLI side: the built-in procedural set, a dataset file written by
+//! `dinfogan data build`, or a folder with `background/` and `target/` sub-folders of images.
+//! Batches are a pure function of (seed, step), so a resumed run sees exactly the batches it
+//! would have seen.
+
+pub mod cifar;
+pub mod commands;
+pub mod file;
+pub mod idx;
+pub mod recipes;
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +22,13 @@ pub const BUILTIN_LEN: usize = 20_000;
 
 pub enum Source {
     Builtin(BuiltinDataset),
+    /// A dataset file, and the indices of its images per domain.
+    File {
+        path: PathBuf,
+        file: file::DatasetFile,
+        background: Vec<usize>,
+        target: Vec<usize>,
+    },
     /// Decoded images, `channels x side x side` each, per domain.
     Folder {
         root: PathBuf,
@@ -59,7 +73,41 @@ impl Data {
                 channels,
             });
         }
-        let root = PathBuf::from(spec);
+        // `folder:PATH` names an image folder explicitly.
+        let (root, folder_only) = match spec.strip_prefix("folder:") {
+            Some(path) => (PathBuf::from(path), true),
+            None => (PathBuf::from(spec), false),
+        };
+        if root.is_file() && !folder_only {
+            let file = file::DatasetFile::read(&root)?;
+            let h = &file.header;
+            if h.side != side || h.channels != channels {
+                bail!(
+                    "the dataset {spec} holds {}x{}x{} images but the model works on {channels}x{side}x{side}: \
+                     train with --size {} --channels {}",
+                    h.channels,
+                    h.side,
+                    h.side,
+                    h.side,
+                    h.channels
+                );
+            }
+            let (background, target): (Vec<usize>, Vec<usize>) =
+                (0..h.count).partition(|&i| file.domains[i] == 0);
+            if background.is_empty() || target.is_empty() {
+                bail!("the dataset {spec} has no background or no target image: it cannot train a contrastive model");
+            }
+            return Ok(Self {
+                source: Source::File {
+                    path: root,
+                    file,
+                    background,
+                    target,
+                },
+                side,
+                channels,
+            });
+        }
         if !root.is_dir() {
             bail!(
                 "the dataset {spec} does not exist: pass --data builtin, or a folder with \
@@ -106,6 +154,8 @@ impl Data {
     pub fn len(&self, domain: Domain) -> usize {
         match (&self.source, domain) {
             (Source::Builtin(d), _) => d.len,
+            (Source::File { background, .. }, Domain::Background) => background.len(),
+            (Source::File { target, .. }, Domain::Target) => target.len(),
             (Source::Folder { background, .. }, Domain::Background) => background.len(),
             (Source::Folder { target, .. }, Domain::Target) => target.len(),
         }
@@ -115,6 +165,25 @@ impl Data {
     pub fn image(&self, domain: Domain, index: usize) -> Vec<f32> {
         match (&self.source, domain) {
             (Source::Builtin(d), _) => d.image(domain, index, self.side, self.channels),
+            (
+                Source::File {
+                    file,
+                    background,
+                    target,
+                    ..
+                },
+                _,
+            ) => {
+                let i = if domain == Domain::Background {
+                    background[index]
+                } else {
+                    target[index]
+                };
+                file.pixels_of(i)
+                    .iter()
+                    .map(|&p| p as f32 / 127.5 - 1.0)
+                    .collect()
+            }
             (Source::Folder { background, .. }, Domain::Background) => background[index].clone(),
             (Source::Folder { target, .. }, Domain::Target) => target[index].clone(),
         }
@@ -124,6 +193,22 @@ impl Data {
     pub fn name(&self, domain: Domain, index: usize) -> String {
         match (&self.source, domain) {
             (Source::Builtin(_), _) => format!("builtin:{domain:?}:{index}").to_lowercase(),
+            (
+                Source::File {
+                    path,
+                    background,
+                    target,
+                    ..
+                },
+                _,
+            ) => {
+                let i = if domain == Domain::Background {
+                    background[index]
+                } else {
+                    target[index]
+                };
+                format!("{}:{i}", path.display())
+            }
             (
                 Source::Folder {
                     background_files, ..
@@ -141,6 +226,18 @@ impl Data {
             Source::Builtin(d) => format!(
                 "built-in gratings and sprites (seed {}, {} images per domain per epoch)",
                 d.seed, d.len
+            ),
+            Source::File {
+                path,
+                file,
+                background,
+                target,
+            } => format!(
+                "{} ({}: {} background, {} target images)",
+                path.display(),
+                file.header.description,
+                background.len(),
+                target.len()
             ),
             Source::Folder {
                 root,

@@ -1,0 +1,163 @@
+//! `dinfogan data build | info | preview`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::cifar::Cifar;
+use super::file::DatasetFile;
+use super::idx::Mnist;
+use super::recipes;
+use crate::images;
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Build one of the paper's contrastive datasets into a dataset file for `train --data FILE`.
+    Build(BuildArgs),
+    /// Counts per domain and per label of a dataset file.
+    Info { file: PathBuf },
+    /// A PNG of the first images of each domain.
+    Preview {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Images per domain.
+        #[arg(long, default_value_t = 16)]
+        count: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Recipe {
+    /// Background: CIFAR-10 at half intensity; target: the same with an MNIST digit on top.
+    CifarMnist,
+    /// Background: a 2x2 grid of MNIST digits 1-4 at half intensity; target: the same with a dSprites sprite.
+    DspritesMnist,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[arg(value_enum)]
+    pub recipe: Recipe,
+    /// The folder with MNIST's IDX files (plain or .gz); `scripts/fetch-mnist.sh` fetches them.
+    #[arg(long)]
+    pub mnist: PathBuf,
+    /// The CIFAR-10 binary folder (cifar-10-batches-bin), for cifar-mnist.
+    #[arg(long)]
+    pub cifar: Option<PathBuf>,
+    /// The training split (default) or the test split.
+    #[arg(long)]
+    pub test: bool,
+    /// Image side for cifar-mnist: 64 as in the paper, or 32.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// dsprites-mnist: probability that a dSprites image is used (the paper: 0.1).
+    #[arg(long, default_value_t = 0.1)]
+    pub probability: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(command: DataCommand) -> Result<()> {
+    match command {
+        DataCommand::Build(args) => build(args),
+        DataCommand::Info { file } => info(&file),
+        DataCommand::Preview { file, out, count } => preview(&file, &out, count),
+    }
+}
+
+fn build(args: BuildArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mnist_split = if args.test { "t10k" } else { "train" };
+    let data = match args.recipe {
+        Recipe::CifarMnist => {
+            if args.size != 32 && args.size != 64 {
+                bail!("--size must be 32 or 64, not {}", args.size);
+            }
+            let dir = args
+                .cifar
+                .as_ref()
+                .context("cifar-mnist needs --cifar, the cifar-10-batches-bin folder")?;
+            let cifar = Cifar::open(dir, !args.test)?;
+            // The public code draws the digits of both splits from MNIST's training set.
+            let mnist = Mnist::open(&args.mnist, "train")?;
+            recipes::cifar_mnist(&cifar, &mnist, args.size, !args.test, args.seed)
+        }
+        Recipe::DspritesMnist => {
+            if !(args.probability > 0.0 && args.probability <= 1.0) {
+                bail!("--probability must be in (0, 1], not {}", args.probability);
+            }
+            let mnist = Mnist::open(&args.mnist, mnist_split)?;
+            recipes::dsprites_mnist(&mnist, args.probability, args.seed, &recipes::dsprite)
+        }
+    };
+    data.write(&args.out)?;
+    let (bg, t) = data.counts();
+    eprintln!(
+        "wrote {}: {} ({bg} background + {t} target images, {}x{}x{}) in {:.1} s",
+        args.out.display(),
+        data.header.description,
+        data.header.channels,
+        data.header.side,
+        data.header.side,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn info(path: &std::path::Path) -> Result<()> {
+    let data = DatasetFile::read(path)?;
+    let h = &data.header;
+    let (bg, t) = data.counts();
+    println!("{}: {}", path.display(), h.description);
+    println!(
+        "recipe {}; {} images of {}x{}x{}",
+        h.recipe, h.count, h.channels, h.side, h.side
+    );
+    println!("background: {bg}, target: {t}");
+    for (k, name) in h.label_names.iter().enumerate() {
+        let mut counts: BTreeMap<(u8, i32), usize> = BTreeMap::new();
+        for i in 0..h.count {
+            *counts
+                .entry((data.domains[i], data.labels_of(i)[k]))
+                .or_default() += 1;
+        }
+        let text: Vec<String> = counts
+            .iter()
+            .map(|((d, v), n)| format!("{}:{v}={n}", if *d == 0 { "bg" } else { "t" }))
+            .collect();
+        println!("label {name}: {}", text.join(" "));
+    }
+    if !h.factor_names.is_empty() {
+        println!("factors: {}", h.factor_names.join(", "));
+    }
+    Ok(())
+}
+
+fn preview(path: &std::path::Path, out: &std::path::Path, count: usize) -> Result<()> {
+    let data = DatasetFile::read(path)?;
+    let (c, side) = (data.header.channels, data.header.side);
+    let mut rows = Vec::new();
+    for domain in [0u8, 1] {
+        let tiles: Vec<_> = (0..data.header.count)
+            .filter(|&i| data.domains[i] == domain)
+            .take(count)
+            .map(|i| {
+                let pixels: Vec<f32> = data
+                    .pixels_of(i)
+                    .iter()
+                    .map(|&p| p as f32 / 127.5 - 1.0)
+                    .collect();
+                images::to_rgb(&pixels, c, side)
+            })
+            .collect();
+        rows.extend(tiles.chunks(8).map(<[_]>::to_vec));
+    }
+    images::save_png(&images::grid(&rows), out, if side <= 32 { 2 } else { 1 })?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! The paper's contrastive datasets, built from the published files (reference: the paper's
+//! section 5 and its public preprocessing scripts, described in
+//! `../shared/notes/reference-implementations.md` section 3).
+//!
+//! Pixel arithmetic happens in [0, 1] and is stored back as u8.
+
+use dinfogan::builtin::{inside, SpriteShape};
+use image::imageops::{resize, FilterType};
+use image::{GrayImage, RgbImage};
+use rand::{rngs::StdRng, seq::SliceRandom, RngExt, SeedableRng};
+
+use super::cifar::{self, Cifar};
+use super::file::DatasetFile;
+use super::idx::Mnist;
+
+/// Bilinear resize of one grey `side x side` image.
+fn resize_grey(pixels: &[u8], side: usize, to: usize) -> Vec<u8> {
+    if side == to {
+        return pixels.to_vec();
+    }
+    let img = GrayImage::from_raw(side as u32, side as u32, pixels.to_vec()).expect("side x side");
+    resize(&img, to as u32, to as u32, FilterType::Triangle).into_raw()
+}
+
+/// Bilinear resize of one channel-major RGB image.
+fn resize_rgb(planes: &[u8], side: usize, to: usize) -> Vec<u8> {
+    if side == to {
+        return planes.to_vec();
+    }
+    let n = side * side;
+    let img = RgbImage::from_fn(side as u32, side as u32, |x, y| {
+        let i = y as usize * side + x as usize;
+        image::Rgb([planes[i], planes[n + i], planes[2 * n + i]])
+    });
+    let out = resize(&img, to as u32, to as u32, FilterType::Triangle);
+    let m = to * to;
+    let mut planes = vec![0u8; 3 * m];
+    for (i, p) in out.pixels().enumerate() {
+        for k in 0..3 {
+            planes[k * m + i] = p.0[k];
+        }
+    }
+    planes
+}
+
+fn unit(v: u8) -> f32 {
+    v as f32 / 255.0
+}
+
+fn byte(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// Cifar-10-MNIST (paper section 5): background = 0.5 cifar; target = min(0.5 cifar + 0.5 mnist, 1)
+/// with the MNIST digit resized to the whole image, grey on the three channels.
+///
+/// `train`: the 50,000 CIFAR training images shuffled with `seed`, the first half background and
+/// the rest targets (25,000 + 25,000). Test: the 10,000 CIFAR test images in order, 5,000 + 5,000.
+/// Digits are drawn at random (with replacement) from the given MNIST split, as in the public code.
+/// Labels: the CIFAR class, and the digit (-1 for background images).
+pub fn cifar_mnist(
+    cifar: &Cifar,
+    mnist: &Mnist,
+    side: usize,
+    train: bool,
+    seed: u64,
+) -> DatasetFile {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..cifar.len()).collect();
+    if train {
+        order.shuffle(&mut rng);
+    }
+    let split = if train { "training" } else { "test" };
+    let mut out = DatasetFile::new(
+        "cifar-mnist",
+        &format!("Cifar-10-MNIST ({split} split, seed {seed})"),
+        side,
+        3,
+        &["cifar_class", "digit"],
+        &[],
+    );
+    let half = order.len() / 2;
+    let m = side * side;
+    for (k, &i) in order.iter().enumerate() {
+        let colour = resize_rgb(cifar.image(i), cifar::SIDE, side);
+        let class = cifar.labels[i] as i32;
+        if k < half {
+            let pixels: Vec<u8> = colour.iter().map(|&c| byte(0.5 * unit(c))).collect();
+            out.push(0, &[class, -1], &[], &pixels);
+        } else {
+            let d = rng.random_range(0..mnist.len());
+            let digit = resize_grey(mnist.image(d), mnist.side, side);
+            let pixels: Vec<u8> = colour
+                .iter()
+                .enumerate()
+                .map(|(j, &c)| byte(0.5 * unit(c) + 0.5 * unit(digit[j % m])))
+                .collect();
+            out.push(1, &[class, mnist.labels[d] as i32], &[], &pixels);
+        }
+    }
+    out
+}
+
+/// dSprites' factor grid: 3 shapes x 6 scales x 40 orientations x 32 x 32 positions.
+pub const DSPRITES_COUNT: usize = 3 * 6 * 40 * 32 * 32;
+
+/// The factors of dSprites image `index`, in the official ordering (shape slowest, y fastest):
+/// (shape 0..3, scale in [0.5, 1], orientation in [0, 2π], x and y in [0, 1]).
+pub fn dsprite_factors(index: usize) -> (usize, f32, f32, f32, f32) {
+    let y = index % 32;
+    let x = (index / 32) % 32;
+    let orientation = (index / (32 * 32)) % 40;
+    let scale = (index / (32 * 32 * 40)) % 6;
+    let shape = index / (32 * 32 * 40 * 6);
+    (
+        shape,
+        0.5 + 0.1 * scale as f32,
+        orientation as f32 * std::f32::consts::TAU / 39.0,
+        x as f32 / 31.0,
+        y as f32 / 31.0,
+    )
+}
+
+/// A procedural regeneration of dSprites image `index`: 64x64, binary (0 or 255). The same
+/// factor grid and ordering as the official file, drawn with this project's shapes (not
+/// pixel-identical to it).
+pub fn dsprite(index: usize) -> Vec<u8> {
+    let (shape, scale, orientation, x, y) = dsprite_factors(index);
+    let shape = SpriteShape::ALL[shape];
+    let half = 0.16 * scale;
+    // Centres span [0.2, 0.8] of the image, like the official sprites.
+    let (cx, cy) = (0.2 + 0.6 * x, 0.2 + 0.6 * y);
+    let (cos, sin) = (orientation.cos(), orientation.sin());
+    let mut out = vec![0u8; 64 * 64];
+    for row in 0..64 {
+        for col in 0..64 {
+            let px = (col as f32 + 0.5) / 64.0 - cx;
+            let py = (row as f32 + 0.5) / 64.0 - cy;
+            let u = (cos * px + sin * py) / half;
+            let v = (-sin * px + cos * py) / half;
+            if inside(shape, u, v) {
+                out[row * 64 + col] = 255;
+            }
+        }
+    }
+    out
+}
+
+/// dSprites-MNIST (paper section 5): each dSprites image is kept with probability `probability`
+/// (0.1 in the paper) as a target, min(sprite + 0.5 grid, 1), where grid is a 2x2 arrangement of
+/// 32x32 MNIST digits of classes 1, 2 (top) and 3, 4 (bottom); each target is paired with one
+/// background 0.5 grid (another draw). 64x64 grey. Labels: the sprite shape (-1 for background);
+/// factors: shape, scale, orientation, x, y. `sprite` renders image `index` (procedural or the
+/// official file).
+pub fn dsprites_mnist(
+    mnist: &Mnist,
+    probability: f64,
+    seed: u64,
+    sprite: &dyn Fn(usize) -> Vec<u8>,
+) -> DatasetFile {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let by_class: Vec<Vec<usize>> = (0..10)
+        .map(|c| (0..mnist.len()).filter(|&i| mnist.labels[i] == c).collect())
+        .collect();
+    let grid = |rng: &mut StdRng| -> Vec<u8> {
+        let mut out = vec![0u8; 64 * 64];
+        for (cell, class) in [1usize, 2, 3, 4].iter().enumerate() {
+            let pool = &by_class[*class];
+            let digit = resize_grey(
+                mnist.image(pool[rng.random_range(0..pool.len())]),
+                mnist.side,
+                32,
+            );
+            let (ox, oy) = ((cell % 2) * 32, (cell / 2) * 32);
+            for r in 0..32 {
+                out[(oy + r) * 64 + ox..(oy + r) * 64 + ox + 32]
+                    .copy_from_slice(&digit[r * 32..(r + 1) * 32]);
+            }
+        }
+        out
+    };
+    let mut out = DatasetFile::new(
+        "dsprites-mnist",
+        &format!("dSprites-MNIST (p = {probability}, seed {seed})"),
+        64,
+        1,
+        &["shape"],
+        &["shape", "scale", "orientation", "x", "y"],
+    );
+    let none = [f32::NAN; 5];
+    for index in 0..DSPRITES_COUNT {
+        if !rng.random_bool(probability) {
+            continue;
+        }
+        let (shape, scale, orientation, x, y) = dsprite_factors(index);
+        let sprite = sprite(index);
+        let g = grid(&mut rng);
+        let target: Vec<u8> = sprite
+            .iter()
+            .zip(&g)
+            .map(|(&s, &d)| byte(unit(s) + 0.5 * unit(d)))
+            .collect();
+        out.push(
+            1,
+            &[shape as i32],
+            &[shape as f32, scale, orientation, x, y],
+            &target,
+        );
+        let g = grid(&mut rng);
+        let background: Vec<u8> = g.iter().map(|&d| byte(0.5 * unit(d))).collect();
+        out.push(0, &[-1], &none, &background);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_mnist() -> Mnist {
+        // One 28x28 digit of each class 0..9, digit c filled with value 20 c.
+        let images = (0..10u8).flat_map(|c| vec![20 * c; 28 * 28]).collect();
+        Mnist {
+            images,
+            labels: (0..10).collect(),
+            side: 28,
+        }
+    }
+
+    #[test]
+    fn cifar_mnist_arithmetic_on_known_pixels() {
+        let mut bytes = Vec::new();
+        for i in 0..4u8 {
+            bytes.push(i);
+            bytes.extend(std::iter::repeat_n(200u8, 3072));
+        }
+        let cifar = Cifar::parse(&bytes).unwrap();
+        let mnist = tiny_mnist();
+        let data = cifar_mnist(&cifar, &mnist, 32, false, 0);
+        assert_eq!(data.counts(), (2, 2));
+        // Background: 0.5 * 200/255 -> 100.
+        assert!(data.pixels_of(0).iter().all(|&p| p == 100));
+        assert_eq!(data.labels_of(0), &[0, -1]);
+        // Target: min(0.5 * 200 + 0.5 * 20 d, 255) on every channel.
+        let digit = data.labels_of(2)[1];
+        let expected = byte(0.5 * 200.0 / 255.0 + 0.5 * (20 * digit) as f32 / 255.0);
+        assert!(
+            data.pixels_of(2).iter().all(|&p| p == expected),
+            "digit {digit}"
+        );
+        // 64x64 works too.
+        assert_eq!(
+            cifar_mnist(&cifar, &mnist, 64, true, 1).image_len(),
+            3 * 64 * 64
+        );
+    }
+
+    #[test]
+    fn dsprites_grid_ordering_and_shapes() {
+        assert_eq!(dsprite_factors(0), (0, 0.5, 0.0, 0.0, 0.0));
+        let last = dsprite_factors(DSPRITES_COUNT - 1);
+        assert_eq!(last.0, 2);
+        assert!((last.1 - 1.0).abs() < 1e-6 && (last.3 - 1.0).abs() < 1e-6);
+        assert_eq!(dsprite_factors(1).4, 1.0 / 31.0, "y is the fastest factor");
+        // Bigger scale, more pixels; every sprite is binary and non-empty.
+        let small = dsprite(0).iter().filter(|&&p| p == 255).count();
+        let big = dsprite(5 * 40 * 32 * 32)
+            .iter()
+            .filter(|&&p| p == 255)
+            .count();
+        assert!(small > 0 && big > 2 * small, "{small} {big}");
+        assert!(dsprite(12345).iter().all(|&p| p == 0 || p == 255));
+    }
+
+    #[test]
+    fn dsprites_mnist_recipe() {
+        let mnist = tiny_mnist();
+        let data = dsprites_mnist(&mnist, 0.0005, 3, &|i| dsprite(i));
+        let (bg, t) = data.counts();
+        assert_eq!(bg, t);
+        assert!(
+            (200..=550).contains(&t),
+            "{t} targets of 737280 at p = 0.0005"
+        );
+        // Background: 0.5 * grid; the top-left cell is a digit 1 (value 20 -> 10).
+        let b = data.pixels_of(1);
+        assert_eq!(b[0], 10);
+        assert_eq!(b[63], 20, "top-right is a 2 (40 -> 20)");
+        assert_eq!(b[64 * 63], 30, "bottom-left is a 3");
+        // Target: a sprite pixel saturates, the others are 0.5 grid.
+        let target = data.pixels_of(0);
+        assert!(target.contains(&255));
+        assert!(target.contains(&10));
+        assert_eq!(data.factors_of(0).len(), 5);
+    }
+}

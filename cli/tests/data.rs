@@ -1,0 +1,260 @@
+//! `dinfogan data`: building the paper's datasets from files in their published formats,
+//! inspecting them, and training on them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn dinfogan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dinfogan"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = dinfogan(args);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "dinfogan {args:?} failed:\n{text}");
+    text
+}
+
+fn fails(args: &[&str], expected: &str) {
+    let out = dinfogan(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in:\n{stderr}"
+    );
+}
+
+fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+/// 40 fake MNIST digits, 4 of each class, digit c drawn as a bar of value 25 c.
+fn write_mnist(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let labels: Vec<u8> = (0..40).map(|i| (i % 10) as u8).collect();
+    let images: Vec<u8> = labels
+        .iter()
+        .flat_map(|&c| (0..784).map(move |p| if (p / 28) % 7 == 0 { 25 * c } else { 0 }))
+        .collect();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        idx(&[40, 28, 28], &images),
+    )
+    .unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx(&[40], &labels)).unwrap();
+}
+
+fn write_cifar(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let batch = |n: usize, shift: u8| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| {
+                let mut record = vec![(i % 10) as u8];
+                record.extend((0..3072).map(|p| ((p / 1024) as u8 * 60).wrapping_add(shift)));
+                record
+            })
+            .collect()
+    };
+    for b in 1..=5 {
+        std::fs::write(dir.join(format!("data_batch_{b}.bin")), batch(4, b)).unwrap();
+    }
+    std::fs::write(dir.join("test_batch.bin"), batch(6, 0)).unwrap();
+}
+
+#[test]
+fn cifar_mnist_from_published_formats_then_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_mnist(&d.join("mnist"));
+    write_cifar(&d.join("cifar"));
+    let p = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let text = ok(&[
+        "data",
+        "build",
+        "cifar-mnist",
+        "--cifar",
+        &p("cifar"),
+        "--mnist",
+        &p("mnist"),
+        "--size",
+        "32",
+        "--out",
+        &p("cm.dat"),
+    ]);
+    assert!(text.contains("10 background + 10 target"), "{text}");
+    let info = ok(&["data", "info", &p("cm.dat")]);
+    assert!(info.contains("background: 10, target: 10"), "{info}");
+    assert!(info.contains("label digit: bg:-1=10"), "{info}");
+    ok(&["data", "preview", &p("cm.dat"), "--out", &p("preview.png")]);
+    assert!(image::open(p("preview.png")).is_ok());
+    // The test split: CIFAR's test batch in order, 3 + 3.
+    let text = ok(&[
+        "data",
+        "build",
+        "cifar-mnist",
+        "--test",
+        "--cifar",
+        &p("cifar"),
+        "--mnist",
+        &p("mnist"),
+        "--out",
+        &p("cm_test.dat"),
+    ]);
+    assert!(
+        text.contains("3 background + 3 target images, 3x64x64"),
+        "{text}"
+    );
+
+    // Training takes the image size and channels from the file.
+    let text = ok(&[
+        "train",
+        "--data",
+        &p("cm.dat"),
+        "--out",
+        &p("run"),
+        "--steps",
+        "2",
+        "--width",
+        "4",
+        "--batch-size",
+        "4",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    assert!(text.contains("Cifar-10-MNIST"), "{text}");
+    let run = std::fs::read_to_string(d.join("run/run.toml")).unwrap();
+    assert!(run.contains("image_size = 32"), "{run}");
+    ok(&[
+        "encode",
+        "--checkpoint",
+        &p("run"),
+        "--data",
+        &p("cm.dat"),
+        "--out",
+        &p("codes.csv"),
+        "--count",
+        "3",
+    ]);
+}
+
+#[test]
+fn dsprites_mnist_and_broken_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_mnist(&d.join("mnist"));
+    let p = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let text = ok(&[
+        "data",
+        "build",
+        "dsprites-mnist",
+        "--mnist",
+        &p("mnist"),
+        "--probability",
+        "0.0002",
+        "--out",
+        &p("ds.dat"),
+    ]);
+    assert!(text.contains("1x64x64"), "{text}");
+    let info = ok(&["data", "info", &p("ds.dat")]);
+    assert!(
+        info.contains("factors: shape, scale, orientation, x, y"),
+        "{info}"
+    );
+
+    // Broken inputs name the file and the problem, and write nothing.
+    std::fs::create_dir_all(d.join("bad")).unwrap();
+    std::fs::write(d.join("bad/train-images-idx3-ubyte"), b"\x89PNG not idx").unwrap();
+    std::fs::write(d.join("bad/train-labels-idx1-ubyte"), idx(&[1], &[1])).unwrap();
+    fails(
+        &[
+            "data",
+            "build",
+            "dsprites-mnist",
+            "--mnist",
+            &p("bad"),
+            "--out",
+            &p("x.dat"),
+        ],
+        "wrong magic number",
+    );
+    assert!(!d.join("x.dat").exists());
+    fails(
+        &[
+            "data",
+            "build",
+            "cifar-mnist",
+            "--mnist",
+            &p("mnist"),
+            "--cifar",
+            &p("nowhere"),
+            "--out",
+            &p("x.dat"),
+        ],
+        "could not read",
+    );
+    let bytes = std::fs::read(d.join("ds.dat")).unwrap();
+    std::fs::write(d.join("cut.dat"), &bytes[..bytes.len() - 10]).unwrap();
+    fails(&["data", "info", &p("cut.dat")], "truncated");
+    fails(
+        &[
+            "train",
+            "--data",
+            &p("cut.dat"),
+            "--out",
+            &p("r"),
+            "--backend",
+            "cpu",
+        ],
+        "truncated",
+    );
+}
+
+/// The real MNIST files, fetched by `scripts/fetch-mnist.sh` (the test script sets DINFOGAN_MNIST).
+#[test]
+fn real_mnist_files() {
+    let Ok(dir) = std::env::var("DINFOGAN_MNIST") else {
+        eprintln!(
+            "skipped: set DINFOGAN_MNIST to a folder of the MNIST IDX files (scripts/test.sh does)"
+        );
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("ds.dat");
+    let text = ok(&[
+        "data",
+        "build",
+        "dsprites-mnist",
+        "--mnist",
+        &dir,
+        "--probability",
+        "0.001",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(text.contains("1x64x64"), "{text}");
+    // 737,280 sprites at p = 0.001: about 737 targets.
+    let info = ok(&["data", "info", file.to_str().unwrap()]);
+    let target: usize = info
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("background: ")
+                .and_then(|r| r.split("target: ").nth(1))
+        })
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((600..=880).contains(&target), "{info}");
+}
