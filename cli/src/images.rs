@@ -17,6 +17,35 @@ pub fn load(path: &Path, side: usize, channels: usize) -> Result<Vec<f32>> {
     from_dynamic(&img, side, channels).with_context(|| format!("{}", path.display()))
 }
 
+/// Reads one image for training: the largest centred square, resized (bilinear) to
+/// `side x side`, in grey or colour as the model wants (whatever the file holds).
+pub fn load_resized(path: &Path, side: usize, channels: usize) -> Result<Vec<f32>> {
+    let img = image::open(path).with_context(|| {
+        format!(
+            "could not decode the image {} (PNG or JPEG expected)",
+            path.display()
+        )
+    })?;
+    let (w, h) = img.dimensions();
+    let c = w.min(h);
+    let square = img.crop_imm((w - c) / 2, (h - c) / 2, c, c);
+    let resized = if c as usize == side {
+        square
+    } else {
+        square.resize_exact(
+            side as u32,
+            side as u32,
+            image::imageops::FilterType::Triangle,
+        )
+    };
+    let converted = if channels == 1 {
+        DynamicImage::ImageLuma8(resized.to_luma8())
+    } else {
+        DynamicImage::ImageRgb8(resized.to_rgb8())
+    };
+    from_dynamic(&converted, side, channels)
+}
+
 /// Checks and converts a decoded image (see [`load`]).
 pub fn from_dynamic(img: &DynamicImage, side: usize, channels: usize) -> Result<Vec<f32>> {
     let (w, h) = img.dimensions();

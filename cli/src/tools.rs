@@ -313,7 +313,7 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
             header.extend(h.label_names.iter().map(|n| format!("label_{n}")));
             header.extend(h.factor_names.iter().map(|n| format!("true_{n}")));
         }
-        crate::data::Source::Folder { .. } => {}
+        crate::data::Source::Folder { .. } => header.push("label_subclass".into()),
     }
     out.write_record(&header)?;
     for domain in [Domain::Background, Domain::Target] {
@@ -350,21 +350,26 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
                     crate::data::Source::Builtin(d) => {
                         record.extend(d.factors(domain, i).values().into_iter().map(number))
                     }
-                    crate::data::Source::File {
-                        file,
-                        background,
-                        target,
-                        ..
-                    } => {
-                        let k = if domain == Domain::Background {
-                            background[i]
-                        } else {
-                            target[i]
-                        };
+                    crate::data::Source::File { file, .. } => {
+                        let k = data.file_index(domain, i).expect("a file source");
                         record.extend(file.labels_of(k).iter().map(|v| v.to_string()));
                         record.extend(file.factors_of(k).iter().copied().map(number));
                     }
-                    crate::data::Source::Folder { .. } => {}
+                    crate::data::Source::Folder {
+                        background_files,
+                        target_files,
+                        ..
+                    } => {
+                        let file = match domain {
+                            Domain::Background => &background_files[i],
+                            Domain::Target => &target_files[i],
+                        };
+                        let subclass = match domain {
+                            Domain::Target => crate::data::subclass(file),
+                            Domain::Background => None,
+                        };
+                        record.push(subclass.unwrap_or_default());
+                    }
                 }
                 out.write_record(&record)?;
             }

@@ -374,10 +374,11 @@ fn trains_from_a_folder_of_images() {
     for domain in ["background", "target"] {
         std::fs::create_dir_all(d.join("data").join(domain)).unwrap();
         for i in 0..5u8 {
-            let img = image::GrayImage::from_fn(32, 32, |x, y| {
-                image::Luma([
-                    ((x + y) as u8).wrapping_mul(4 + i) + if domain == "target" { 90 } else { 0 }
-                ])
+            // Colour images of another size and shape: centre-cropped, resized and made grey.
+            let img = image::RgbImage::from_fn(48, 40, |x, y| {
+                let v =
+                    ((x + y) as u8).wrapping_mul(4 + i) + if domain == "target" { 90 } else { 0 };
+                image::Rgb([v, v / 2, 255 - v])
             });
             img.save(d.join("data").join(domain).join(format!("{i}.png")))
                 .unwrap();
@@ -401,4 +402,31 @@ fn trains_from_a_folder_of_images() {
     ok(&args);
     // 5 images per domain, batch 4: 2 steps per epoch.
     assert_eq!(metric_rows(&out), vec![1, 2, 3, 4]);
+
+    // Sub-folders of target/ are sub-classes, reported by encode.
+    std::fs::create_dir_all(data.join("target/hat")).unwrap();
+    std::fs::rename(data.join("target/0.png"), data.join("target/hat/0.png")).unwrap();
+    let codes = d.join("codes.csv");
+    ok(&[
+        "encode",
+        "--checkpoint",
+        out.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        codes.to_str().unwrap(),
+    ]);
+    let mut reader = csv::Reader::from_path(&codes).unwrap();
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "label_subclass")
+        .unwrap();
+    let subclasses: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[column].to_string())
+        .collect();
+    assert_eq!(subclasses.iter().filter(|s| *s == "hat").count(), 1);
+    assert_eq!(subclasses.len(), 10);
 }

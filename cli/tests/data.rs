@@ -221,6 +221,167 @@ fn dsprites_mnist_and_broken_inputs() {
     );
 }
 
+fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], data: &[T]) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut buf = Vec::new();
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut buf)
+        .begin_nd()
+        .unwrap();
+    writer.extend(data.iter().copied()).unwrap();
+    writer.finish().unwrap();
+    buf
+}
+
+#[test]
+fn dsprites_mnist_from_the_official_npz_layout() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_mnist(&d.join("mnist"));
+    // Three sprites, one per shape, each a filled 8x8 square.
+    let mut imgs = vec![0u8; 3 * 4096];
+    for i in 0..3 {
+        for r in 0..8 {
+            for c in 0..8 {
+                imgs[i * 4096 + (10 + r) * 64 + 10 + c] = 1;
+            }
+        }
+    }
+    let classes: Vec<i64> = (0..3).flat_map(|i| [0, i, 5, 0, 0, 0]).collect();
+    let values: Vec<f64> = (0..3)
+        .flat_map(|i| [1.0, (i + 1) as f64, 1.0, 0.0, 0.5, 0.5])
+        .collect();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(d.join("ds.npz")).unwrap());
+    let options =
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in [
+        ("imgs.npy", npy(&[3, 64, 64], &imgs)),
+        ("latents_classes.npy", npy(&[3, 6], &classes)),
+        ("latents_values.npy", npy(&[3, 6], &values)),
+    ] {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(&bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let p = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let text = ok(&[
+        "data",
+        "build",
+        "dsprites-mnist",
+        "--mnist",
+        &p("mnist"),
+        "--dsprites",
+        &p("ds.npz"),
+        "--probability",
+        "1",
+        "--out",
+        &p("ds.dat"),
+    ]);
+    assert!(text.contains("3 background + 3 target images"), "{text}");
+    let info = ok(&["data", "info", &p("ds.dat")]);
+    assert!(info.contains("t:0=1 t:1=1 t:2=1"), "{info}");
+    std::fs::write(d.join("bad.npz"), b"PK\x03\x04 broken").unwrap();
+    fails(
+        &[
+            "data",
+            "build",
+            "dsprites-mnist",
+            "--mnist",
+            &p("mnist"),
+            "--dsprites",
+            &p("bad.npz"),
+            "--out",
+            &p("x.dat"),
+        ],
+        "not an npz",
+    );
+}
+
+#[test]
+fn celeba_with_accessories() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("celeba");
+    std::fs::create_dir_all(root.join("img_align_celeba")).unwrap();
+    // Rows: none, glasses, hat, both (dropped), none, glasses, hat.
+    let rows = [
+        (-1, -1),
+        (1, -1),
+        (-1, 1),
+        (1, 1),
+        (-1, -1),
+        (1, -1),
+        (-1, 1),
+    ];
+    let mut attributes = format!("{}\nEyeglasses Smiling Wearing_Hat\n", rows.len());
+    for (i, (g, h)) in rows.iter().enumerate() {
+        let name = format!("{:06}.jpg", i + 1);
+        image::RgbImage::from_pixel(178, 218, image::Rgb([30 * i as u8, 100, 200]))
+            .save(root.join("img_align_celeba").join(&name))
+            .unwrap();
+        attributes += &format!("{name} {g:>2}  1 {h:>2}\n");
+    }
+    std::fs::write(root.join("list_attr_celeba.txt"), attributes).unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let text = ok(&[
+        "data",
+        "build",
+        "celeba",
+        "--celeba",
+        &p("celeba"),
+        "--limit",
+        "1",
+        "--size",
+        "32",
+        "--out",
+        &p("train.dat"),
+    ]);
+    assert!(
+        text.contains("1 background + 2 target images, 3x32x32"),
+        "{text}"
+    );
+    let info = ok(&["data", "info", &p("train.dat")]);
+    assert!(
+        info.contains("label accessory: bg:0=1 t:1=1 t:2=1"),
+        "{info}"
+    );
+    // The test split takes the next image of each list.
+    let text = ok(&[
+        "data",
+        "build",
+        "celeba",
+        "--test",
+        "--celeba",
+        &p("celeba"),
+        "--limit",
+        "1",
+        "--size",
+        "32",
+        "--out",
+        &p("test.dat"),
+    ]);
+    assert!(text.contains("1 background + 2 target images"), "{text}");
+    std::fs::write(
+        root.join("list_attr_celeba.txt"),
+        "1\nSmiling\n000001.jpg 1\n",
+    )
+    .unwrap();
+    fails(
+        &[
+            "data",
+            "build",
+            "celeba",
+            "--celeba",
+            &p("celeba"),
+            "--out",
+            &p("x.dat"),
+        ],
+        "Eyeglasses is missing",
+    );
+}
+
 /// The real MNIST files, fetched by `scripts/fetch-mnist.sh` (the test script sets DINFOGAN_MNIST).
 #[test]
 fn real_mnist_files() {

@@ -35,6 +35,8 @@ pub enum Recipe {
     CifarMnist,
     /// Background: a 2x2 grid of MNIST digits 1-4 at half intensity; target: the same with a dSprites sprite.
     DspritesMnist,
+    /// CelebA with accessories: background = no glasses and no hat; target = glasses or hat.
+    Celeba,
 }
 
 #[derive(Debug, Args)]
@@ -43,14 +45,25 @@ pub struct BuildArgs {
     pub recipe: Recipe,
     /// The folder with MNIST's IDX files (plain or .gz); `scripts/fetch-mnist.sh` fetches them.
     #[arg(long)]
-    pub mnist: PathBuf,
+    pub mnist: Option<PathBuf>,
+    /// dsprites-mnist: the official dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz (without it,
+    /// the sprites are regenerated procedurally on the same factor grid).
+    #[arg(long)]
+    pub dsprites: Option<PathBuf>,
+    /// The CelebA folder (img_align_celeba/ and list_attr_celeba.txt), for celeba.
+    #[arg(long)]
+    pub celeba: Option<PathBuf>,
+    /// celeba: at most this many images per class (the paper: 10,000 background, 5,000 glasses,
+    /// 5,000 hat for training).
+    #[arg(long)]
+    pub limit: Option<usize>,
     /// The CIFAR-10 binary folder (cifar-10-batches-bin), for cifar-mnist.
     #[arg(long)]
     pub cifar: Option<PathBuf>,
     /// The training split (default) or the test split.
     #[arg(long)]
     pub test: bool,
-    /// Image side for cifar-mnist: 64 as in the paper, or 32.
+    /// Image side for cifar-mnist and celeba: 64 as in the paper, or 32.
     #[arg(long, default_value_t = 64)]
     pub size: usize,
     /// dsprites-mnist: probability that a dSprites image is used (the paper: 0.1).
@@ -73,26 +86,58 @@ pub fn run(command: DataCommand) -> Result<()> {
 fn build(args: BuildArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let mnist_split = if args.test { "t10k" } else { "train" };
+    let mnist_dir = || {
+        args.mnist
+            .as_ref()
+            .context("this recipe needs --mnist, the folder of MNIST's IDX files (scripts/fetch-mnist.sh fetches them)")
+    };
+    if args.size != 32 && args.size != 64 {
+        bail!("--size must be 32 or 64, not {}", args.size);
+    }
     let data = match args.recipe {
         Recipe::CifarMnist => {
-            if args.size != 32 && args.size != 64 {
-                bail!("--size must be 32 or 64, not {}", args.size);
-            }
             let dir = args
                 .cifar
                 .as_ref()
                 .context("cifar-mnist needs --cifar, the cifar-10-batches-bin folder")?;
             let cifar = Cifar::open(dir, !args.test)?;
             // The public code draws the digits of both splits from MNIST's training set.
-            let mnist = Mnist::open(&args.mnist, "train")?;
+            let mnist = Mnist::open(mnist_dir()?, "train")?;
             recipes::cifar_mnist(&cifar, &mnist, args.size, !args.test, args.seed)
         }
         Recipe::DspritesMnist => {
             if !(args.probability > 0.0 && args.probability <= 1.0) {
                 bail!("--probability must be in (0, 1], not {}", args.probability);
             }
-            let mnist = Mnist::open(&args.mnist, mnist_split)?;
-            recipes::dsprites_mnist(&mnist, args.probability, args.seed, &recipes::dsprite)
+            let mnist = Mnist::open(mnist_dir()?, mnist_split)?;
+            match &args.dsprites {
+                None => recipes::dsprites_mnist(
+                    &mnist,
+                    args.probability,
+                    args.seed,
+                    &recipes::dsprite_factors,
+                    &mut recipes::procedural_dsprites,
+                )?,
+                Some(path) => {
+                    let latents = super::dsprites::latents(path)?;
+                    let n = latents.factors.len();
+                    recipes::dsprites_mnist(
+                        &mnist,
+                        args.probability,
+                        args.seed,
+                        &|i| latents.factors[i],
+                        &mut |keep, visit| super::dsprites::stream_images(path, n, keep, visit),
+                    )
+                    .with_context(|| format!("{}", path.display()))?
+                }
+            }
+        }
+        Recipe::Celeba => {
+            let dir = args.celeba.as_ref().context(
+                "celeba needs --celeba, the folder with img_align_celeba/ and list_attr_celeba.txt",
+            )?;
+            let counts = [10_000, 5_000, 5_000].map(|n: usize| args.limit.map_or(n, |l| n.min(l)));
+            super::celeba::celeba(dir, args.size, counts, args.test)?
         }
     };
     data.write(&args.out)?;

@@ -16,6 +16,11 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 8] = b"DINFODAT";
+
+/// The little-endian u32 at the start of `b` (at least 4 bytes).
+fn u32_le(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
 pub const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,11 +131,11 @@ impl DatasetFile {
         if !Self::sniff(bytes) || bytes.len() < 16 {
             bail!("it is not a dinfogan dataset file (build one with `dinfogan data build`)");
         }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+        let version = u32_le(&bytes[8..]);
         if version != VERSION {
             bail!("it is a dataset file of version {version}; this build reads version {VERSION}");
         }
-        let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+        let header_len = u32_le(&bytes[12..]) as usize;
         let body = 16 + header_len;
         if bytes.len() < body {
             bail!("the file is truncated (its header is incomplete)");
@@ -163,12 +168,12 @@ impl DatasetFile {
         };
         let domains = take(sizes[0]).to_vec();
         let labels = take(sizes[1])
-            .chunks(4)
-            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .chunks_exact(4)
+            .map(|c| u32_le(c) as i32)
             .collect();
         let factors = take(sizes[2])
-            .chunks(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .chunks_exact(4)
+            .map(|c| f32::from_bits(u32_le(c)))
             .collect();
         let pixels = take(sizes[3]).to_vec();
         if domains.iter().any(|&d| d > 1) {
@@ -192,7 +197,7 @@ impl DatasetFile {
         if f.read_exact(&mut start).is_err() || !Self::sniff(&start) {
             return Ok(None);
         }
-        let len = u32::from_le_bytes(start[12..16].try_into().unwrap()) as usize;
+        let len = u32_le(&start[12..]) as usize;
         let mut header = vec![0u8; len];
         f.read_exact(&mut header).with_context(|| {
             format!("{} is truncated (its header is incomplete)", path.display())

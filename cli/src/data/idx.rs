@@ -31,7 +31,10 @@ pub fn parse(bytes: &[u8]) -> Result<Idx> {
         bail!("the IDX header is truncated");
     }
     let dims: Vec<usize> = (0..rank)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
+        .map(|i| {
+            let b = &bytes[4 + 4 * i..];
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
+        })
         .collect();
     let len: usize = dims.iter().product();
     if bytes.len() - header < len {

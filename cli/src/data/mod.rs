@@ -3,8 +3,10 @@
 //! Batches are a pure function of (seed, step), so a resumed run sees exactly the batches it
 //! would have seen.
 
+pub mod celeba;
 pub mod cifar;
 pub mod commands;
+pub mod dsprites;
 pub mod file;
 pub mod idx;
 pub mod recipes;
@@ -45,12 +47,20 @@ pub struct Data {
     pub channels: usize,
 }
 
-fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The PNG/JPEG files of `dir`, sorted; with `subfolders`, also those one folder down (for
+/// `target/<subclass>/`).
+fn image_files(dir: &Path, subfolders: bool) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("could not list the folder {}", dir.display()))?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry?.path();
+        if path.is_dir() {
+            if subfolders {
+                files.extend(image_files(&path, false)?);
+            }
+            continue;
+        }
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -61,6 +71,14 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files)
+}
+
+/// The sub-class of a target image of a folder dataset: the name of its sub-folder of
+/// `target/`, if it is in one.
+pub fn subclass(file: &Path) -> Option<String> {
+    let parent = file.parent()?;
+    let name = parent.file_name()?.to_str()?;
+    (name != "target").then(|| name.to_string())
 }
 
 impl Data {
@@ -123,7 +141,7 @@ impl Data {
                     root.display()
                 );
             }
-            let files = image_files(&dir)?;
+            let files = image_files(&dir, name == "target")?;
             if files.is_empty() {
                 bail!(
                     "the folder {} holds no PNG or JPEG image: the dataset is empty",
@@ -132,7 +150,7 @@ impl Data {
             }
             let pixels = files
                 .iter()
-                .map(|f| images::load(f, side, channels))
+                .map(|f| images::load_resized(f, side, channels))
                 .collect::<Result<Vec<_>>>()?;
             Ok((files, pixels))
         };
@@ -161,24 +179,25 @@ impl Data {
         }
     }
 
+    /// The position in the dataset file of image `index` of `domain` (file sources only).
+    pub fn file_index(&self, domain: Domain, index: usize) -> Option<usize> {
+        match &self.source {
+            Source::File {
+                background, target, ..
+            } => Some(match domain {
+                Domain::Background => background[index],
+                Domain::Target => target[index],
+            }),
+            _ => None,
+        }
+    }
+
     /// Image `index` of `domain`, `channels x side x side` in [-1, 1].
     pub fn image(&self, domain: Domain, index: usize) -> Vec<f32> {
         match (&self.source, domain) {
             (Source::Builtin(d), _) => d.image(domain, index, self.side, self.channels),
-            (
-                Source::File {
-                    file,
-                    background,
-                    target,
-                    ..
-                },
-                _,
-            ) => {
-                let i = if domain == Domain::Background {
-                    background[index]
-                } else {
-                    target[index]
-                };
+            (Source::File { file, .. }, _) => {
+                let i = self.file_index(domain, index).expect("a file source");
                 file.pixels_of(i)
                     .iter()
                     .map(|&p| p as f32 / 127.5 - 1.0)
@@ -193,20 +212,8 @@ impl Data {
     pub fn name(&self, domain: Domain, index: usize) -> String {
         match (&self.source, domain) {
             (Source::Builtin(_), _) => format!("builtin:{domain:?}:{index}").to_lowercase(),
-            (
-                Source::File {
-                    path,
-                    background,
-                    target,
-                    ..
-                },
-                _,
-            ) => {
-                let i = if domain == Domain::Background {
-                    background[index]
-                } else {
-                    target[index]
-                };
+            (Source::File { path, .. }, _) => {
+                let i = self.file_index(domain, index).expect("a file source");
                 format!("{}:{i}", path.display())
             }
             (

@@ -146,22 +146,43 @@ pub fn dsprite(index: usize) -> Vec<u8> {
     out
 }
 
+/// The dSprites images in index order: calls `keep(index)` for every index and, right after a
+/// `true`, `visit(index, 64x64 bytes)`. Either [`procedural_dsprites`] or the official file.
+pub type SpriteSource<'a> = dyn FnMut(&mut dyn FnMut(usize) -> bool, &mut dyn FnMut(usize, Vec<u8>)) -> anyhow::Result<()>
+    + 'a;
+
+/// The procedural sprites of [`dsprite`] as a [`SpriteSource`].
+pub fn procedural_dsprites(
+    keep: &mut dyn FnMut(usize) -> bool,
+    visit: &mut dyn FnMut(usize, Vec<u8>),
+) -> anyhow::Result<()> {
+    for index in 0..DSPRITES_COUNT {
+        if keep(index) {
+            visit(index, dsprite(index));
+        }
+    }
+    Ok(())
+}
+
 /// dSprites-MNIST (paper section 5): each dSprites image is kept with probability `probability`
 /// (0.1 in the paper) as a target, min(sprite + 0.5 grid, 1), where grid is a 2x2 arrangement of
 /// 32x32 MNIST digits of classes 1, 2 (top) and 3, 4 (bottom); each target is paired with one
 /// background 0.5 grid (another draw). 64x64 grey. Labels: the sprite shape (-1 for background);
-/// factors: shape, scale, orientation, x, y. `sprite` renders image `index` (procedural or the
-/// official file).
+/// factors: shape, scale, orientation, x, y of image `index` as `factors` gives them.
 pub fn dsprites_mnist(
     mnist: &Mnist,
     probability: f64,
     seed: u64,
-    sprite: &dyn Fn(usize) -> Vec<u8>,
-) -> DatasetFile {
-    let mut rng = StdRng::seed_from_u64(seed);
+    factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
+    sprites: &mut SpriteSource,
+) -> anyhow::Result<DatasetFile> {
+    let rng = std::cell::RefCell::new(StdRng::seed_from_u64(seed));
     let by_class: Vec<Vec<usize>> = (0..10)
         .map(|c| (0..mnist.len()).filter(|&i| mnist.labels[i] == c).collect())
         .collect();
+    if let Some(c) = (1..=4).find(|&c| by_class[c].is_empty()) {
+        anyhow::bail!("the MNIST files hold no digit {c}, which the grid needs");
+    }
     let grid = |rng: &mut StdRng| -> Vec<u8> {
         let mut out = vec![0u8; 64 * 64];
         for (cell, class) in [1usize, 2, 3, 4].iter().enumerate() {
@@ -179,27 +200,26 @@ pub fn dsprites_mnist(
         }
         out
     };
-    let mut out = DatasetFile::new(
+    let out = std::cell::RefCell::new(DatasetFile::new(
         "dsprites-mnist",
         &format!("dSprites-MNIST (p = {probability}, seed {seed})"),
         64,
         1,
         &["shape"],
         &["shape", "scale", "orientation", "x", "y"],
-    );
+    ));
     let none = [f32::NAN; 5];
-    for index in 0..DSPRITES_COUNT {
-        if !rng.random_bool(probability) {
-            continue;
-        }
-        let (shape, scale, orientation, x, y) = dsprite_factors(index);
-        let sprite = sprite(index);
+    let mut keep = |_index: usize| rng.borrow_mut().random_bool(probability);
+    let mut visit = |index: usize, sprite: Vec<u8>| {
+        let mut rng = rng.borrow_mut();
+        let (shape, scale, orientation, x, y) = factors(index);
         let g = grid(&mut rng);
         let target: Vec<u8> = sprite
             .iter()
             .zip(&g)
             .map(|(&s, &d)| byte(unit(s) + 0.5 * unit(d)))
             .collect();
+        let mut out = out.borrow_mut();
         out.push(
             1,
             &[shape as i32],
@@ -209,8 +229,9 @@ pub fn dsprites_mnist(
         let g = grid(&mut rng);
         let background: Vec<u8> = g.iter().map(|&d| byte(0.5 * unit(d))).collect();
         out.push(0, &[-1], &none, &background);
-    }
-    out
+    };
+    sprites(&mut keep, &mut visit)?;
+    Ok(out.into_inner())
 }
 
 #[cfg(test)]
@@ -275,7 +296,14 @@ mod tests {
     #[test]
     fn dsprites_mnist_recipe() {
         let mnist = tiny_mnist();
-        let data = dsprites_mnist(&mnist, 0.0005, 3, &|i| dsprite(i));
+        let data = dsprites_mnist(
+            &mnist,
+            0.0005,
+            3,
+            &dsprite_factors,
+            &mut procedural_dsprites,
+        )
+        .unwrap();
         let (bg, t) = data.counts();
         assert_eq!(bg, t);
         assert!(
