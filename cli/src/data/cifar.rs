@@ -26,7 +26,7 @@ impl Cifar {
 
     /// Parses the bytes of one or more batch files.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        if bytes.is_empty() || bytes.len() % RECORD != 0 {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
             bail!(
                 "it is not a CIFAR-10 binary batch: {} bytes is not a whole number of {RECORD}-byte records",
                 bytes.len()
