@@ -418,4 +418,26 @@ fn real_mnist_files() {
         .parse()
         .unwrap();
     assert!((600..=880).contains(&target), "{info}");
+
+    // The FactorVAE groups, from MNIST's test digits.
+    let groups = out.path().join("groups.dat");
+    let text = ok(&[
+        "data",
+        "build",
+        "dsprites-mnist-groups",
+        "--mnist",
+        &dir,
+        "--groups",
+        "10",
+        "--per-group",
+        "5",
+        "--out",
+        groups.to_str().unwrap(),
+    ]);
+    assert!(text.contains("0 background + 50 target images"), "{text}");
+    let info = ok(&["data", "info", groups.to_str().unwrap()]);
+    assert!(
+        info.contains("label fixed_factor: t:0=10 t:1=10 t:2=10 t:3=10 t:4=10"),
+        "{info}"
+    );
 }

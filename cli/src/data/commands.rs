@@ -37,6 +37,8 @@ pub enum Recipe {
     DspritesMnist,
     /// CelebA with accessories: background = no glasses and no hat; target = glasses or hat.
     Celeba,
+    /// The grouped evaluation set of the FactorVAE score on dSprites-MNIST (targets only).
+    DspritesMnistGroups,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +71,11 @@ pub struct BuildArgs {
     /// dsprites-mnist: probability that a dSprites image is used (the paper: 0.1).
     #[arg(long, default_value_t = 0.1)]
     pub probability: f64,
+    /// dsprites-mnist-groups: groups, and images per group (the paper: 500 x 100).
+    #[arg(long, default_value_t = 500)]
+    pub groups: usize,
+    #[arg(long, default_value_t = 100)]
+    pub per_group: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long)]
@@ -105,29 +112,38 @@ fn build(args: BuildArgs) -> Result<()> {
             let mnist = Mnist::open(mnist_dir()?, "train")?;
             recipes::cifar_mnist(&cifar, &mnist, args.size, !args.test, args.seed)
         }
-        Recipe::DspritesMnist => {
+        Recipe::DspritesMnist | Recipe::DspritesMnistGroups => {
             if !(args.probability > 0.0 && args.probability <= 1.0) {
                 bail!("--probability must be in (0, 1], not {}", args.probability);
             }
-            let mnist = Mnist::open(mnist_dir()?, mnist_split)?;
-            match &args.dsprites {
-                None => recipes::dsprites_mnist(
+            // The evaluation groups use MNIST's test digits, as in the public code.
+            let split = match args.recipe {
+                Recipe::DspritesMnistGroups => "t10k",
+                _ => mnist_split,
+            };
+            let mnist = Mnist::open(mnist_dir()?, split)?;
+            let build = |factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
+                         sprites: &mut recipes::SpriteSource| match args
+                .recipe
+            {
+                Recipe::DspritesMnistGroups => recipes::dsprites_mnist_groups(
                     &mnist,
-                    args.probability,
+                    args.groups,
+                    args.per_group,
                     args.seed,
-                    &recipes::dsprite_factors,
-                    &mut recipes::procedural_dsprites,
-                )?,
+                    factors,
+                    sprites,
+                ),
+                _ => recipes::dsprites_mnist(&mnist, args.probability, args.seed, factors, sprites),
+            };
+            match &args.dsprites {
+                None => build(&recipes::dsprite_factors, &mut recipes::procedural_dsprites)?,
                 Some(path) => {
                     let latents = super::dsprites::latents(path)?;
                     let n = latents.factors.len();
-                    recipes::dsprites_mnist(
-                        &mnist,
-                        args.probability,
-                        args.seed,
-                        &|i| latents.factors[i],
-                        &mut |keep, visit| super::dsprites::stream_images(path, n, keep, visit),
-                    )
+                    build(&|i| latents.factors[i], &mut |keep, visit| {
+                        super::dsprites::stream_images(path, n, keep, visit)
+                    })
                     .with_context(|| format!("{}", path.display()))?
                 }
             }

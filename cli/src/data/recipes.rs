@@ -146,6 +146,42 @@ pub fn dsprite(index: usize) -> Vec<u8> {
     out
 }
 
+/// The 2x2 grids of MNIST digits 1, 2 (top) and 3, 4 (bottom) of dSprites-MNIST, 64x64.
+struct DigitGrid {
+    by_class: Vec<Vec<usize>>,
+}
+
+impl DigitGrid {
+    fn new(mnist: &Mnist) -> anyhow::Result<Self> {
+        let by_class: Vec<Vec<usize>> = (0..10)
+            .map(|c| (0..mnist.len()).filter(|&i| mnist.labels[i] == c).collect())
+            .collect();
+        if let Some(c) = (1..=4).find(|&c| by_class[c].is_empty()) {
+            anyhow::bail!("the MNIST files hold no digit {c}, which the grid needs");
+        }
+        Ok(Self { by_class })
+    }
+
+    /// A fresh grid: one random digit of each class, resized to 32x32.
+    fn draw(&self, mnist: &Mnist, rng: &mut StdRng) -> Vec<u8> {
+        let mut out = vec![0u8; 64 * 64];
+        for (cell, class) in [1usize, 2, 3, 4].iter().enumerate() {
+            let pool = &self.by_class[*class];
+            let digit = resize_grey(
+                mnist.image(pool[rng.random_range(0..pool.len())]),
+                mnist.side,
+                32,
+            );
+            let (ox, oy) = ((cell % 2) * 32, (cell / 2) * 32);
+            for r in 0..32 {
+                out[(oy + r) * 64 + ox..(oy + r) * 64 + ox + 32]
+                    .copy_from_slice(&digit[r * 32..(r + 1) * 32]);
+            }
+        }
+        out
+    }
+}
+
 /// The dSprites images in index order: calls `keep(index)` for every index and, right after a
 /// `true`, `visit(index, 64x64 bytes)`. Either [`procedural_dsprites`] or the official file.
 pub type SpriteSource<'a> = dyn FnMut(&mut dyn FnMut(usize) -> bool, &mut dyn FnMut(usize, Vec<u8>)) -> anyhow::Result<()>
@@ -177,29 +213,8 @@ pub fn dsprites_mnist(
     sprites: &mut SpriteSource,
 ) -> anyhow::Result<DatasetFile> {
     let rng = std::cell::RefCell::new(StdRng::seed_from_u64(seed));
-    let by_class: Vec<Vec<usize>> = (0..10)
-        .map(|c| (0..mnist.len()).filter(|&i| mnist.labels[i] == c).collect())
-        .collect();
-    if let Some(c) = (1..=4).find(|&c| by_class[c].is_empty()) {
-        anyhow::bail!("the MNIST files hold no digit {c}, which the grid needs");
-    }
-    let grid = |rng: &mut StdRng| -> Vec<u8> {
-        let mut out = vec![0u8; 64 * 64];
-        for (cell, class) in [1usize, 2, 3, 4].iter().enumerate() {
-            let pool = &by_class[*class];
-            let digit = resize_grey(
-                mnist.image(pool[rng.random_range(0..pool.len())]),
-                mnist.side,
-                32,
-            );
-            let (ox, oy) = ((cell % 2) * 32, (cell / 2) * 32);
-            for r in 0..32 {
-                out[(oy + r) * 64 + ox..(oy + r) * 64 + ox + 32]
-                    .copy_from_slice(&digit[r * 32..(r + 1) * 32]);
-            }
-        }
-        out
-    };
+    let grids = DigitGrid::new(mnist)?;
+    let grid = |rng: &mut StdRng| grids.draw(mnist, rng);
     let out = std::cell::RefCell::new(DatasetFile::new(
         "dsprites-mnist",
         &format!("dSprites-MNIST (p = {probability}, seed {seed})"),
@@ -232,6 +247,75 @@ pub fn dsprites_mnist(
     };
     sprites(&mut keep, &mut visit)?;
     Ok(out.into_inner())
+}
+
+/// Classes of the five dSprites factors, in index order: shape, scale, orientation, x, y.
+pub const DSPRITES_CLASSES: [usize; 5] = [3, 6, 40, 32, 32];
+
+/// The index of the dSprites image with these factor classes.
+pub fn dsprite_index(classes: [usize; 5]) -> usize {
+    classes
+        .iter()
+        .zip(DSPRITES_CLASSES)
+        .fold(0, |index, (&c, n)| index * n + c)
+}
+
+/// The grouped evaluation set of the FactorVAE score on dSprites-MNIST (Kim and Mnih 2018; the
+/// paper's Table 9): `groups` groups of `per_group` target images; in group g the factor
+/// g mod 5 (shape, scale, orientation, x, y) is fixed at one random value and the others are
+/// random. Labels: the fixed factor (0..5) and the group; factors as in [`dsprites_mnist`].
+pub fn dsprites_mnist_groups(
+    mnist: &Mnist,
+    groups: usize,
+    per_group: usize,
+    seed: u64,
+    factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
+    sprites: &mut SpriteSource,
+) -> anyhow::Result<DatasetFile> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let grids = DigitGrid::new(mnist)?;
+    let mut plan = Vec::with_capacity(groups * per_group);
+    for group in 0..groups {
+        let fixed = group % 5;
+        let value = rng.random_range(0..DSPRITES_CLASSES[fixed]);
+        for _ in 0..per_group {
+            let mut classes = DSPRITES_CLASSES.map(|n| rng.random_range(0..n));
+            classes[fixed] = value;
+            plan.push((group, fixed, dsprite_index(classes)));
+        }
+    }
+    let needed: std::collections::HashSet<usize> = plan.iter().map(|p| p.2).collect();
+    let mut images = std::collections::HashMap::new();
+    sprites(&mut |i| needed.contains(&i), &mut |i, img| {
+        images.insert(i, img);
+    })?;
+    let mut out = DatasetFile::new(
+        "dsprites-mnist-groups",
+        &format!("dSprites-MNIST FactorVAE groups ({groups} x {per_group}, seed {seed})"),
+        64,
+        1,
+        &["fixed_factor", "group"],
+        &["shape", "scale", "orientation", "x", "y"],
+    );
+    for (group, fixed, index) in plan {
+        let sprite = images
+            .get(&index)
+            .ok_or_else(|| anyhow::anyhow!("the sprite source has no image {index}"))?;
+        let g = grids.draw(mnist, &mut rng);
+        let target: Vec<u8> = sprite
+            .iter()
+            .zip(&g)
+            .map(|(&s, &d)| byte(unit(s) + 0.5 * unit(d)))
+            .collect();
+        let (shape, scale, orientation, x, y) = factors(index);
+        out.push(
+            1,
+            &[fixed as i32, group as i32],
+            &[shape as f32, scale, orientation, x, y],
+            &target,
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -291,6 +375,25 @@ mod tests {
             .count();
         assert!(small > 0 && big > 2 * small, "{small} {big}");
         assert!(dsprite(12345).iter().all(|&p| p == 0 || p == 255));
+    }
+
+    #[test]
+    fn factorvae_groups_fix_one_factor_each() {
+        assert_eq!(dsprite_index([2, 5, 39, 31, 31]), DSPRITES_COUNT - 1);
+        assert_eq!(dsprite_index([0, 0, 0, 1, 0]), 32);
+        let mnist = tiny_mnist();
+        let data =
+            dsprites_mnist_groups(&mnist, 10, 7, 4, &dsprite_factors, &mut procedural_dsprites)
+                .unwrap();
+        assert_eq!(data.counts(), (0, 70));
+        for group in 0..10 {
+            let rows: Vec<usize> = (0..70).filter(|&i| data.labels_of(i)[1] == group).collect();
+            assert_eq!(rows.len(), 7);
+            let fixed = group as usize % 5;
+            assert!(rows.iter().all(|&i| data.labels_of(i)[0] == fixed as i32));
+            let first = data.factors_of(rows[0])[fixed];
+            assert!(rows.iter().all(|&i| data.factors_of(i)[fixed] == first));
+        }
     }
 
     #[test]
