@@ -3,6 +3,7 @@
 mod backend;
 mod bench;
 mod data;
+mod eval;
 mod images;
 mod run;
 mod tools;
@@ -42,6 +43,11 @@ enum Command {
     Export(tools::ExportArgs),
     /// Time one training iteration of the paper's model on this machine.
     Bench(bench::BenchArgs),
+    /// Evaluate a trained model (the FactorVAE score; more to come).
+    Eval {
+        #[command(subcommand)]
+        command: eval::EvalCommand,
+    },
     /// Build, inspect and preview dataset files (the paper's contrastive datasets).
     Data {
         #[command(subcommand)]
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
         Command::Export(args) => tools::export(args),
         Command::Bench(args) => bench::run(args),
         Command::Data { command } => data::commands::run(command),
+        Command::Eval { command } => eval::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

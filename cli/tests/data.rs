@@ -53,6 +53,12 @@ fn write_mnist(dir: &Path) {
     )
     .unwrap();
     std::fs::write(dir.join("train-labels-idx1-ubyte"), idx(&[40], &labels)).unwrap();
+    std::fs::write(
+        dir.join("t10k-images-idx3-ubyte"),
+        idx(&[40, 28, 28], &images),
+    )
+    .unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(&[40], &labels)).unwrap();
 }
 
 fn write_cifar(dir: &Path) {
@@ -171,6 +177,67 @@ fn dsprites_mnist_and_broken_inputs() {
     assert!(
         info.contains("factors: shape, scale, orientation, x, y"),
         "{info}"
+    );
+
+    // A tiny model trained on it, then the FactorVAE score on a grouped set.
+    ok(&[
+        "train",
+        "--data",
+        &p("ds.dat"),
+        "--out",
+        &p("run"),
+        "--steps",
+        "1",
+        "--width",
+        "2",
+        "--batch-size",
+        "4",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    ok(&[
+        "data",
+        "build",
+        "dsprites-mnist-groups",
+        "--mnist",
+        &p("mnist"),
+        "--groups",
+        "20",
+        "--per-group",
+        "6",
+        "--out",
+        &p("groups.dat"),
+    ]);
+    let text = ok(&[
+        "eval",
+        "factorvae",
+        "--checkpoint",
+        &p("run"),
+        "--data",
+        &p("groups.dat"),
+        "--out",
+        &p("fvae.md"),
+    ]);
+    assert!(
+        text.contains(
+            "FactorVAE score of the salient space (20 groups, 120 reference images, M = 15)"
+        ),
+        "{text}"
+    );
+    assert!(std::fs::read_to_string(d.join("fvae.md"))
+        .unwrap()
+        .contains("held-out groups"));
+    fails(
+        &[
+            "eval",
+            "factorvae",
+            "--checkpoint",
+            &p("run"),
+            "--data",
+            &p("ds.dat"),
+        ],
+        "no fixed_factor and group labels",
     );
 
     // Broken inputs name the file and the problem, and write nothing.
