@@ -12,11 +12,12 @@ fn dinfogan(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Succeeds; returns what it printed (stdout, then stderr).
 fn ok(args: &[&str]) -> String {
     let out = dinfogan(args);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "dinfogan {args:?} failed:\n{stderr}");
-    stderr
+    String::from_utf8_lossy(&out.stdout).to_string() + &stderr
 }
 
 /// Fails with an `error:` sentence containing `expected`, and no panic.
@@ -175,6 +176,39 @@ fn train_resume_and_every_tool() {
     assert!(header.iter().any(|h| h == "z_15") && header.iter().any(|h| h == "s_5"));
     assert!(header.iter().any(|h| h == "true_rotation"));
     assert_eq!(codes.records().count(), 10);
+
+    // The separation table, every label of the built-in data, z and s.
+    let text = ok(&[
+        "eval",
+        "separation",
+        "--checkpoint",
+        r,
+        "--count",
+        "40",
+        "--folds",
+        "2",
+        "--out",
+        &file("separation"),
+    ]);
+    for label in [
+        "target",
+        "hue (6 bins)",
+        "orientation (6 bins)",
+        "frequency (4 bins)",
+        "shape",
+        "scale (6 levels)",
+        "x (4 bins)",
+        "y (4 bins)",
+    ] {
+        for space in ["s", "z"] {
+            assert!(
+                text.contains(&format!("| {space} | {label} |")),
+                "{space} {label} missing:\n{text}"
+            );
+        }
+    }
+    let table = std::fs::read_to_string(file("separation.csv")).unwrap();
+    assert_eq!(table.lines().count(), 1 + 16);
 
     // Export, then use the single file like a run folder.
     ok(&["export", "--checkpoint", r, "--out", &file("model.bpk")]);
