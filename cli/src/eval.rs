@@ -16,6 +16,8 @@ use crate::train::read;
 pub enum EvalCommand {
     /// Accuracy of a logistic regression (5-fold cross-validation) reading each label from z and from s.
     Separation(SeparationArgs),
+    /// Best / average / worst separation over several runs (seeds), as the paper's Tables 1 and 2.
+    Table(TableArgs),
     /// The FactorVAE score of the salient codes on a grouped set (`data build dsprites-mnist-groups`).
     Factorvae(FactorVaeArgs),
 }
@@ -24,6 +26,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
     match command {
         EvalCommand::Factorvae(args) => factorvae_command(args),
         EvalCommand::Separation(args) => separation_command(args),
+        EvalCommand::Table(args) => table_command(args),
     }
 }
 
@@ -310,6 +313,22 @@ struct Label {
     salient: bool,
 }
 
+/// One line of the separation table.
+#[derive(Debug, Clone)]
+pub struct SeparationRow {
+    /// `s` or `z`.
+    pub space: &'static str,
+    pub label: String,
+    pub classes: usize,
+    pub images: usize,
+    pub mean: f64,
+    pub std: f64,
+    /// The majority-class rate.
+    pub chance: f64,
+    /// `high` or `chance`.
+    pub wanted: &'static str,
+}
+
 /// Bins a value of [lo, hi) into `n` equal classes.
 fn bin(v: f32, lo: f32, hi: f32, n: usize) -> Option<usize> {
     (!v.is_nan()).then(|| (((v - lo) / (hi - lo) * n as f32) as usize).min(n - 1))
@@ -359,17 +378,141 @@ fn encode_images(model: &dinfogan::InferenceModel, images: &[Vec<f32>]) -> Resul
 }
 
 fn separation_command(args: SeparationArgs) -> Result<()> {
-    use dinfogan::builtin::{BuiltinDataset, Domain};
     let (model, _) = load_model(&args.model)?;
+    let rows = separation(&model, &args.data, &args.labels, args.count, args.folds)?;
+    let mut markdown = String::from(
+        "| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut csv = String::from(
+        "space,label,classes,images,accuracy_mean,accuracy_std,majority_class,desired\n",
+    );
+    for r in &rows {
+        let arrow = if r.wanted == "high" {
+            "↑"
+        } else {
+            "↓ (chance)"
+        };
+        markdown += &format!(
+            "| {} | {} | {} | {} | {:.3} ± {:.3} | {:.3} | {arrow} |\n",
+            r.space, r.label, r.classes, r.images, r.mean, r.std, r.chance
+        );
+        csv += &format!(
+            "{},{},{},{},{:.4},{:.4},{:.4},{}\n",
+            r.space, r.label, r.classes, r.images, r.mean, r.std, r.chance, r.wanted
+        );
+    }
+    print!("{markdown}");
+    if let Some(prefix) = &args.out {
+        crate::run::write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
+        crate::run::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// Run folders (or exported model files), e.g. one per seed.
+    #[arg(required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// `builtin` or a dataset file.
+    #[arg(long, default_value = "builtin")]
+    pub data: String,
+    #[arg(long, num_args = 1..)]
+    pub labels: Vec<String>,
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Write the table to PREFIX.csv and PREFIX.md.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn table_command(args: TableArgs) -> Result<()> {
+    // (space, label) -> (desired, mean accuracy of each run), in the order of the first run.
+    let mut order: Vec<(&'static str, String)> = Vec::new();
+    let mut results: std::collections::HashMap<(&'static str, String), (&'static str, Vec<f64>)> =
+        Default::default();
+    for run in &args.runs {
+        let (model, _) = load_model(&ModelArgs {
+            checkpoint: run.clone(),
+            backend: crate::backend::Backend::Cpu,
+            seed: 0,
+        })?;
+        eprintln!("evaluating {}", run.display());
+        for row in separation(&model, &args.data, &args.labels, args.count, args.folds)? {
+            let key = (row.space, row.label.clone());
+            if !results.contains_key(&key) {
+                order.push(key.clone());
+            }
+            results
+                .entry(key)
+                .or_insert((row.wanted, Vec::new()))
+                .1
+                .push(row.mean);
+        }
+    }
+    let mut markdown = format!(
+        "Separation over {} runs\n\n| space | label | best | average | worst | desired |\n|---|---|---|---|---|---|\n",
+        args.runs.len()
+    );
+    let mut csv = String::from("space,label,best,average,worst,runs,desired\n");
+    for key in &order {
+        let (wanted, means) = &results[key];
+        // "Best" is best for the desired direction: highest where high is wanted, lowest where chance is.
+        let high = *wanted == "high";
+        let pick = |better: bool| {
+            means
+                .iter()
+                .copied()
+                .fold(if better == high { f64::MIN } else { f64::MAX }, |a, b| {
+                    if better == high {
+                        a.max(b)
+                    } else {
+                        a.min(b)
+                    }
+                })
+        };
+        let (best, worst) = (pick(true), pick(false));
+        let average = means.iter().sum::<f64>() / means.len() as f64;
+        let arrow = if high { "↑" } else { "↓ (chance)" };
+        markdown += &format!(
+            "| {} | {} | {best:.3} | {average:.3} | {worst:.3} | {arrow} |\n",
+            key.0, key.1
+        );
+        csv += &format!(
+            "{},{},{best:.4},{average:.4},{worst:.4},{},{wanted}\n",
+            key.0,
+            key.1,
+            means.len()
+        );
+    }
+    print!("{markdown}");
+    if let Some(prefix) = &args.out {
+        crate::run::write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
+        crate::run::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The separation table of one model on `data` (`builtin` or a dataset file).
+pub fn separation(
+    model: &dinfogan::InferenceModel,
+    data: &str,
+    only: &[String],
+    count: usize,
+    folds: usize,
+) -> Result<Vec<SeparationRow>> {
+    use dinfogan::builtin::{BuiltinDataset, Domain};
     let c = model.config().clone();
     let mut images = Vec::new();
     let mut labels: Vec<Label> = Vec::new();
-    if args.data == "builtin" {
+    if data == "builtin" {
         // A seed no training run uses by default: images the model has not seen.
-        let data = BuiltinDataset::new(0x5EED_0E7A, args.count);
+        let data = BuiltinDataset::new(0x5EED_0E7A, count);
         let mut factors = Vec::new();
         for domain in [Domain::Background, Domain::Target] {
-            for i in 0..args.count {
+            for i in 0..count {
                 images.push(data.image(domain, i, c.image_size, c.channels));
                 factors.push(data.factors(domain, i));
             }
@@ -404,7 +547,7 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
             bin(sprite(f, 8), 0.25, 0.75, 4)
         }));
     } else {
-        let file = DatasetFile::read(std::path::Path::new(&args.data))?;
+        let file = DatasetFile::read(std::path::Path::new(data))?;
         for i in 0..file.header.count {
             images.push(
                 file.pixels_of(i)
@@ -432,13 +575,13 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
             });
         }
     }
-    if !args.labels.is_empty() {
-        labels.retain(|l| args.labels.iter().any(|n| l.name.starts_with(n.as_str())));
+    if !only.is_empty() {
+        labels.retain(|l| only.iter().any(|n| l.name.starts_with(n.as_str())));
         if labels.is_empty() {
-            bail!("none of the labels {:?} exists in this data", args.labels);
+            bail!("none of the labels {only:?} exists in this data");
         }
     }
-    let (z, s) = encode_images(&model, &images)?;
+    let (z, s) = encode_images(model, &images)?;
 
     let mut rows = Vec::new();
     for label in &labels {
@@ -461,47 +604,25 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
         let chance = *counts.values().max().unwrap_or(&0) as f64 / y.len() as f64;
         for (space, codes) in [("s", &s), ("z", &z)] {
             let x: Vec<Vec<f32>> = picked.iter().map(|&i| codes[i].clone()).collect();
-            let (mean, std) = cross_validate(&x, &y, args.folds)?;
+            let (mean, std) = cross_validate(&x, &y, folds)?;
             let wanted = if (space == "s") == label.salient {
                 "high"
             } else {
                 "chance"
             };
-            rows.push((
+            rows.push(SeparationRow {
                 space,
-                label.name.clone(),
+                label: label.name.clone(),
                 classes,
-                y.len(),
+                images: y.len(),
                 mean,
                 std,
                 chance,
                 wanted,
-            ));
+            });
         }
     }
-    let mut markdown = String::from(
-        "| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
-    );
-    let mut csv = String::from(
-        "space,label,classes,images,accuracy_mean,accuracy_std,majority_class,desired\n",
-    );
-    for (space, name, classes, n, mean, std, chance, wanted) in &rows {
-        let arrow = if *wanted == "high" {
-            "↑"
-        } else {
-            "↓ (chance)"
-        };
-        markdown += &format!(
-            "| {space} | {name} | {classes} | {n} | {mean:.3} ± {std:.3} | {chance:.3} | {arrow} |\n"
-        );
-        csv += &format!("{space},{name},{classes},{n},{mean:.4},{std:.4},{chance:.4},{wanted}\n");
-    }
-    print!("{markdown}");
-    if let Some(prefix) = &args.out {
-        crate::run::write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
-        crate::run::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
-    }
-    Ok(())
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -209,6 +209,36 @@ fn train_resume_and_every_tool() {
     }
     let table = std::fs::read_to_string(file("separation.csv")).unwrap();
     assert_eq!(table.lines().count(), 1 + 16);
+    // Best / average / worst over runs (the same run twice: all three agree).
+    let text = ok(&[
+        "eval",
+        "table",
+        r,
+        r,
+        "--count",
+        "30",
+        "--folds",
+        "2",
+        "--labels",
+        "hue",
+        "shape",
+        "--out",
+        &file("table"),
+    ]);
+    assert!(text.contains("Separation over 2 runs"), "{text}");
+    let rows: Vec<String> = std::fs::read_to_string(file("table.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for row in rows {
+        let f: Vec<&str> = row.split(',').collect();
+        assert_eq!(f[2], f[3]);
+        assert_eq!(f[3], f[4]);
+        assert_eq!(f[5], "2");
+    }
 
     // Export, then use the single file like a run folder.
     ok(&["export", "--checkpoint", r, "--out", &file("model.bpk")]);
