@@ -334,24 +334,48 @@ fn bin(v: f32, lo: f32, hi: f32, n: usize) -> Option<usize> {
     (!v.is_nan()).then(|| (((v - lo) / (hi - lo) * n as f32) as usize).min(n - 1))
 }
 
+/// What a separation table is computed on, and where it goes.
 #[derive(Debug, Args)]
-pub struct SeparationArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
+pub struct SeparationOptions {
     /// `builtin` (a held-out set of the built-in data, with its true factors) or a dataset file.
     #[arg(long, default_value = "builtin")]
     pub data: String,
-    /// Only these labels (default: all).
+    /// Only the labels starting with these names (default: all).
     #[arg(long, num_args = 1..)]
     pub labels: Vec<String>,
     /// Built-in data: images per domain.
     #[arg(long, default_value_t = 1000)]
     pub count: usize,
+    /// Folds of the cross-validation.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
     /// Write the table to PREFIX.csv and PREFIX.md.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+impl SeparationOptions {
+    fn table(&self, model: &dinfogan::InferenceModel) -> Result<Vec<SeparationRow>> {
+        separation(model, &self.data, &self.labels, self.count, self.folds)
+    }
+
+    /// Prints the Markdown table and writes both forms under `--out`.
+    fn report(&self, markdown: &str, csv: &str) -> Result<()> {
+        print!("{markdown}");
+        if let Some(prefix) = &self.out {
+            crate::run::write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
+            crate::run::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SeparationArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub options: SeparationOptions,
 }
 
 /// One code per image.
@@ -379,7 +403,7 @@ fn encode_images(model: &dinfogan::InferenceModel, images: &[Vec<f32>]) -> Resul
 
 fn separation_command(args: SeparationArgs) -> Result<()> {
     let (model, _) = load_model(&args.model)?;
-    let rows = separation(&model, &args.data, &args.labels, args.count, args.folds)?;
+    let rows = args.options.table(&model)?;
     let mut markdown = String::from(
         "| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
     );
@@ -401,12 +425,7 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
             r.space, r.label, r.classes, r.images, r.mean, r.std, r.chance, r.wanted
         );
     }
-    print!("{markdown}");
-    if let Some(prefix) = &args.out {
-        crate::run::write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
-        crate::run::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
-    }
-    Ok(())
+    args.options.report(&markdown, &csv)
 }
 
 #[derive(Debug, Args)]
@@ -414,18 +433,8 @@ pub struct TableArgs {
     /// Run folders (or exported model files), e.g. one per seed.
     #[arg(required = true, num_args = 1..)]
     pub runs: Vec<PathBuf>,
-    /// `builtin` or a dataset file.
-    #[arg(long, default_value = "builtin")]
-    pub data: String,
-    #[arg(long, num_args = 1..)]
-    pub labels: Vec<String>,
-    #[arg(long, default_value_t = 1000)]
-    pub count: usize,
-    #[arg(long, default_value_t = 5)]
-    pub folds: usize,
-    /// Write the table to PREFIX.csv and PREFIX.md.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: SeparationOptions,
 }
 
 fn table_command(args: TableArgs) -> Result<()> {
@@ -440,7 +449,7 @@ fn table_command(args: TableArgs) -> Result<()> {
             seed: 0,
         })?;
         eprintln!("evaluating {}", run.display());
-        for row in separation(&model, &args.data, &args.labels, args.count, args.folds)? {
+        for row in args.options.table(&model)? {
             let key = (row.space, row.label.clone());
             if !results.contains_key(&key) {
                 order.push(key.clone());
@@ -487,12 +496,7 @@ fn table_command(args: TableArgs) -> Result<()> {
             means.len()
         );
     }
-    print!("{markdown}");
-    if let Some(prefix) = &args.out {
-        crate::run::write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
-        crate::run::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
-    }
-    Ok(())
+    args.options.report(&markdown, &csv)
 }
 
 /// The separation table of one model on `data` (`builtin` or a dataset file).

@@ -83,6 +83,18 @@ pub fn from_dynamic(img: &DynamicImage, side: usize, channels: usize) -> Result<
     Ok(out)
 }
 
+/// An RGB image as channel-major bytes (red plane, green plane, blue plane).
+pub fn rgb_planes(img: &RgbImage) -> Vec<u8> {
+    let n = (img.width() * img.height()) as usize;
+    let mut planes = vec![0u8; 3 * n];
+    for (i, p) in img.pixels().enumerate() {
+        for k in 0..3 {
+            planes[k * n + i] = p.0[k];
+        }
+    }
+    planes
+}
+
 /// One `channels x side x side` image in [-1, 1] to 8-bit RGB (grey repeated).
 pub fn to_rgb(pixels: &[f32], channels: usize, side: usize) -> RgbImage {
     let n = side * side;

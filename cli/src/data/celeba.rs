@@ -103,15 +103,12 @@ pub fn crop_and_resize(img: &image::RgbImage, crop: u32, side: usize) -> Vec<u8>
     let (w, h) = img.dimensions();
     let c = crop.min(w).min(h);
     let cropped = crop_imm(img, (w - c) / 2, (h - c) / 2, c, c).to_image();
-    let out = resize(&cropped, side as u32, side as u32, FilterType::Triangle);
-    let n = side * side;
-    let mut planes = vec![0u8; 3 * n];
-    for (i, p) in out.pixels().enumerate() {
-        for k in 0..3 {
-            planes[k * n + i] = p.0[k];
-        }
-    }
-    planes
+    crate::images::rgb_planes(&resize(
+        &cropped,
+        side as u32,
+        side as u32,
+        FilterType::Triangle,
+    ))
 }
 
 /// CelebA with accessories: glasses = Eyeglasses and not Wearing_Hat; hat = Wearing_Hat and not

@@ -32,15 +32,7 @@ fn resize_rgb(planes: &[u8], side: usize, to: usize) -> Vec<u8> {
         let i = y as usize * side + x as usize;
         image::Rgb([planes[i], planes[n + i], planes[2 * n + i]])
     });
-    let out = resize(&img, to as u32, to as u32, FilterType::Triangle);
-    let m = to * to;
-    let mut planes = vec![0u8; 3 * m];
-    for (i, p) in out.pixels().enumerate() {
-        for k in 0..3 {
-            planes[k * m + i] = p.0[k];
-        }
-    }
-    planes
+    crate::images::rgb_planes(&resize(&img, to as u32, to as u32, FilterType::Triangle))
 }
 
 fn unit(v: u8) -> f32 {
