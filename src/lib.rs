@@ -13,14 +13,19 @@
 //! - [`step`]: the [`Trainer`](step::Trainer) and its G, D and H steps.
 //! - [`infer`]: encode, generate, reconstruct, swap, traverse; the exported file format.
 //! - [`builtin`]: the procedural dataset with ground-truth factors.
+//! - [`pixels`]: network values to RGBA bytes and back; `gpu` (feature `gpu-pixels`): the same
+//!   packing as a WGSL kernel on wgpu.
 
 pub mod builtin;
 pub mod config;
 pub mod error;
+#[cfg(feature = "gpu-pixels")]
+pub mod gpu;
 pub mod infer;
 pub mod latent;
 pub mod loss;
 pub mod model;
+pub mod pixels;
 pub mod step;
 
 pub use config::{LossWeights, ModelConfig, OptimConfig, SalientPrior, TrainConfig};

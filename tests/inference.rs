@@ -32,8 +32,8 @@ fn traverse_moves_only_the_chosen_dimension() {
 fn grid_rows_share_z_and_the_first_column_is_background() {
     let model = model();
     let (rows, cols) = (2, 4);
-    assert_eq!(model.sample_grid(rows, cols).dims(), [8, 3, 32, 32]);
-    let (z, s) = model.grid_latents(rows, cols);
+    assert_eq!(model.sample_grid(rows, cols, 1, 2).dims(), [8, 3, 32, 32]);
+    let (z, s) = model.grid_latents(rows, cols, 1, 2);
     let (z, s) = (common::values(z), common::values(s));
     let (l, m) = (4, 3);
     let at =
@@ -57,6 +57,25 @@ fn grid_rows_share_z_and_the_first_column_is_background() {
     }
     assert_ne!(at(&z, l, 0, 0), at(&z, l, 1, 0), "rows differ in z");
     assert_ne!(at(&s, m, 0, 1), at(&s, m, 0, 2), "columns differ in s");
+
+    // Seeded on the host: the same seeds give the same latents, each seed moves only its part.
+    let again = model.grid_latents(rows, cols, 1, 2);
+    assert_eq!(common::values(again.0), z);
+    assert_eq!(common::values(again.1), s);
+    let (z2, s2) = model.grid_latents(rows, cols, 9, 2);
+    assert_ne!(common::values(z2), z);
+    assert_eq!(common::values(s2), s);
+}
+
+#[test]
+fn seeded_normal_numbers_have_the_moments_of_a_standard_normal() {
+    let x = dinfogan::latent::seeded_normal(20_001, 5);
+    assert_eq!(x.len(), 20_001);
+    let mean = x.iter().sum::<f32>() / x.len() as f32;
+    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / x.len() as f32;
+    assert!(mean.abs() < 0.03, "mean {mean}");
+    assert!((var - 1.0).abs() < 0.05, "variance {var}");
+    assert_eq!(dinfogan::latent::seeded_normal(7, 5), x[..7].to_vec());
 }
 
 #[test]

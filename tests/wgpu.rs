@@ -1,4 +1,5 @@
-//! wgpu agrees with the CPU: a small forward and backward through G and the discriminator.
+//! wgpu agrees with the CPU: a small forward and backward through G and the discriminator, and
+//! the project's WGSL pixel kernel (shaders/rgba.wgsl) against its CPU reference.
 //! CI has no GPU: it runs this on Mesa's lavapipe (Vulkan on the CPU). Kept tiny, since every
 //! new kernel is compiled on first use there.
 
@@ -64,6 +65,19 @@ fn generator_first_weight(generator: &Generator) -> burn::module::ParamId {
     first.0.expect("G has a 4-d weight")
 }
 
+/// The wgpu device: burn registers its runtime once per process, the tests share it.
+fn gpu() -> Device {
+    static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| match Device::wgpu_options().init() {
+        Ok(device) => device,
+        Err(e) => panic!(
+            "no wgpu adapter ({e}): install a Vulkan driver (on Debian: apt-get install \
+             mesa-vulkan-drivers, the lavapipe software adapter)"
+        ),
+    })
+    .clone()
+}
+
 #[test]
 fn wgpu_forward_and_backward_match_the_cpu() {
     let config = ModelConfig {
@@ -87,13 +101,7 @@ fn wgpu_forward_and_backward_match_the_cpu() {
         .unwrap()
         .to_vec();
 
-    let gpu = match Device::wgpu_options().init() {
-        Ok(device) => device,
-        Err(e) => panic!(
-            "no wgpu adapter ({e}): install a Vulkan driver (on Debian: apt-get install \
-             mesa-vulkan-drivers, the lavapipe software adapter)"
-        ),
-    };
+    let gpu = gpu();
     let on_cpu = run(&cpu, &g, &d, &config);
     let on_gpu = run(&gpu, &g, &d, &config);
     let close = |name: &str, a: &[f32], b: &[f32], tolerance: f32| {
@@ -118,4 +126,60 @@ fn wgpu_forward_and_backward_match_the_cpu() {
         &on_gpu.grad_common,
         1e-3,
     );
+}
+
+/// Values around every byte threshold (k + 0.5) / 127.5 - 1, the ends, beyond them, NaN, ±inf.
+#[cfg(feature = "gpu-pixels")]
+fn tricky_values(count: usize) -> Vec<f32> {
+    let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1.0, 1.0, 0.0, -1.5, 2.0];
+    (0..count)
+        .map(|i| match i % 4 {
+            0 => special[(i / 4) % special.len()],
+            1 => ((i % 256) as f32 + 0.5) / 127.5 - 1.0,
+            2 => f32::from_bits((((i % 256) as f32 + 0.5) / 127.5 - 1.0).to_bits() + 1),
+            _ => (i as f32 * 0.731).sin(),
+        })
+        .collect()
+}
+
+#[cfg(feature = "gpu-pixels")]
+#[test]
+fn wgsl_pixel_kernel_matches_the_cpu_reference() {
+    use dinfogan::gpu::{pack_rgba, texel_bytes_blocking};
+    use dinfogan::pixels::rgba_from_images;
+    let gpu = gpu();
+    for (n, c, side) in [(3, 3, 7), (2, 1, 5), (1, 3, 32)] {
+        let values = tricky_values(n * c * side * side);
+        let images = Tensor::<4>::from_data(TensorData::new(values.clone(), [n, c, side, side]), &gpu);
+        let packed = pack_rgba(&images).expect("a wgpu f32 tensor is packed on the GPU");
+        assert_eq!(packed.dims(), [n, side, side]);
+        let bytes = texel_bytes_blocking(packed).unwrap();
+        assert_eq!(bytes, rgba_from_images(&values, c, side), "{n}x{c}x{side}x{side}");
+    }
+    // A non-contiguous view (a transposed tensor) is made contiguous first.
+    let values = tricky_values(2 * 3 * 4 * 6);
+    let images = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 6, 4]), &gpu).swap_dims(2, 3);
+    let cpu_copy = values_of(images.clone());
+    let packed = pack_rgba(&images).unwrap();
+    assert_eq!(packed.dims(), [2, 4, 6]);
+    let bytes = texel_bytes_blocking(packed).unwrap();
+    // Not square (4 x 6): checked texel by texel against the CPU's bytes of the same view.
+    let plane = 24;
+    for image in 0..2 {
+        for pixel in 0..plane {
+            for k in 0..3 {
+                let v = cpu_copy[(image * 3 + k) * plane + pixel];
+                assert_eq!(bytes[(image * plane + pixel) * 4 + k], dinfogan::pixels::byte(v));
+            }
+            assert_eq!(bytes[(image * plane + pixel) * 4 + 3], 255);
+        }
+    }
+    // Other devices are left to the CPU conversion.
+    let on_cpu = Tensor::<4>::zeros([1, 3, 2, 2], &cpu());
+    assert!(pack_rgba(&on_cpu).is_none());
+}
+
+#[cfg(feature = "gpu-pixels")]
+fn values_of(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
 }

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use burn::prelude::*;
 use image::{DynamicImage, GenericImageView, RgbImage};
 
 /// Reads one image and checks it fits the model: `side x side`, 1 (grey) or 3 (colour) channels.
@@ -98,7 +99,7 @@ pub fn rgb_planes(img: &RgbImage) -> Vec<u8> {
 /// One `channels x side x side` image in [-1, 1] to 8-bit RGB (grey repeated).
 pub fn to_rgb(pixels: &[f32], channels: usize, side: usize) -> RgbImage {
     let n = side * side;
-    let byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    let byte = dinfogan::pixels::byte;
     RgbImage::from_fn(side as u32, side as u32, |x, y| {
         let i = y as usize * side + x as usize;
         if channels == 1 {
@@ -114,12 +115,24 @@ pub fn to_rgb(pixels: &[f32], channels: usize, side: usize) -> RgbImage {
     })
 }
 
-/// A batch `[b, channels, side, side]` flattened, split into one RGB image each.
-pub fn batch_to_rgb(batch: &[f32], channels: usize, side: usize) -> Vec<RgbImage> {
-    batch
-        .chunks(channels * side * side)
-        .map(|one| to_rgb(one, channels, side))
-        .collect()
+/// A batch of generated (or real) images on any device, one RGB image each. On wgpu the
+/// project's WGSL kernel packs the pixels on the GPU before read back (`dinfogan::gpu`); other
+/// devices convert on the CPU, with the same rounding.
+pub fn tensor_to_rgb(images: Tensor<4>) -> Result<Vec<RgbImage>> {
+    let [_, channels, side, _] = images.dims();
+    let rgba = match dinfogan::gpu::pack_rgba(&images) {
+        Some(packed) => dinfogan::gpu::texel_bytes_blocking(packed).map_err(|e| anyhow!(e))?,
+        None => dinfogan::pixels::rgba_from_images(&crate::train::read(images)?, channels, side),
+    };
+    Ok(rgba
+        .chunks_exact(side * side * 4)
+        .map(|image| {
+            RgbImage::from_fn(side as u32, side as u32, |x, y| {
+                let i = (y as usize * side + x as usize) * 4;
+                image::Rgb([image[i], image[i + 1], image[i + 2]])
+            })
+        })
+        .collect())
 }
 
 /// Rows of equally sized tiles on a dark background with 2-pixel gaps; rows may differ in length.

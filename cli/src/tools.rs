@@ -72,15 +72,6 @@ fn load_images(model: &InferenceModel, files: &[PathBuf]) -> Result<Tensor<4>> {
     Ok(tensor(model, pixels, files.len()))
 }
 
-fn rgb(model: &InferenceModel, images: Tensor<4>) -> Result<Vec<image::RgbImage>> {
-    let c = model.config();
-    Ok(images::batch_to_rgb(
-        &read(images)?,
-        c.channels,
-        c.image_size,
-    ))
-}
-
 fn save(sheet: &image::RgbImage, model: &InferenceModel, out: &Path) -> Result<()> {
     let scale = if model.config().image_size <= 32 {
         2
@@ -104,6 +95,13 @@ pub struct GenerateArgs {
     /// Columns: the first has s = 0 (background), the others one salient code each.
     #[arg(long, default_value_t = 8)]
     pub cols: usize,
+    /// Seed of the salient codes (default: --seed, which then seeds the common codes only).
+    /// The grid is drawn on the host: the browser viewer shows the same one for the same seeds.
+    #[arg(long)]
+    pub salient_seed: Option<u64>,
+    /// Enlarge the sheet this many times (default: 2 for 32x32 models, else 1).
+    #[arg(long)]
+    pub scale: Option<u32>,
 }
 
 pub fn generate(args: GenerateArgs) -> Result<()> {
@@ -111,9 +109,19 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         bail!("--rows and --cols must be at least 1");
     }
     let (model, _) = load_model(&args.model)?;
-    let tiles = rgb(&model, model.sample_grid(args.rows, args.cols))?;
+    let salient_seed = args.salient_seed.unwrap_or(args.model.seed);
+    let grid = model.sample_grid(args.rows, args.cols, args.model.seed, salient_seed);
+    let tiles = images::tensor_to_rgb(grid)?;
     let rows: Vec<_> = tiles.chunks(args.cols).map(<[_]>::to_vec).collect();
-    save(&images::grid(&rows), &model, &args.out)
+    match args.scale {
+        Some(0) => bail!("--scale must be at least 1"),
+        Some(scale) => {
+            images::save_png(&images::grid(&rows), &args.out, scale)?;
+            eprintln!("wrote {}", args.out.display());
+            Ok(())
+        }
+        None => save(&images::grid(&rows), &model, &args.out),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -173,12 +181,12 @@ pub fn reconstruct(args: ReconstructArgs) -> Result<()> {
     )?;
     let mut rows = Vec::new();
     if let Some(bg) = bg {
-        rows.push(rgb(&model, bg.clone())?);
-        rows.push(rgb(&model, model.reconstruct(bg, false)?)?);
+        rows.push(images::tensor_to_rgb(bg.clone())?);
+        rows.push(images::tensor_to_rgb(model.reconstruct(bg, false)?)?);
     }
     if let Some(t) = t {
-        rows.push(rgb(&model, t.clone())?);
-        rows.push(rgb(&model, model.reconstruct(t, true)?)?);
+        rows.push(images::tensor_to_rgb(t.clone())?);
+        rows.push(images::tensor_to_rgb(model.reconstruct(t, true)?)?);
     }
     save(&images::grid(&rows), &model, &args.out)
 }
@@ -223,10 +231,10 @@ pub fn swap(args: SwapArgs) -> Result<()> {
     );
     let (gained, removed) = model.swap(bg.clone(), t.clone())?;
     let columns = [
-        rgb(&model, bg)?,
-        rgb(&model, t)?,
-        rgb(&model, gained)?,
-        rgb(&model, removed)?,
+        images::tensor_to_rgb(bg)?,
+        images::tensor_to_rgb(t)?,
+        images::tensor_to_rgb(gained)?,
+        images::tensor_to_rgb(removed)?,
     ];
     let rows: Vec<Vec<_>> = (0..columns[0].len())
         .map(|i| columns.iter().map(|c| c[i].clone()).collect())
@@ -264,7 +272,7 @@ pub fn traverse(args: TraverseArgs) -> Result<()> {
     for r in 0..args.rows {
         let z = common.clone().narrow(0, r, 1);
         let s = salient.clone().narrow(0, r, 1);
-        rows.push(rgb(&model, model.traverse(z, s, args.dim, &values)?)?);
+        rows.push(images::tensor_to_rgb(model.traverse(z, s, args.dim, &values)?)?);
     }
     save(&images::grid(&rows), &model, &args.out)
 }

@@ -165,12 +165,13 @@ pub fn sample_sheet(model: &InferenceModel, data: &Data, path: &Path) -> Result<
     let rec_bg = model.reconstruct(bg.clone(), false)?;
     let rec_t = model.reconstruct(t.clone(), true)?;
     let (gained, removed) = model.swap(bg.clone(), t.clone())?;
-    let grid = model.sample_grid(4, SHEET_COLUMNS);
+    // Fixed seeds: every sheet of a run shows the same latents, so progress is visible.
+    let grid = model.sample_grid(4, SHEET_COLUMNS, 0, 0);
     let mut rows = Vec::new();
     for tensor in [bg, t, rec_bg, rec_t, gained, removed] {
-        rows.push(images::batch_to_rgb(&read(tensor)?, c, side));
+        rows.push(images::tensor_to_rgb(tensor)?);
     }
-    let generated = images::batch_to_rgb(&read(grid)?, c, side);
+    let generated = images::tensor_to_rgb(grid)?;
     rows.extend(generated.chunks(SHEET_COLUMNS).map(<[_]>::to_vec));
     let scale = if side <= 32 { 2 } else { 1 };
     images::save_png(&images::grid(&rows), path, scale)

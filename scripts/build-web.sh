@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the browser viewer into web/dist/, a folder of static files:
+#   scripts/build-web.sh
+# Installs the wasm32 target and wasm-bindgen-cli (at the version in Cargo.lock) when missing.
+# Set CARGO_TARGET_DIR to share one build between runs (the wasm build of burn takes ~12 min).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+# The CLI must match the wasm-bindgen crate exactly. Not `--locked`: the CLI's own lock names a
+# webpki-roots release the registry no longer has.
+version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $version"; then
+  cargo install wasm-bindgen-cli --version "$version"
+fi
+
+cargo build --release --target wasm32-unknown-unknown -p dinfogan-web
+rm -rf web/dist
+mkdir -p web/dist
+cp -r web/www/. web/dist/
+wasm-bindgen --target web --no-typescript --out-dir web/dist/pkg \
+  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/dinfogan_web.wasm"
+
+wasm=web/dist/pkg/dinfogan_web_bg.wasm
+echo "built web/dist: $(du -sh web/dist | cut -f1) in all; $wasm is $(stat -c %s "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped"

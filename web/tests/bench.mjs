@@ -1,0 +1,62 @@
+// Benchmark of the viewer in headless Chromium (SwiftShader's WebGPU here; a real GPU elsewhere)
+// and of its CPU fallback: bundle size, page load to first grid, a grid of 64 images, a swap.
+//   cd web && npm run bench          (after scripts/build-web.sh)
+import { readFileSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { DIST, serve, launch, open, settled } from './harness.mjs';
+
+const REPEATS = 5;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const wasm = join(DIST, 'pkg', 'dinfogan_web_bg.wasm');
+const raw = statSync(wasm).size;
+const gz = gzipSync(readFileSync(wasm), { level: 9 }).length;
+console.log(`bundle: ${(raw / 1e6).toFixed(2)} MB wasm (${(gz / 1e6).toFixed(2)} MB gzip -9)`);
+
+const server = await serve({ '/': DIST });
+for (const webgpu of [true, false]) {
+  const browser = await launch({ webgpu });
+  const page = await open(browser, `${server.url}/?rows=8&cols=8`);
+  if ((await settled(page)) !== 'ready') throw new Error(await page.textContent('#error'));
+  const result = await page.evaluate(async (repeats) => {
+    const { call, state } = window.dinfogan;
+    const grid = await call('gridLatents', { rows: 8, cols: 8, commonSeed: 1, salientSeed: 2 });
+    const timed = async (op, args) => {
+      const times = [];
+      for (let i = 0; i < repeats; i++) {
+        const started = performance.now();
+        await call(op, args);
+        times.push(performance.now() - started);
+      }
+      return times;
+    };
+    const side = state.model.config.image_size;
+    const tile = side * side * 4;
+    const pair = {
+      background: state.examples.slice(0, tile),
+      target: state.examples.slice(8 * tile, 9 * tile),
+    };
+    const grid64 = await timed('generate', grid);
+    const swap = await timed('swap', pair);
+    // The same grid with the pixels converted on the CPU instead of the WGSL kernel.
+    await call('setGpuPixels', { on: false });
+    const grid64CpuPixels = state.model.gpu ? await timed('generate', grid) : null;
+    await call('setGpuPixels', { on: true });
+    return {
+      backend: document.querySelector('#backend').textContent,
+      firstGridMs: state.firstGridMs,
+      grid64,
+      swap,
+      grid64CpuPixels,
+    };
+  }, REPEATS);
+  console.log(`${result.backend}: first grid of 64 ${(result.firstGridMs / 1000).toFixed(2)} s after ` +
+    `navigation; grid of 64 median ${median(result.grid64).toFixed(0)} ms ` +
+    `[${result.grid64.map((x) => x.toFixed(0)).join(', ')}]; swap median ` +
+    `${median(result.swap).toFixed(0)} ms [${result.swap.map((x) => x.toFixed(0)).join(', ')}]` +
+    (result.grid64CpuPixels ? `; grid of 64 with CPU pixel conversion median ` +
+      `${median(result.grid64CpuPixels).toFixed(0)} ms` : ''));
+  await browser.close();
+}
+await server.close();

@@ -1,0 +1,141 @@
+// The viewer in a real browser: headless Debian Chromium, the built page (scripts/build-web.sh)
+// served on 127.0.0.1, the committed demo model. Run with `npm test` in web/ (scripts/test.sh
+// does). Screenshots go to $DINFOGAN_ARTIFACTS (default web/test-output/).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import {
+  DIST, DEMO_MODEL, serve, launch, open, settled, artifacts, cli, comparePixels, canvasBytes,
+} from './harness.mjs';
+
+// Pixels may differ by a rounding step where WebGPU (SwiftShader) or the wasm CPU backend sums
+// a convolution in another order than the native CPU backend.
+const MAX_PIXEL_DIFF = 3;
+const MAX_MEAN_DIFF = 0.05;
+const SEEDS = { common: 3, salient: 4, rows: 4, cols: 6 };
+
+let server;
+let shots;
+const browsers = {};
+
+before(async () => {
+  assert.ok(existsSync(join(DIST, 'index.html')), 'web/dist is missing: run scripts/build-web.sh first');
+  const fixtures = mkdtempSync(join(tmpdir(), 'dinfogan-fixtures-'));
+  // The native CLI's grid for the same model and seeds: the reference both browser paths match.
+  execFileSync(cli(), [
+    'generate', '--checkpoint', DEMO_MODEL, '--backend', 'cpu',
+    '--seed', String(SEEDS.common), '--salient-seed', String(SEEDS.salient),
+    '--rows', String(SEEDS.rows), '--cols', String(SEEDS.cols), '--scale', '1',
+    '--out', join(fixtures, 'grid.png'),
+  ], { stdio: 'pipe' });
+  const model = readFileSync(DEMO_MODEL);
+  writeFileSync(join(fixtures, 'truncated.bpk'), model.subarray(0, Math.floor(model.length / 2)));
+  writeFileSync(join(fixtures, 'foreign.bpk'), readFileSync(join(fixtures, 'grid.png')));
+  server = await serve({ '/': DIST, '/fixtures/': fixtures });
+  shots = await artifacts();
+  browsers.webgpu = await launch({ webgpu: true });
+  browsers.cpu = await launch({ webgpu: false });
+});
+
+after(async () => {
+  await Promise.all(Object.values(browsers).map((b) => b?.close()));
+  await server?.close();
+});
+
+async function viewer(t, browser, query) {
+  const page = await open(browser, `${server.url}/?${query}`);
+  t.after(async () => {
+    // The page's console, kept beside the screenshots for when a test fails.
+    const name = t.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+    writeFileSync(join(shots, `${name}.log`), page.log.join('\n'));
+    await page.close();
+  });
+  return page;
+}
+
+const gridQuery = `seed=${SEEDS.common}&salient=${SEEDS.salient}&rows=${SEEDS.rows}&cols=${SEEDS.cols}`;
+
+for (const path of ['webgpu', 'cpu']) {
+  test(`the ${path} path draws the CLI's grid for the same seeds and weights`, async (t) => {
+    const page = await viewer(t, browsers[path], gridQuery);
+    assert.equal(await settled(page), 'ready', await page.textContent('#error'));
+    const backend = await page.textContent('#backend');
+    if (path === 'webgpu') assert.match(backend, /^WebGPU \(/);
+    else assert.match(backend, /^CPU \(WebAssembly; WebGPU unavailable/);
+    const diff = await comparePixels(page, '#grid', '/fixtures/grid.png');
+    console.log(`${path}: ${backend}; grid vs CLI: ${JSON.stringify(diff)}`);
+    await page.screenshot({ path: join(shots, `viewer-${path}.png`), fullPage: true });
+    assert.ok(diff.maxDiff !== undefined, `sheet sizes differ: ${JSON.stringify(diff)}`);
+    assert.ok(diff.maxDiff <= MAX_PIXEL_DIFF, `max pixel difference ${diff.maxDiff}`);
+    assert.ok(diff.meanDiff <= MAX_MEAN_DIFF, `mean pixel difference ${diff.meanDiff}`);
+  });
+}
+
+test('a swap of two bundled examples gives four images, deterministically', async (t) => {
+  const page = await viewer(t, browsers.webgpu, gridQuery);
+  assert.equal(await settled(page), 'ready');
+  const names = ['#swap-x', '#swap-rx', '#swap-gain', '#swap-y', '#swap-ry', '#swap-remove'];
+  const first = await Promise.all(names.map((n) => canvasBytes(page, n)));
+  const side = (await page.evaluate(() => window.dinfogan.state.model.config.image_size));
+  for (const pixels of first) assert.equal(pixels.length, side * side * 4);
+  // The outputs are images of the model, not copies of each other or of the inputs.
+  const distinct = new Set(first.map((p) => p.join(',')));
+  assert.equal(distinct.size, names.length, 'all six images differ');
+  // Another pair changes every output; going back gives the same pixels again.
+  const swaps = await page.evaluate(() => Number(document.body.dataset.swap));
+  await page.selectOption('#swap-example', '3');
+  await page.waitForFunction((n) => Number(document.body.dataset.swap) > n, swaps);
+  const other = await canvasBytes(page, '#swap-remove');
+  assert.notDeepEqual(other, first[5]);
+  await page.selectOption('#swap-example', '0');
+  await page.waitForFunction((n) => Number(document.body.dataset.swap) > n + 1, swaps);
+  assert.deepEqual(await canvasBytes(page, '#swap-remove'), first[5]);
+  await page.screenshot({ path: join(shots, 'viewer-swap.png'), fullPage: true });
+});
+
+test('a salient slider changes the image, from the keyboard', async (t) => {
+  const page = await viewer(t, browsers.webgpu, gridQuery);
+  assert.equal(await settled(page), 'ready');
+  await page.waitForFunction(() => Number(document.body.dataset.slider) >= 1);
+  const before = await canvasBytes(page, '#slider-image');
+  const count = await page.evaluate(() => Number(document.body.dataset.slider));
+  await page.focus('#salient-0');
+  await page.keyboard.press('End'); // the slider's maximum, 3
+  await page.waitForFunction((n) => Number(document.body.dataset.slider) > n, count);
+  await page.waitForFunction(() => !document.querySelector('#salient-0').disabled);
+  assert.equal(await page.inputValue('#salient-0'), '3');
+  assert.equal(await page.textContent('#salient-0-value'), '3.00');
+  const after = await canvasBytes(page, '#slider-image');
+  assert.notDeepEqual(after, before, 'moving s1 to 3 changes the image');
+});
+
+const broken = {
+  truncated: /corrupt|truncated/,
+  foreign: /not a Double InfoGAN model file/,
+  missing: /HTTP 404/,
+};
+for (const [name, sentence] of Object.entries(broken)) {
+  test(`a ${name} model file shows a sentence, not a hang`, async (t) => {
+    const page = await viewer(t, browsers.cpu, `model=/fixtures/${name}.bpk`);
+    assert.equal(await settled(page, 60_000), 'error');
+    const text = await page.textContent('#error');
+    assert.match(text, sentence);
+    assert.match(text, /^[A-Z].*\.$/s, `a sentence: ${text}`);
+    assert.equal(await page.isVisible('#error'), true);
+    if (name === 'truncated') await page.screenshot({ path: join(shots, 'viewer-error.png') });
+  });
+}
+
+test('embed mode shows the viewer without the page chrome, at phone width', async (t) => {
+  const page = await viewer(t, browsers.cpu, `embed=1&${gridQuery}`);
+  await page.setViewportSize({ width: 390, height: 844 });
+  assert.equal(await settled(page), 'ready');
+  assert.equal(await page.isVisible('h1'), false);
+  assert.equal(await page.isVisible('#grid'), true);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling at phone width (${overflow} px too wide)`);
+  await page.screenshot({ path: join(shots, 'viewer-embed-phone.png'), fullPage: true });
+});
