@@ -120,7 +120,10 @@ pub fn texel_bytes_blocking(packed: Tensor<3, Int>) -> Result<Vec<u8>, String> {
 
 fn texels_to_bytes(data: burn::tensor::TensorData) -> Result<Vec<u8>, String> {
     if data.dtype() != DType::U32 {
-        return Err(format!("packed texels came back as {:?}, not u32", data.dtype()));
+        return Err(format!(
+            "packed texels came back as {:?}, not u32",
+            data.dtype()
+        ));
     }
     // Little-endian u32 words: the bytes are already R, G, B, A.
     let words = data

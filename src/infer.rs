@@ -219,7 +219,14 @@ impl InferenceModel {
         common_seed: u64,
         salient_seed: u64,
     ) -> (Tensor<2>, Tensor<2>) {
-        let (common, salient) = grid_latents(&self.config, self.salient_prior, rows, cols, common_seed, salient_seed);
+        let (common, salient) = grid_latents(
+            &self.config,
+            self.salient_prior,
+            rows,
+            cols,
+            common_seed,
+            salient_seed,
+        );
         let (l, m) = (self.config.common_dim, self.config.salient_dim);
         (
             Tensor::from_data(TensorData::new(common, [rows * cols, l]), &self.device),
@@ -228,7 +235,13 @@ impl InferenceModel {
     }
 
     /// The images of [`InferenceModel::grid_latents`]: `[rows * cols, channels, side, side]`.
-    pub fn sample_grid(&self, rows: usize, cols: usize, common_seed: u64, salient_seed: u64) -> Tensor<4> {
+    pub fn sample_grid(
+        &self,
+        rows: usize,
+        cols: usize,
+        common_seed: u64,
+        salient_seed: u64,
+    ) -> Tensor<4> {
         let (common, salient) = self.grid_latents(rows, cols, common_seed, salient_seed);
         self.generate(common, salient)
     }

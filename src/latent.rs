@@ -171,7 +171,12 @@ pub fn seeded_normal(count: usize, seed: u64) -> Vec<f32> {
 
 /// `batch x salient_dim` salient codes from the prior P_y(s), drawn on the host from `seed`
 /// (see [`seeded_normal`]). Row-major.
-pub fn seeded_salient(batch: usize, salient_dim: usize, prior: SalientPrior, seed: u64) -> Vec<f32> {
+pub fn seeded_salient(
+    batch: usize,
+    salient_dim: usize,
+    prior: SalientPrior,
+    seed: u64,
+) -> Vec<f32> {
     let count = batch * salient_dim;
     match prior {
         SalientPrior::Normal => seeded_normal(count, seed),

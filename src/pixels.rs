@@ -51,8 +51,8 @@ pub fn images_from_rgba(rgba: &[u8], side: usize, channels: usize) -> Option<Vec
     for image in rgba.chunks_exact(plane * 4) {
         if channels == 1 {
             out.extend(image.chunks_exact(4).map(|p| {
-                let luma = (2126 * p[0] as u32 + 7152 * p[1] as u32 + 722 * p[2] as u32 + 5000)
-                    / 10000;
+                let luma =
+                    (2126 * p[0] as u32 + 7152 * p[1] as u32 + 722 * p[2] as u32 + 5000) / 10000;
                 unit(luma as u8)
             }));
         } else {
@@ -84,7 +84,13 @@ mod tests {
     fn rgba_round_trip_of_colour_and_grey() {
         let side = 2;
         let rgba: Vec<u8> = (0..2 * side * side * 4)
-            .map(|i| if i % 4 == 3 { 255 } else { (i * 37 % 256) as u8 })
+            .map(|i| {
+                if i % 4 == 3 {
+                    255
+                } else {
+                    (i * 37 % 256) as u8
+                }
+            })
             .collect();
         let floats = images_from_rgba(&rgba, side, 3).unwrap();
         assert_eq!(floats.len(), 2 * 3 * side * side);
@@ -93,7 +99,10 @@ mod tests {
         assert_eq!(rgba_from_images(&floats, 3, side), rgba);
 
         let grey = images_from_rgba(&[10, 10, 10, 0, 200, 200, 200, 9], 1, 1).unwrap();
-        assert_eq!(rgba_from_images(&grey, 1, 1), vec![10, 10, 10, 255, 200, 200, 200, 255]);
+        assert_eq!(
+            rgba_from_images(&grey, 1, 1),
+            vec![10, 10, 10, 255, 200, 200, 200, 255]
+        );
         assert!(images_from_rgba(&[1, 2, 3], 1, 1).is_none());
     }
 }

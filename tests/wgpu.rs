@@ -131,7 +131,16 @@ fn wgpu_forward_and_backward_match_the_cpu() {
 /// Values around every byte threshold (k + 0.5) / 127.5 - 1, the ends, beyond them, NaN, ±inf.
 #[cfg(feature = "gpu-pixels")]
 fn tricky_values(count: usize) -> Vec<f32> {
-    let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1.0, 1.0, 0.0, -1.5, 2.0];
+    let special = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -1.0,
+        1.0,
+        0.0,
+        -1.5,
+        2.0,
+    ];
     (0..count)
         .map(|i| match i % 4 {
             0 => special[(i / 4) % special.len()],
@@ -150,15 +159,21 @@ fn wgsl_pixel_kernel_matches_the_cpu_reference() {
     let gpu = gpu();
     for (n, c, side) in [(3, 3, 7), (2, 1, 5), (1, 3, 32)] {
         let values = tricky_values(n * c * side * side);
-        let images = Tensor::<4>::from_data(TensorData::new(values.clone(), [n, c, side, side]), &gpu);
+        let images =
+            Tensor::<4>::from_data(TensorData::new(values.clone(), [n, c, side, side]), &gpu);
         let packed = pack_rgba(&images).expect("a wgpu f32 tensor is packed on the GPU");
         assert_eq!(packed.dims(), [n, side, side]);
         let bytes = texel_bytes_blocking(packed).unwrap();
-        assert_eq!(bytes, rgba_from_images(&values, c, side), "{n}x{c}x{side}x{side}");
+        assert_eq!(
+            bytes,
+            rgba_from_images(&values, c, side),
+            "{n}x{c}x{side}x{side}"
+        );
     }
     // A non-contiguous view (a transposed tensor) is made contiguous first.
     let values = tricky_values(2 * 3 * 4 * 6);
-    let images = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 6, 4]), &gpu).swap_dims(2, 3);
+    let images =
+        Tensor::<4>::from_data(TensorData::new(values, [2, 3, 6, 4]), &gpu).swap_dims(2, 3);
     let cpu_copy = values_of(images.clone());
     let packed = pack_rgba(&images).unwrap();
     assert_eq!(packed.dims(), [2, 4, 6]);
@@ -169,7 +184,10 @@ fn wgsl_pixel_kernel_matches_the_cpu_reference() {
         for pixel in 0..plane {
             for k in 0..3 {
                 let v = cpu_copy[(image * 3 + k) * plane + pixel];
-                assert_eq!(bytes[(image * plane + pixel) * 4 + k], dinfogan::pixels::byte(v));
+                assert_eq!(
+                    bytes[(image * plane + pixel) * 4 + k],
+                    dinfogan::pixels::byte(v)
+                );
             }
             assert_eq!(bytes[(image * plane + pixel) * 4 + 3], 255);
         }
@@ -181,5 +199,5 @@ fn wgsl_pixel_kernel_matches_the_cpu_reference() {
 
 #[cfg(feature = "gpu-pixels")]
 fn values_of(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }

@@ -272,7 +272,9 @@ pub fn traverse(args: TraverseArgs) -> Result<()> {
     for r in 0..args.rows {
         let z = common.clone().narrow(0, r, 1);
         let s = salient.clone().narrow(0, r, 1);
-        rows.push(images::tensor_to_rgb(model.traverse(z, s, args.dim, &values)?)?);
+        rows.push(images::tensor_to_rgb(
+            model.traverse(z, s, args.dim, &values)?,
+        )?);
     }
     save(&images::grid(&rows), &model, &args.out)
 }

@@ -122,6 +122,15 @@ impl Viewer {
         self.gpu_pixels = on;
     }
 
+    /// Whether generated images are in fact packed by the WGSL kernel: WebGPU, packing on, and
+    /// a device whose compiler takes WGSL (a one-pixel probe, nothing read back).
+    #[wasm_bindgen(js_name = packsOnGpu)]
+    pub fn packs_on_gpu(&self) -> bool {
+        let c = self.model.config();
+        let probe = Tensor::<4>::zeros([1, c.channels, 1, 1], self.model.device());
+        self.gpu_pixels && dinfogan::gpu::pack_rgba(&probe).is_some()
+    }
+
     /// The model's configuration and salient prior as JSON.
     #[wasm_bindgen(js_name = configJson)]
     pub fn config_json(&self) -> String {
@@ -134,7 +143,13 @@ impl Viewer {
     /// The latents of the paper's generation grid (rows share z, column 0 has s = 0), drawn
     /// from the seeds exactly as `dinfogan generate --seed C --salient-seed S` draws them.
     #[wasm_bindgen(js_name = gridLatents)]
-    pub fn grid_latents(&self, rows: u32, cols: u32, common_seed: u32, salient_seed: u32) -> Latents {
+    pub fn grid_latents(
+        &self,
+        rows: u32,
+        cols: u32,
+        common_seed: u32,
+        salient_seed: u32,
+    ) -> Latents {
         let (common, salient) = dinfogan::infer::grid_latents(
             self.model.config(),
             self.model.salient_prior(),

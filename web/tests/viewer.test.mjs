@@ -63,14 +63,32 @@ for (const path of ['webgpu', 'cpu']) {
     const page = await viewer(t, browsers[path], gridQuery);
     assert.equal(await settled(page), 'ready', await page.textContent('#error'));
     const backend = await page.textContent('#backend');
-    if (path === 'webgpu') assert.match(backend, /^WebGPU \(/);
-    else assert.match(backend, /^CPU \(WebAssembly; WebGPU unavailable/);
+    const gpuPixels = await page.evaluate(() => window.dinfogan.state.model.gpuPixels);
+    if (path === 'webgpu') {
+      assert.match(backend, /^WebGPU \(/);
+      assert.equal(gpuPixels, true, 'the WGSL kernel packs the pixels on WebGPU');
+    } else {
+      assert.match(backend, /^CPU \(WebAssembly; WebGPU unavailable/);
+      assert.equal(gpuPixels, false);
+    }
     const diff = await comparePixels(page, '#grid', '/fixtures/grid.png');
     console.log(`${path}: ${backend}; grid vs CLI: ${JSON.stringify(diff)}`);
     await page.screenshot({ path: join(shots, `viewer-${path}.png`), fullPage: true });
     assert.ok(diff.maxDiff !== undefined, `sheet sizes differ: ${JSON.stringify(diff)}`);
     assert.ok(diff.maxDiff <= MAX_PIXEL_DIFF, `max pixel difference ${diff.maxDiff}`);
     assert.ok(diff.meanDiff <= MAX_MEAN_DIFF, `mean pixel difference ${diff.meanDiff}`);
+    if (path === 'webgpu') {
+      // The kernel's bytes equal the CPU conversion of the same f32 read back.
+      const same = await page.evaluate(async () => {
+        const { call, state } = window.dinfogan;
+        const { result: onGpu } = await call('generate', state.latents);
+        await call('setGpuPixels', { on: false });
+        const { result: onCpu } = await call('generate', state.latents);
+        await call('setGpuPixels', { on: true });
+        return onGpu.length === onCpu.length && onGpu.every((v, i) => v === onCpu[i]);
+      });
+      assert.equal(same, true, 'WGSL packing and CPU conversion agree byte for byte');
+    }
   });
 }
 

@@ -46,7 +46,7 @@ const ops = {
     viewer = next;
     let runsOn = viewer.backend;
     if (runsOn === 'WebGPU') runsOn += ` (${await adapterName()})`;
-    return { backend: runsOn, gpu: viewer.gpu, config: JSON.parse(viewer.configJson()) };
+    return { backend: runsOn, gpu: viewer.gpu, gpuPixels: viewer.packsOnGpu(), config: JSON.parse(viewer.configJson()) };
   },
   gridLatents({ rows, cols, commonSeed, salientSeed }) {
     const latents = viewer.gridLatents(rows, cols, commonSeed, salientSeed);
