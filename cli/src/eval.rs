@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use burn::prelude::*;
 use clap::{Args, Subcommand};
 
 use crate::data::file::DatasetFile;
+use crate::run::RunDir;
 use crate::tools::{load_model, ModelArgs};
 use crate::train::read;
 
@@ -424,6 +425,18 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
             "{},{},{},{},{:.4},{:.4},{:.4},{}\n",
             r.space, r.label, r.classes, r.images, r.mean, r.std, r.chance, r.wanted
         );
+    }
+    // A run folder keeps every evaluation of its checkpoints: `dinfogan plot` draws them over
+    // training.
+    let path = &args.model.checkpoint;
+    if path.is_dir() {
+        let step = RunDir::open(path)?.load_meta()?.step;
+        let dir = path.join("eval");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+        let file = dir.join(format!("separation-step-{step:06}.csv"));
+        crate::run::write_atomic(&file, csv.as_bytes())?;
+        eprintln!("recorded {}", file.display());
     }
     args.options.report(&markdown, &csv)
 }

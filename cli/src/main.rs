@@ -5,6 +5,7 @@ mod bench;
 mod data;
 mod eval;
 mod images;
+mod plot;
 mod run;
 mod tools;
 mod train;
@@ -43,11 +44,13 @@ enum Command {
     Export(tools::ExportArgs),
     /// Time one training iteration of the paper's model on this machine.
     Bench(bench::BenchArgs),
-    /// Evaluate a trained model (the FactorVAE score; more to come).
+    /// Evaluate a trained model: latent separation, tables over runs, the FactorVAE score.
     Eval {
         #[command(subcommand)]
         command: eval::EvalCommand,
     },
+    /// Training curves of a run (every loss term, images/s) and its recorded separations, as PNG.
+    Plot(plot::PlotArgs),
     /// Build, inspect and preview dataset files (the paper's contrastive datasets).
     Data {
         #[command(subcommand)]
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Data { command } => data::commands::run(command),
         Command::Eval { command } => eval::run(command),
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

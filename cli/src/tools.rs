@@ -95,8 +95,9 @@ pub struct GenerateArgs {
     /// Columns: the first has s = 0 (background), the others one salient code each.
     #[arg(long, default_value_t = 8)]
     pub cols: usize,
-    /// Seed of the salient codes (default: --seed, which then seeds the common codes only).
-    /// The grid is drawn on the host: the browser viewer shows the same one for the same seeds.
+    /// Seed of the salient codes (default: the value of --seed, which seeds the common codes).
+    /// The codes are drawn on the host: the browser viewer shows the same grid for the same
+    /// seeds.
     #[arg(long)]
     pub salient_seed: Option<u64>,
     /// Enlarge the sheet this many times (default: 2 for 32x32 models, else 1).

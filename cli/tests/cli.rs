@@ -209,6 +209,17 @@ fn train_resume_and_every_tool() {
     }
     let table = std::fs::read_to_string(file("separation.csv")).unwrap();
     assert_eq!(table.lines().count(), 1 + 16);
+    // The run keeps the evaluation of its checkpoint (step 5), for `plot`.
+    let recorded = run.join("eval/separation-step-000005.csv");
+    assert_eq!(std::fs::read_to_string(&recorded).unwrap(), table);
+
+    // Training curves and the recorded separation, one PNG.
+    ok(&["plot", r, "--smooth", "2"]);
+    let curves = image::open(run.join("curves.png")).unwrap().to_rgb8();
+    assert_eq!(curves.dimensions(), (1600, 1000));
+    let colours: std::collections::HashSet<[u8; 3]> = curves.pixels().map(|p| p.0).collect();
+    assert!(colours.len() > 20, "lines, text and legends are drawn");
+    fails(&["plot", dir.path().to_str().unwrap()], "has no metrics.csv");
     // Best / average / worst over runs (the same run twice: all three agree).
     let text = ok(&[
         "eval",

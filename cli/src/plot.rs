@@ -1,0 +1,274 @@
+//! `dinfogan plot RUN_DIR`: a run's training curves (every loss term and images/s, from
+//! `metrics.csv`) as one PNG, with the separation accuracies over checkpoints when
+//! `dinfogan eval separation --checkpoint RUN_DIR` has recorded some (`RUN_DIR/eval/`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use plotters::prelude::*;
+
+/// The bundled font (DejaVu Sans, free licence: `cli/assets/DejaVuSans-LICENSE.txt`): the
+/// plots need no system fonts.
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const SIZE: (u32, u32) = (1600, 1000);
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A run folder written by `dinfogan train`.
+    pub run: PathBuf,
+    /// The PNG to write (default: RUN_DIR/curves.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Average the losses over this many steps (a moving window) before drawing; 1 draws them raw.
+    #[arg(long, default_value_t = 50)]
+    pub smooth: usize,
+}
+
+/// One column of metrics.csv.
+struct Series {
+    name: String,
+    values: Vec<f64>,
+}
+
+/// Separation accuracies recorded per checkpoint: (space, label) -> [(step, accuracy)].
+type Separation = BTreeMap<(String, String), Vec<(f64, f64)>>;
+
+pub fn run(args: PlotArgs) -> Result<()> {
+    if args.smooth == 0 {
+        bail!("--smooth must be at least 1");
+    }
+    let metrics = args.run.join("metrics.csv");
+    if !metrics.is_file() {
+        bail!(
+            "{} has no metrics.csv: give a run folder written by `dinfogan train`",
+            args.run.display()
+        );
+    }
+    let (steps, columns) = read_metrics(&metrics)?;
+    if steps.is_empty() {
+        bail!("{} has no steps yet", metrics.display());
+    }
+    let separation = read_separation(&args.run.join("eval"))?;
+    let out = args.out.unwrap_or_else(|| args.run.join("curves.png"));
+    let pick = |prefix: &str| -> Vec<Series> {
+        columns
+            .iter()
+            // Terms switched off (weight 0) stay at zero: not drawn.
+            .filter(|s| s.name.starts_with(prefix) && s.values.iter().any(|v| *v != 0.0))
+            .map(|s| Series {
+                name: s.name.clone(),
+                values: moving_average(&s.values, args.smooth),
+            })
+            .collect()
+    };
+    let mut panels = vec![
+        ("generator losses".to_string(), pick("g_")),
+        ("discriminator and regulariser losses".to_string(), {
+            let mut d = pick("d_");
+            d.extend(pick("h_"));
+            d
+        }),
+        ("images per second".to_string(), pick("images_per_second")),
+    ];
+    if !separation.is_empty() {
+        let series = separation
+            .iter()
+            .map(|((space, label), points)| Series {
+                name: format!("{label} from {space}"),
+                values: points.iter().map(|p| p.1).collect(),
+            })
+            .collect();
+        panels.push(("separation accuracy (eval separation)".to_string(), series));
+    }
+
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| anyhow::anyhow!("the bundled font could not be read"))?;
+    let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let title = format!("{} ({} steps)", args.run.display(), steps.last().unwrap());
+        let root = root
+            .titled(&title, ("sans-serif", 26))
+            .map_err(draw_error)?;
+        let areas = root.split_evenly((2, 2));
+        for (area, (title, series)) in areas.iter().zip(&panels) {
+            let xs: Vec<f64> = if title.starts_with("separation") {
+                separation.values().next().unwrap().iter().map(|p| p.0).collect()
+            } else {
+                steps.clone()
+            };
+            draw_panel(area, title, &xs, series)?;
+        }
+        root.present().map_err(draw_error)?;
+    }
+    let image = image::RgbImage::from_raw(SIZE.0, SIZE.1, buffer).expect("buffer of the plot size");
+    crate::images::save_png(&image, &out, 1)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("could not draw the plot: {e:?}")
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    xs: &[f64],
+    series: &[Series],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let finite = || series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite());
+    let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        return Ok(());
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    let (x0, x1) = (xs[0], xs[xs.len() - 1].max(xs[0] + 1.0));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, (lo - pad)..(hi + pad))
+        .map_err(draw_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(draw_error)?;
+    for (i, s) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let points = xs
+            .iter()
+            .zip(&s.values)
+            .filter(|(_, y)| y.is_finite())
+            .map(|(x, y)| (*x, *y));
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(draw_error)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(draw_error)?;
+    }
+    Ok(())
+}
+
+/// The steps and every other column of metrics.csv.
+fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Series>)> {
+    let mut reader = csv::Reader::from_path(path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    let names: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("{} has no header line", path.display()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if names.first().map(String::as_str) != Some("step") {
+        bail!("{} is not a metrics file of `dinfogan train`", path.display());
+    }
+    let mut columns: Vec<Series> = names[1..]
+        .iter()
+        .map(|name| Series {
+            name: name.clone(),
+            values: Vec::new(),
+        })
+        .collect();
+    let mut steps = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.with_context(|| format!("{} line {}", path.display(), line + 2))?;
+        let number = |i: usize| -> Result<f64> {
+            record
+                .get(i)
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("{} line {}: not a number", path.display(), line + 2))
+        };
+        steps.push(number(0)?);
+        for (i, column) in columns.iter_mut().enumerate() {
+            column.values.push(number(i + 1)?);
+        }
+    }
+    Ok((steps, columns))
+}
+
+/// `RUN_DIR/eval/separation-step-NNNNNN.csv` files, in step order.
+fn read_separation(dir: &Path) -> Result<Separation> {
+    let mut found = BTreeMap::new();
+    if !dir.is_dir() {
+        return Ok(found);
+    }
+    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .with_context(|| format!("could not list {}", dir.display()))?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_str()?;
+            let step = name.strip_prefix("separation-step-")?.strip_suffix(".csv")?;
+            Some((step.parse().ok()?, path))
+        })
+        .collect();
+    files.sort();
+    for (step, path) in files {
+        let mut reader = csv::Reader::from_path(&path)
+            .with_context(|| format!("could not read {}", path.display()))?;
+        for record in reader.records() {
+            let record = record.with_context(|| format!("could not read {}", path.display()))?;
+            let (Some(space), Some(label), Some(Ok(mean))) = (
+                record.get(0),
+                record.get(1),
+                record.get(4).map(str::parse::<f64>),
+            ) else {
+                bail!("{} is not a separation table", path.display());
+            };
+            found
+                .entry((space.to_string(), label.to_string()))
+                .or_insert_with(Vec::new)
+                .push((step as f64, mean));
+        }
+    }
+    Ok(found)
+}
+
+/// The mean of the last `window` values at each point (fewer at the start).
+fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(values.len());
+    let mut sum = 0.0;
+    for (i, v) in values.iter().enumerate() {
+        sum += v;
+        if i >= window {
+            sum -= values[i - window];
+        }
+        out.push(sum / (i + 1).min(window) as f64);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moving_average;
+
+    #[test]
+    fn moving_average_by_hand() {
+        assert_eq!(
+            moving_average(&[1.0, 3.0, 5.0, 7.0], 2),
+            vec![1.0, 2.0, 4.0, 6.0]
+        );
+        assert_eq!(moving_average(&[2.0, 4.0], 1), vec![2.0, 4.0]);
+    }
+}
