@@ -19,11 +19,13 @@ const SEEDS = { common: 3, salient: 4, rows: 4, cols: 6 };
 
 let server;
 let shots;
+let fixturesDir;
 const browsers = {};
 
 before(async () => {
   assert.ok(existsSync(join(DIST, 'index.html')), 'web/dist is missing: run scripts/build-web.sh first');
   const fixtures = mkdtempSync(join(tmpdir(), 'dinfogan-fixtures-'));
+  fixturesDir = fixtures;
   // The native CLI's grid for the same model and seeds: the reference both browser paths match.
   execFileSync(cli(), [
     'generate', '--checkpoint', DEMO_MODEL, '--backend', 'cpu',
@@ -112,6 +114,29 @@ test('a swap of two bundled examples gives four images, deterministically', asyn
   await page.waitForFunction((n) => Number(document.body.dataset.swap) > n + 1, swaps);
   assert.deepEqual(await canvasBytes(page, '#swap-remove'), first[5]);
   await page.screenshot({ path: join(shots, 'viewer-swap.png'), fullPage: true });
+});
+
+test('a model and swap images picked as files', async (t) => {
+  const page = await viewer(t, browsers.cpu, gridQuery);
+  assert.equal(await settled(page), 'ready');
+  const grid = await canvasBytes(page, '#grid');
+  // The same model again, from a file: the same grid.
+  await page.evaluate(() => { document.body.dataset.state = 'loading'; });
+  await page.setInputFiles('#model-file', DEMO_MODEL);
+  assert.equal(await settled(page), 'ready');
+  assert.match(await page.textContent('#status'), /Loaded demo\.bpk/);
+  assert.deepEqual(await canvasBytes(page, '#grid'), grid);
+  // Any image works as a swap input: it is cropped to a square and resized to 32x32.
+  const swaps = await page.evaluate(() => Number(document.body.dataset.swap));
+  await page.setInputFiles('#swap-target', join(fixturesDir, 'grid.png'));
+  await page.waitForFunction((n) => Number(document.body.dataset.swap) > n, swaps);
+  assert.equal(await page.inputValue('#swap-example'), '');
+  const target = await canvasBytes(page, '#swap-y');
+  assert.equal(target.length, 32 * 32 * 4);
+  // A file that is not an image is refused with a sentence.
+  await page.setInputFiles('#swap-background', DEMO_MODEL);
+  await page.waitForFunction(() => !document.querySelector('#error').hidden);
+  assert.match(await page.textContent('#error'), /^The file demo\.bpk is not an image this browser can decode\.$/);
 });
 
 test('a salient slider changes the image, from the keyboard', async (t) => {

@@ -301,7 +301,7 @@ async function imageToRgba(file, side) {
   try {
     bitmap = await createImageBitmap(file);
   } catch {
-    throw new Error(`${file.name} is not an image this browser can decode`);
+    throw new Error(`the file ${file.name} is not an image this browser can decode`);
   }
   const size = Math.min(bitmap.width, bitmap.height);
   const canvas = new OffscreenCanvas(side, side);
