@@ -21,7 +21,7 @@ for (const webgpu of [true, false]) {
   if ((await settled(page)) !== 'ready') throw new Error(await page.textContent('#error'));
   const result = await page.evaluate(async (repeats) => {
     const { call, state } = window.dinfogan;
-    const grid = await call('gridLatents', { rows: 8, cols: 8, commonSeed: 1, salientSeed: 2 });
+    const { result: grid } = await call('gridLatents', { rows: 8, cols: 8, commonSeed: 1, salientSeed: 2 });
     const timed = async (op, args) => {
       const times = [];
       for (let i = 0; i < repeats; i++) {
