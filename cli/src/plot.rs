@@ -96,7 +96,13 @@ pub fn run(args: PlotArgs) -> Result<()> {
         let areas = root.split_evenly((2, 2));
         for (area, (title, series)) in areas.iter().zip(&panels) {
             let xs: Vec<f64> = if title.starts_with("separation") {
-                separation.values().next().unwrap().iter().map(|p| p.0).collect()
+                separation
+                    .values()
+                    .next()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.0)
+                    .collect()
             } else {
                 steps.clone()
             };
@@ -123,7 +129,12 @@ fn draw_panel<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let finite = || series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite());
+    let finite = || {
+        series
+            .iter()
+            .flat_map(|s| s.values.iter().copied())
+            .filter(|v| v.is_finite())
+    };
     let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
@@ -157,7 +168,9 @@ where
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(draw_error)?
             .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
     }
     if series.len() > 1 {
         chart
@@ -183,7 +196,10 @@ fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Series>)> {
         .map(str::to_string)
         .collect();
     if names.first().map(String::as_str) != Some("step") {
-        bail!("{} is not a metrics file of `dinfogan train`", path.display());
+        bail!(
+            "{} is not a metrics file of `dinfogan train`",
+            path.display()
+        );
     }
     let mut columns: Vec<Series> = names[1..]
         .iter()
@@ -220,7 +236,9 @@ fn read_separation(dir: &Path) -> Result<Separation> {
         .filter_map(|entry| {
             let path = entry.ok()?.path();
             let name = path.file_name()?.to_str()?;
-            let step = name.strip_prefix("separation-step-")?.strip_suffix(".csv")?;
+            let step = name
+                .strip_prefix("separation-step-")?
+                .strip_suffix(".csv")?;
             Some((step.parse().ok()?, path))
         })
         .collect();

@@ -219,7 +219,10 @@ fn train_resume_and_every_tool() {
     assert_eq!(curves.dimensions(), (1600, 1000));
     let colours: std::collections::HashSet<[u8; 3]> = curves.pixels().map(|p| p.0).collect();
     assert!(colours.len() > 20, "lines, text and legends are drawn");
-    fails(&["plot", dir.path().to_str().unwrap()], "has no metrics.csv");
+    fails(
+        &["plot", dir.path().to_str().unwrap()],
+        "has no metrics.csv",
+    );
     // Best / average / worst over runs (the same run twice: all three agree).
     let text = ok(&[
         "eval",
