@@ -6,13 +6,13 @@
 
 use burn::module::Module;
 use burn::prelude::*;
+use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ModelConfig, SalientPrior};
 use crate::error::{Error, Result};
 use crate::latent::{sample_common, sample_salient, seeded_normal, seeded_salient};
 use crate::model::{Discriminator, Encoder, Generator};
-use crate::step::load_module;
 
 /// The networks an exported model carries.
 #[derive(Module, Debug)]
@@ -60,6 +60,7 @@ impl InferenceModel {
         })
     }
 
+    #[cfg_attr(not(feature = "train"), allow(dead_code))]
     pub(crate) fn from_networks(
         config: ModelConfig,
         salient_prior: SalientPrior,
@@ -76,7 +77,7 @@ impl InferenceModel {
     }
 
     /// G and the encoder from the generator and discriminator records of a training checkpoint
-    /// (see [`Trainer::state`](crate::step::Trainer::state)).
+    /// (`Trainer::state` with the `train` feature).
     pub fn from_checkpoint(
         config: ModelConfig,
         salient_prior: SalientPrior,
@@ -357,4 +358,19 @@ pub fn grid_latents(
         }
     }
     (common, salient)
+}
+
+/// A module's weights from burnpack bytes, with a sentence when they do not fit.
+pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
+    let record =
+        burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| {
+            Error::Weights {
+                what: what.into(),
+                reason: e.to_string(),
+            }
+        })?;
+    module.try_load_record(record).map_err(|e| Error::Weights {
+        what: what.into(),
+        reason: e.to_string(),
+    })
 }

@@ -10,7 +10,8 @@
 //! - [`model`]: G, the discriminator with heads D, C, Qz, Qs, and the regulariser H.
 //! - [`latent`]: priors of z and s, contrastive-regulariser pairs.
 //! - [`loss`]: one function per loss term.
-//! - [`step`]: the [`Trainer`](step::Trainer) and its G, D and H steps.
+//! - `step` (feature `train`, on by default): the `Trainer` and its G, D and H steps. The
+//!   browser viewer builds without it: no autodiff or optimiser code in its bundle.
 //! - [`infer`]: encode, generate, reconstruct, swap, traverse; the exported file format.
 //! - [`builtin`]: the procedural dataset with ground-truth factors.
 //! - [`pixels`]: network values to RGBA bytes and back; `gpu` (feature `gpu-pixels`): the same
@@ -26,9 +27,11 @@ pub mod latent;
 pub mod loss;
 pub mod model;
 pub mod pixels;
+#[cfg(feature = "train")]
 pub mod step;
 
 pub use config::{LossWeights, ModelConfig, OptimConfig, SalientPrior, TrainConfig};
 pub use error::{Error, Result};
 pub use infer::InferenceModel;
+#[cfg(feature = "train")]
 pub use step::{Losses, Trainer, TrainerState, LOSS_NAMES};

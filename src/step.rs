@@ -16,7 +16,7 @@ use burn::tensor::Bytes;
 
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
-use crate::infer::InferenceModel;
+use crate::infer::{load_module, InferenceModel};
 use crate::latent::{background_salient, sample_common, sample_contrastive_pairs, sample_salient};
 use crate::loss::{
     binary_cross_entropy, cross_entropy, discriminator_adversarial, generator_adversarial, l1,
@@ -519,20 +519,6 @@ impl Trainer {
         }
         Ok(())
     }
-}
-
-pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
-    let record =
-        burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| {
-            Error::Weights {
-                what: what.into(),
-                reason: e.to_string(),
-            }
-        })?;
-    module.try_load_record(record).map_err(|e| Error::Weights {
-        what: what.into(),
-        reason: e.to_string(),
-    })
 }
 
 fn load_optimizer(optim: ModuleOptimizer, bytes: Vec<u8>, what: &str) -> Result<ModuleOptimizer> {
