@@ -26,7 +26,13 @@ wasm=web/dist/pkg/dinfogan_web_bg.wasm
 # Half the size: binaryen's wasm-opt (npm, pinned in web/package.json). It takes minutes on two
 # cores, so its output is cached by the input's hash. DINFOGAN_WASM_OPT=0 skips it.
 if [ "${DINFOGAN_WASM_OPT:-1}" = 1 ]; then
-  [ -x web/node_modules/.bin/wasm-opt ] || (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  if [ ! -x web/node_modules/.bin/wasm-opt ]; then
+    if ! command -v npm >/dev/null; then
+      echo "error: wasm-opt comes from npm (binaryen): install Node.js and npm, or skip it with DINFOGAN_WASM_OPT=0" >&2
+      exit 1
+    fi
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  fi
   cache="$CARGO_TARGET_DIR/wasm-opt/$(sha256sum "$wasm" | cut -c1-32).wasm"
   if [ ! -f "$cache" ]; then
     mkdir -p "$(dirname "$cache")"
