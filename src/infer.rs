@@ -170,6 +170,32 @@ impl InferenceModel {
         Ok((gained, removed))
     }
 
+    /// [`InferenceModel::swap`] with both reconstructions, from one encoding and one generator
+    /// pass (the browser viewer's swap panel). Returns `[4 * n, ...]`: G(z_x, 0), G(z_y, s_y),
+    /// G(z_x, s_y), G(z_y, 0), `n` images each, for `n` background and `n` target images.
+    pub fn swap_and_reconstruct(
+        &self,
+        background: Tensor<4>,
+        target: Tensor<4>,
+    ) -> Result<Tensor<4>> {
+        let n = background.dims()[0];
+        if target.dims()[0] != n {
+            return Err(Error::Shape(format!(
+                "a swap pairs images in order: {n} background and {} target images were given",
+                target.dims()[0]
+            )));
+        }
+        let (common, salient) = self.encode(Tensor::cat(vec![background, target], 0))?;
+        let z_x = common.clone().narrow(0, 0, n);
+        let z_y = common.narrow(0, n, n);
+        let s_y = salient.narrow(0, n, n);
+        let zero = s_y.zeros_like();
+        Ok(self.generate(
+            Tensor::cat(vec![z_x.clone(), z_y.clone(), z_x, z_y], 0),
+            Tensor::cat(vec![zero.clone(), s_y.clone(), s_y, zero], 0),
+        ))
+    }
+
     /// G(z, s) with salient dimension `dim` set to each of `values` in turn, z and the other
     /// salient values fixed (paper Fig. 9). `common`: `[1, L]`, `salient`: `[1, M]`.
     /// Returns `[values.len(), channels, side, side]`.
@@ -229,10 +255,7 @@ impl InferenceModel {
             salient_seed,
         );
         let (l, m) = (self.config.common_dim, self.config.salient_dim);
-        (
-            Tensor::from_data(TensorData::new(common, [rows * cols, l]), &self.device),
-            Tensor::from_data(TensorData::new(salient, [rows * cols, m]), &self.device),
-        )
+        (self.codes(common, l), self.codes(salient, m))
     }
 
     /// The images of [`InferenceModel::grid_latents`]: `[rows * cols, channels, side, side]`.
@@ -260,9 +283,15 @@ impl InferenceModel {
             )));
         }
         Ok(self.generate(
-            Tensor::from_data(TensorData::new(common.to_vec(), [n, l]), &self.device),
-            Tensor::from_data(TensorData::new(salient.to_vec(), [n, m]), &self.device),
+            self.codes(common.to_vec(), l),
+            self.codes(salient.to_vec(), m),
         ))
+    }
+
+    /// Host numbers, `width` per code, as a `[n, width]` tensor on the model's device.
+    fn codes(&self, values: Vec<f32>, width: usize) -> Tensor<2> {
+        let n = values.len() / width;
+        Tensor::from_data(TensorData::new(values, [n, width]), &self.device)
     }
 
     /// One self-describing file: `DINFOGAN`, the format version (u32 LE), the length of a JSON

@@ -100,8 +100,22 @@ fn swap_and_reconstruct_follow_the_paper() {
     assert!(max_abs_diff(&common::values(gained), &expected_gained) < 1e-5);
     assert!(max_abs_diff(&common::values(removed.clone()), &expected_removed) < 1e-5);
     // Removing the salient features of y is reconstructing y as a background image.
-    let as_background = common::values(model.reconstruct(y, false).unwrap());
-    assert!(max_abs_diff(&common::values(removed), &as_background) < 1e-5);
+    let as_background = common::values(model.reconstruct(y.clone(), false).unwrap());
+    assert!(max_abs_diff(&common::values(removed.clone()), &as_background) < 1e-5);
+
+    // The viewer's panel: both reconstructions, then the swap, in one pass.
+    let all = model.swap_and_reconstruct(x.clone(), y.clone()).unwrap();
+    assert_eq!(all.dims(), [8, 3, 32, 32]);
+    let part = |k: usize| common::values(all.clone().narrow(0, 2 * k, 2));
+    let rec_x = common::values(model.reconstruct(x.clone(), false).unwrap());
+    let rec_y = common::values(model.reconstruct(y.clone(), true).unwrap());
+    assert!(max_abs_diff(&part(0), &rec_x) < 1e-5);
+    assert!(max_abs_diff(&part(1), &rec_y) < 1e-5);
+    assert!(max_abs_diff(&part(2), &expected_gained) < 1e-5);
+    assert!(max_abs_diff(&part(3), &expected_removed) < 1e-5);
+    let one = y.narrow(0, 0, 1);
+    let err = model.swap_and_reconstruct(x, one).unwrap_err().to_string();
+    assert!(err.contains("2 background and 1 target"), "{err}");
 }
 
 #[test]

@@ -27,9 +27,15 @@ pub struct PlotArgs {
 }
 
 /// One column of metrics.csv.
-struct Series {
+struct Column {
     name: String,
     values: Vec<f64>,
+}
+
+/// One line of a panel: (step, value) points.
+struct Series {
+    name: String,
+    points: Vec<(f64, f64)>,
 }
 
 /// Separation accuracies recorded per checkpoint: (space, label) -> [(step, accuracy)].
@@ -59,7 +65,11 @@ pub fn run(args: PlotArgs) -> Result<()> {
             .filter(|s| s.name.starts_with(prefix) && s.values.iter().any(|v| *v != 0.0))
             .map(|s| Series {
                 name: s.name.clone(),
-                values: moving_average(&s.values, args.smooth),
+                points: steps
+                    .iter()
+                    .copied()
+                    .zip(moving_average(&s.values, args.smooth))
+                    .collect(),
             })
             .collect()
     };
@@ -77,7 +87,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
             .iter()
             .map(|((space, label), points)| Series {
                 name: format!("{label} from {space}"),
-                values: points.iter().map(|p| p.1).collect(),
+                points: points.clone(),
             })
             .collect();
         panels.push(("separation accuracy (eval separation)".to_string(), series));
@@ -95,18 +105,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
             .map_err(draw_error)?;
         let areas = root.split_evenly((2, 2));
         for (area, (title, series)) in areas.iter().zip(&panels) {
-            let xs: Vec<f64> = if title.starts_with("separation") {
-                separation
-                    .values()
-                    .next()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p.0)
-                    .collect()
-            } else {
-                steps.clone()
-            };
-            draw_panel(area, title, &xs, series)?;
+            draw_panel(area, title, series)?;
         }
         root.present().map_err(draw_error)?;
     }
@@ -123,26 +122,27 @@ fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
-    xs: &[f64],
     series: &[Series],
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
-    let finite = || {
+    let range = |pick: fn(&(f64, f64)) -> f64| {
         series
             .iter()
-            .flat_map(|s| s.values.iter().copied())
+            .flat_map(|s| s.points.iter().map(pick))
             .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
     };
-    let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    if !lo.is_finite() {
+    let (lo, hi) = range(|p| p.1);
+    let (x0, x1) = range(|p| p.0);
+    if !lo.is_finite() || !x0.is_finite() {
         return Ok(());
     }
     let pad = ((hi - lo) * 0.05).max(1e-6);
-    let (x0, x1) = (xs[0], xs[xs.len() - 1].max(xs[0] + 1.0));
+    let x1 = x1.max(x0 + 1.0);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(12)
@@ -159,11 +159,7 @@ where
         .map_err(draw_error)?;
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let points = xs
-            .iter()
-            .zip(&s.values)
-            .filter(|(_, y)| y.is_finite())
-            .map(|(x, y)| (*x, *y));
+        let points = s.points.iter().copied().filter(|(_, y)| y.is_finite());
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(draw_error)?
@@ -186,7 +182,7 @@ where
 }
 
 /// The steps and every other column of metrics.csv.
-fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Series>)> {
+fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Column>)> {
     let mut reader = csv::Reader::from_path(path)
         .with_context(|| format!("could not read {}", path.display()))?;
     let names: Vec<String> = reader
@@ -201,9 +197,9 @@ fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Series>)> {
             path.display()
         );
     }
-    let mut columns: Vec<Series> = names[1..]
+    let mut columns: Vec<Column> = names[1..]
         .iter()
-        .map(|name| Series {
+        .map(|name| Column {
             name: name.clone(),
             values: Vec::new(),
         })

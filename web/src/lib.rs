@@ -185,21 +185,16 @@ impl Viewer {
     /// G(z_y, s_y), then G(z_x, s_y) (x given y's salient features) and G(z_y, 0) (y with its
     /// salient features removed: the "healthy counterpart").
     pub async fn swap(&self, background: Vec<u8>, target: Vec<u8>) -> Result<Vec<u8>, JsError> {
-        let both = [background, target].concat();
-        let images = self.images(&both)?;
-        if images.dims()[0] != 2 {
+        let background = self.images(&background)?;
+        let target = self.images(&target)?;
+        if background.dims()[0] != 1 || target.dims()[0] != 1 {
             return Err(js_error("give exactly one background and one target image"));
         }
-        let (common, salient) = self.model.encode(images).map_err(js_error)?;
-        let m = self.model.config().salient_dim;
-        let z_x = common.clone().narrow(0, 0, 1);
-        let z_y = common.narrow(0, 1, 1);
-        let s_y = salient.narrow(0, 1, 1);
-        let zero = s_y.zeros_like();
-        let common = Tensor::cat(vec![z_x.clone(), z_y.clone(), z_x, z_y], 0);
-        let salient = Tensor::cat(vec![zero.clone(), s_y.clone(), s_y, zero], 0);
-        debug_assert_eq!(salient.dims(), [4, m]);
-        self.rgba(self.model.generate(common, salient)).await
+        let images = self
+            .model
+            .swap_and_reconstruct(background, target)
+            .map_err(js_error)?;
+        self.rgba(images).await
     }
 
     /// `count` background then `count` target images of the built-in data (RGBA) at this
