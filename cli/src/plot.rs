@@ -105,7 +105,19 @@ pub fn run(args: PlotArgs) -> Result<()> {
             .map_err(draw_error)?;
         let areas = root.split_evenly((2, 2));
         for (area, (title, series)) in areas.iter().zip(&panels) {
-            draw_panel(area, title, series)?;
+            // Evaluations come at the latest steps: their legend goes left, out of the way.
+            let legend = if title.starts_with("separation") {
+                SeriesLabelPosition::UpperLeft
+            } else {
+                SeriesLabelPosition::UpperRight
+            };
+            draw_panel(
+                area,
+                title,
+                series,
+                (steps[0], steps[steps.len() - 1]),
+                legend,
+            )?;
         }
         root.present().map_err(draw_error)?;
     }
@@ -123,6 +135,8 @@ fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     series: &[Series],
+    steps: (f64, f64),
+    legend: SeriesLabelPosition,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -137,12 +151,13 @@ where
             })
     };
     let (lo, hi) = range(|p| p.1);
-    let (x0, x1) = range(|p| p.0);
-    if !lo.is_finite() || !x0.is_finite() {
+    if !lo.is_finite() {
         return Ok(());
     }
+    // Every panel spans the whole run, so evaluations sit where they were made.
+    let (x0, x1) = range(|p| p.0);
+    let (x0, x1) = (x0.min(steps.0), x1.max(steps.1).max(x0 + 1.0));
     let pad = ((hi - lo) * 0.05).max(1e-6);
-    let x1 = x1.max(x0 + 1.0);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 22))
         .margin(12)
@@ -160,6 +175,12 @@ where
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let points = s.points.iter().copied().filter(|(_, y)| y.is_finite());
+        // A few points (evaluations) get markers: one alone draws no line.
+        if s.points.len() <= 50 {
+            chart
+                .draw_series(points.clone().map(|p| Circle::new(p, 4, color.filled())))
+                .map_err(draw_error)?;
+        }
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(draw_error)?
@@ -174,7 +195,7 @@ where
             .label_font(("sans-serif", 14))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend)
             .draw()
             .map_err(draw_error)?;
     }
