@@ -143,6 +143,27 @@ impl InferenceModel {
         Ok(self.networks.encoder.forward(images))
     }
 
+    /// (ẑ, ŝ) with the encoder in *training* mode: Gaussian noise on and batch-norm statistics
+    /// of this very batch, as the paper's public evaluation scripts encode (they never switch
+    /// the discriminator to evaluation mode). The codes then depend on the noise (seeded with
+    /// `seed`) and on which images share the batch. [`InferenceModel::encode`] is the
+    /// deterministic default.
+    #[cfg(feature = "train")]
+    pub fn encode_training_mode(
+        &self,
+        images: Tensor<4>,
+        seed: u64,
+    ) -> Result<(Tensor<2>, Tensor<2>)> {
+        self.check_images(&images)?;
+        let device = self.device.clone().autodiff();
+        device.seed(seed);
+        // `train` restores the training flags `valid` switched off (noise, batch statistics);
+        // they act on an autodiff device only.
+        let encoder = self.networks.encoder.clone().to_device(&device).train();
+        let (common, salient) = encoder.forward(images.autodiff());
+        Ok((common.inner(), salient.inner()))
+    }
+
     /// G(z, s): `[batch, channels, side, side]` in [-1, 1].
     pub fn generate(&self, common: Tensor<2>, salient: Tensor<2>) -> Tensor<4> {
         self.networks.generator.forward(common, salient)

@@ -125,3 +125,48 @@ fn images_of_the_wrong_shape_are_refused() {
     let err = model.encode(wrong).unwrap_err().to_string();
     assert!(err.contains("3x32x32") && err.contains("1x32x32"), "{err}");
 }
+
+#[test]
+fn training_mode_encoding_is_noisy_batch_dependent_and_seeded() {
+    let model = model();
+    let config = tiny_config();
+    let images = builtin_batch(
+        &config,
+        dinfogan::builtin::Domain::Target,
+        0,
+        4,
+        model.device(),
+    );
+    let (z, s) = model.encode(images.clone()).unwrap();
+    let inference = (common::values(z), common::values(s));
+    let train = |seed| {
+        let (z, s) = model.encode_training_mode(images.clone(), seed).unwrap();
+        assert!(!z.is_autodiff(), "codes come back on the plain device");
+        (common::values(z), common::values(s))
+    };
+    let (a, b, other) = (train(1), train(1), train(2));
+    assert_eq!(a, b, "the same seed gives the same codes");
+    assert!(
+        max_abs_diff(&a.0, &other.0) > 1e-4,
+        "noise changes with the seed"
+    );
+    assert!(
+        max_abs_diff(&a.0, &inference.0) > 1e-4,
+        "not the inference codes"
+    );
+    // Batch statistics: without noise, an image's codes still depend on the images beside it.
+    let mut quiet = tiny_config().model;
+    quiet.noise_std = 0.0;
+    let quiet = InferenceModel::new(quiet, SalientPrior::Normal, &cpu()).unwrap();
+    let codes = |n: usize| {
+        let (_, s) = quiet
+            .encode_training_mode(images.clone().narrow(0, 0, n), 0)
+            .unwrap();
+        common::values(s)
+    };
+    let (pair, four) = (codes(2), codes(4));
+    assert!(max_abs_diff(&pair, &four[..6]) > 1e-4);
+    // The inference model is untouched: evaluation mode gives what it gave.
+    let (z, _) = model.encode(images).unwrap();
+    assert_eq!(common::values(z), inference.0);
+}

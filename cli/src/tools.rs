@@ -321,7 +321,7 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
         ),
         crate::data::Source::File { file, .. } => {
             let h = &file.header;
-            header.extend(h.label_names.iter().map(|n| format!("label_{n}")));
+            header.extend(h.labels.iter().map(|l| format!("label_{}", l.name)));
             header.extend(h.factor_names.iter().map(|n| format!("true_{n}")));
         }
         crate::data::Source::Folder { .. } => header.push("label_subclass".into()),
@@ -366,20 +366,8 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
                         record.extend(file.labels_of(k).iter().map(|v| v.to_string()));
                         record.extend(file.factors_of(k).iter().copied().map(number));
                     }
-                    crate::data::Source::Folder {
-                        background_files,
-                        target_files,
-                        ..
-                    } => {
-                        let file = match domain {
-                            Domain::Background => &background_files[i],
-                            Domain::Target => &target_files[i],
-                        };
-                        let subclass = match domain {
-                            Domain::Target => crate::data::subclass(file),
-                            Domain::Background => None,
-                        };
-                        record.push(subclass.unwrap_or_default());
+                    crate::data::Source::Folder { .. } => {
+                        record.push(data.subclass(domain, i).unwrap_or_default());
                     }
                 }
                 out.write_record(&record)?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use image::imageops::{crop_imm, resize, FilterType};
 
-use super::file::DatasetFile;
+use super::file::{DatasetFile, LabelSpec};
 
 /// The attribute table: file names and, per file, the attribute values (+1 / -1).
 pub struct Attributes {
@@ -111,17 +111,26 @@ pub fn crop_and_resize(img: &image::RgbImage, crop: u32, side: usize) -> Vec<u8>
     ))
 }
 
-/// CelebA with accessories: glasses = Eyeglasses and not Wearing_Hat; hat = Wearing_Hat and not
-/// Eyeglasses; background = neither, each list in the attribute file's order. Training takes the
-/// first `counts` = (background, glasses, hat) of each list (the paper: 10,000, 5,000, 5,000);
-/// the test split the next ones. Centre crop 108x108, resize to `side` (64). Label: accessory
-/// (0 none, 1 glasses, 2 hat).
-pub fn celeba(dir: &Path, side: usize, counts: [usize; 3], test: bool) -> Result<DatasetFile> {
-    let (images, attributes) = locate(dir)?;
-    let text = std::fs::read_to_string(&attributes)
-        .with_context(|| format!("could not read {}", attributes.display()))?;
-    let table = Attributes::parse(&text)
-        .with_context(|| format!("{} is not a CelebA attribute file", attributes.display()))?;
+/// The paper's training split: the first 10,000 background, 5,000 glasses and 5,000 hat images
+/// of the attribute file (section 5).
+pub const TRAIN_COUNTS: [usize; 3] = [10_000, 5_000, 5_000];
+/// The test split: the images that follow the training split (5,000 glasses and 5,000 hat in
+/// the paper, and 1,000 background images as in the public evaluation).
+pub const TEST_COUNTS: [usize; 3] = [1_000, 5_000, 5_000];
+const CLASSES: [&str; 3] = ["background", "glasses", "hat"];
+
+/// Which part of CelebA with accessories to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// The rows of the attribute table in each class (background, glasses, hat) of `split`, in the
+/// file's order, at most `limit` per class. glasses = Eyeglasses and not Wearing_Hat; hat =
+/// Wearing_Hat and not Eyeglasses; background = neither. The test split always starts after
+/// the whole training split, whatever `limit` is, so the two never share an image.
+pub fn select(table: &Attributes, split: Split, limit: Option<usize>) -> Result<[Vec<usize>; 3]> {
     let (glasses, hat) = (table.column("Eyeglasses")?, table.column("Wearing_Hat")?);
     let mut lists: [Vec<usize>; 3] = Default::default();
     for (i, row) in table.values.iter().enumerate() {
@@ -133,24 +142,60 @@ pub fn celeba(dir: &Path, side: usize, counts: [usize; 3], test: bool) -> Result
         };
         lists[class].push(i);
     }
-    let split = if test { "test" } else { "training" };
-    let mut out = DatasetFile::new(
-        "celeba-accessories",
-        &format!("CelebA with accessories ({split} split)"),
-        side,
-        3,
-        &["accessory"],
-        &[],
-    );
-    for (class, list) in lists.iter().enumerate() {
-        let start = if test { counts[class] } else { 0 };
-        let chosen: Vec<usize> = list
+    let mut chosen: [Vec<usize>; 3] = Default::default();
+    for class in 0..3 {
+        let (start, count) = match split {
+            Split::Train => (0, TRAIN_COUNTS[class]),
+            Split::Test => (TRAIN_COUNTS[class], TEST_COUNTS[class]),
+        };
+        let count = limit.map_or(count, |l| count.min(l));
+        chosen[class] = lists[class]
             .iter()
             .copied()
             .skip(start)
-            .take(counts[class])
+            .take(count)
             .collect();
-        for i in chosen {
+        if chosen[class].is_empty() && count > 0 {
+            bail!(
+                "the attribute file lists {} {} images, none left for the {} split (it starts \
+                 after the first {start})",
+                lists[class].len(),
+                CLASSES[class],
+                match split {
+                    Split::Train => "training",
+                    Split::Test => "test",
+                }
+            );
+        }
+    }
+    Ok(chosen)
+}
+
+/// CelebA with accessories: the images of [`select`], centre crop 108x108, resized to `side`
+/// (64). Label: accessory (0 none, 1 glasses, 2 hat), salient and scored on the targets
+/// (glasses vs hat, the paper's Table 1).
+pub fn celeba(dir: &Path, side: usize, split: Split, limit: Option<usize>) -> Result<DatasetFile> {
+    let (images, attributes) = locate(dir)?;
+    let text = std::fs::read_to_string(&attributes)
+        .with_context(|| format!("could not read {}", attributes.display()))?;
+    let table = Attributes::parse(&text)
+        .with_context(|| format!("{} is not a CelebA attribute file", attributes.display()))?;
+    let chosen = select(&table, split, limit)?;
+    let name = match split {
+        Split::Train => "training",
+        Split::Test => "test",
+    };
+    let mut out = DatasetFile::new(
+        "celeba-accessories",
+        &format!("CelebA with accessories ({name} split)"),
+        side,
+        3,
+        // Table 1 scores glasses vs hat on the target images only.
+        vec![LabelSpec::salient("accessory")],
+        &[],
+    );
+    for (class, rows) in chosen.iter().enumerate() {
+        for &i in rows {
             let path = images.join(&table.files[i]);
             let img = image::open(&path)
                 .with_context(|| format!("could not decode the image {}", path.display()))?
@@ -180,6 +225,36 @@ mod tests {
             .contains("Bald is missing"));
         assert!(Attributes::parse("2\nA B\nx.jpg 1 -1\n").is_err());
         assert!(Attributes::parse("1\nA B\nx.jpg 1 0\n").is_err());
+    }
+
+    #[test]
+    fn test_and_training_splits_never_share_an_image() {
+        // 40,000 rows cycling none, glasses, hat, both, none: 16,000 background, 8,000 of each
+        // accessory (rows with both are dropped).
+        let mut text = String::from("40000\nEyeglasses Wearing_Hat\n");
+        for i in 0..40_000 {
+            let (g, h) = [(-1, -1), (1, -1), (-1, 1), (1, 1), (-1, -1)][i % 5];
+            text += &format!("{i:06}.jpg {g} {h}\n");
+        }
+        let table = Attributes::parse(&text).unwrap();
+        for limit in [None, Some(1), Some(5_000), Some(20_000)] {
+            let train = select(&table, Split::Train, limit).unwrap();
+            let test = select(&table, Split::Test, limit).unwrap();
+            let train: std::collections::HashSet<usize> = train.into_iter().flatten().collect();
+            for (class, rows) in test.iter().enumerate() {
+                assert!(!rows.is_empty(), "class {class}, limit {limit:?}");
+                assert!(
+                    rows.iter().all(|r| !train.contains(r)),
+                    "class {class} with limit {limit:?} overlaps the training split"
+                );
+            }
+        }
+        let full = select(&table, Split::Test, None).unwrap();
+        // What is left after 10,000 / 5,000 / 5,000: 1,000 background (of 6,000), 3,000 of each
+        // accessory (the hat slice falls short of 5,000, as it may in CelebA).
+        assert_eq!(full.clone().map(|r| r.len()), [1_000, 3_000, 3_000]);
+        // Classes follow the attributes; the first test background row is the 10,001st one.
+        assert_eq!(full[0][0], 25_000);
     }
 
     #[test]

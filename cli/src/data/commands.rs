@@ -26,6 +26,10 @@ pub enum DataCommand {
         /// Images per domain.
         #[arg(long, default_value_t = 16)]
         count: usize,
+        /// One row at the images' own size, no gaps: the background images, then the targets
+        /// (the swap examples of a model in the browser viewer's catalogue).
+        #[arg(long)]
+        strip: bool,
     },
 }
 
@@ -56,7 +60,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub celeba: Option<PathBuf>,
     /// celeba: at most this many images per class (the paper: 10,000 background, 5,000 glasses,
-    /// 5,000 hat for training).
+    /// 5,000 hat for training; the test split, which always follows them, 1,000, 5,000, 5,000).
     #[arg(long)]
     pub limit: Option<usize>,
     /// The CIFAR-10 binary folder (cifar-10-batches-bin), for cifar-mnist.
@@ -65,7 +69,8 @@ pub struct BuildArgs {
     /// The training split (default) or the test split.
     #[arg(long)]
     pub test: bool,
-    /// Image side for cifar-mnist and celeba: 64 as in the paper, or 32.
+    /// Image side: 64 as in the paper, or 32 (images are composed at their native size, then
+    /// resized; dSprites-MNIST at 32 makes the smallest sprites about 5 pixels wide).
     #[arg(long, default_value_t = 64)]
     pub size: usize,
     /// dsprites-mnist: probability that a dSprites image is used (the paper: 0.1).
@@ -86,7 +91,12 @@ pub fn run(command: DataCommand) -> Result<()> {
     match command {
         DataCommand::Build(args) => build(args),
         DataCommand::Info { file } => info(&file),
-        DataCommand::Preview { file, out, count } => preview(&file, &out, count),
+        DataCommand::Preview {
+            file,
+            out,
+            count,
+            strip,
+        } => preview(&file, &out, count, strip),
     }
 }
 
@@ -122,20 +132,27 @@ fn build(args: BuildArgs) -> Result<()> {
                 _ => mnist_split,
             };
             let mnist = Mnist::open(mnist_dir()?, split)?;
-            let build = |factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
-                         sprites: &mut recipes::SpriteSource| match args
-                .recipe
-            {
-                Recipe::DspritesMnistGroups => recipes::dsprites_mnist_groups(
-                    &mnist,
-                    args.groups,
-                    args.per_group,
-                    args.seed,
-                    factors,
-                    sprites,
-                ),
-                _ => recipes::dsprites_mnist(&mnist, args.probability, args.seed, factors, sprites),
-            };
+            let build =
+                |factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
+                 sprites: &mut recipes::SpriteSource| match args.recipe {
+                    Recipe::DspritesMnistGroups => recipes::dsprites_mnist_groups(
+                        &mnist,
+                        args.size,
+                        args.groups,
+                        args.per_group,
+                        args.seed,
+                        factors,
+                        sprites,
+                    ),
+                    _ => recipes::dsprites_mnist(
+                        &mnist,
+                        args.size,
+                        args.probability,
+                        args.seed,
+                        factors,
+                        sprites,
+                    ),
+                };
             match &args.dsprites {
                 None => build(&recipes::dsprite_factors, &mut recipes::procedural_dsprites)?,
                 Some(path) => {
@@ -152,8 +169,12 @@ fn build(args: BuildArgs) -> Result<()> {
             let dir = args.celeba.as_ref().context(
                 "celeba needs --celeba, the folder with img_align_celeba/ and list_attr_celeba.txt",
             )?;
-            let counts = [10_000, 5_000, 5_000].map(|n: usize| args.limit.map_or(n, |l| n.min(l)));
-            super::celeba::celeba(dir, args.size, counts, args.test)?
+            let split = if args.test {
+                super::celeba::Split::Test
+            } else {
+                super::celeba::Split::Train
+            };
+            super::celeba::celeba(dir, args.size, split, args.limit)?
         }
     };
     data.write(&args.out)?;
@@ -180,7 +201,8 @@ fn info(path: &std::path::Path) -> Result<()> {
         h.recipe, h.count, h.channels, h.side, h.side
     );
     println!("background: {bg}, target: {t}");
-    for (k, name) in h.label_names.iter().enumerate() {
+    for (k, spec) in h.labels.iter().enumerate() {
+        let name = &spec.name;
         let mut counts: BTreeMap<(u8, i32), usize> = BTreeMap::new();
         for i in 0..h.count {
             *counts
@@ -191,7 +213,7 @@ fn info(path: &std::path::Path) -> Result<()> {
             .iter()
             .map(|((d, v), n)| format!("{}:{v}={n}", if *d == 0 { "bg" } else { "t" }))
             .collect();
-        println!("label {name}: {}", text.join(" "));
+        println!("label {name} [{}]: {}", spec.describe(), text.join(" "));
     }
     if !h.factor_names.is_empty() {
         println!("factors: {}", h.factor_names.join(", "));
@@ -199,7 +221,10 @@ fn info(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn preview(path: &std::path::Path, out: &std::path::Path, count: usize) -> Result<()> {
+fn preview(path: &std::path::Path, out: &std::path::Path, count: usize, strip: bool) -> Result<()> {
+    if count == 0 {
+        bail!("--count must be at least 1");
+    }
     let data = DatasetFile::read(path)?;
     let (c, side) = (data.header.channels, data.header.side);
     let mut rows = Vec::new();
@@ -216,7 +241,19 @@ fn preview(path: &std::path::Path, out: &std::path::Path, count: usize) -> Resul
                 images::to_rgb(&pixels, c, side)
             })
             .collect();
+        if strip && tiles.len() < count {
+            bail!(
+                "{} holds fewer than {count} images of a domain: the strip needs {count} of each",
+                path.display()
+            );
+        }
         rows.extend(tiles.chunks(8).map(<[_]>::to_vec));
+    }
+    if strip {
+        let tiles: Vec<_> = rows.into_iter().flatten().collect();
+        images::save_png(&images::strip(&tiles), out, 1)?;
+        eprintln!("wrote {}", out.display());
+        return Ok(());
     }
     images::save_png(&images::grid(&rows), out, if side <= 32 { 2 } else { 1 })?;
     eprintln!("wrote {}", out.display());

@@ -16,12 +16,106 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 8] = b"DINFODAT";
+/// Headers are a few hundred bytes; a larger claim is a corrupt or hostile file.
+const MAX_HEADER: usize = 1 << 20;
 
 /// The little-endian u32 at the start of `b` (at least 4 bytes).
 fn u32_le(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
-pub const VERSION: u32 = 1;
+/// Version 2 declares what each label is for ([`LabelSpec`]); version 1 files (label names
+/// only) are still read, their roles taken from their recipe (see [`Header::from_v1`]).
+pub const VERSION: u32 = 2;
+
+/// Which latent space should hold a label's information, in the paper's evaluation (section
+/// 5, Tables 1-3): salient content is read well from s and near chance from z, common content
+/// the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelRole {
+    /// What only the target images show (a digit, an accessory, a sprite's shape): s, not z.
+    Salient,
+    /// What both domains share (the CIFAR class): z, not s.
+    Common,
+    /// Not content: groups and bookkeeping (the FactorVAE groups). Never scored.
+    Bookkeeping,
+}
+
+/// The images a label is scored on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoredOn {
+    /// Background and target images (the CIFAR class in Table 2).
+    All,
+    /// Target images only (the digit in Table 2, glasses vs hat in Table 1).
+    Target,
+    /// Background images only (a sub-class of the background folder).
+    Background,
+}
+
+impl ScoredOn {
+    /// Whether an image of `domain` (0 background, 1 target) is scored.
+    pub fn includes(self, domain: u8) -> bool {
+        match self {
+            Self::All => true,
+            Self::Target => domain == 1,
+            Self::Background => domain == 0,
+        }
+    }
+}
+
+/// One integer label of a dataset file and what the evaluation does with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSpec {
+    pub name: String,
+    pub role: LabelRole,
+    pub scored_on: ScoredOn,
+}
+
+impl LabelSpec {
+    /// Salient content, scored on the target images (where it exists).
+    pub fn salient(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            role: LabelRole::Salient,
+            scored_on: ScoredOn::Target,
+        }
+    }
+
+    /// Common content, scored on every image.
+    pub fn common(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            role: LabelRole::Common,
+            scored_on: ScoredOn::All,
+        }
+    }
+
+    /// Never scored.
+    pub fn bookkeeping(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            role: LabelRole::Bookkeeping,
+            scored_on: ScoredOn::All,
+        }
+    }
+
+    /// E.g. "salient, scored on target images".
+    pub fn describe(&self) -> String {
+        let role = match self.role {
+            LabelRole::Salient => "salient",
+            LabelRole::Common => "common",
+            LabelRole::Bookkeeping => return "not scored".into(),
+        };
+        let images = match self.scored_on {
+            ScoredOn::All => "all images",
+            ScoredOn::Target => "target images",
+            ScoredOn::Background => "background images",
+        };
+        format!("{role}, scored on {images}")
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
@@ -32,8 +126,65 @@ pub struct Header {
     pub count: usize,
     pub side: usize,
     pub channels: usize,
-    pub label_names: Vec<String>,
+    pub labels: Vec<LabelSpec>,
     pub factor_names: Vec<String>,
+}
+
+/// The header of version 1 files: label names without roles.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct HeaderV1 {
+    recipe: String,
+    description: String,
+    count: usize,
+    side: usize,
+    channels: usize,
+    label_names: Vec<String>,
+    factor_names: Vec<String>,
+}
+
+impl Header {
+    /// A version 1 header with the roles its recipe gave its labels (the evaluation used to
+    /// hard-code them); unknown recipes cannot be read.
+    fn from_v1(old: HeaderV1) -> Result<Self> {
+        let labels = old
+            .label_names
+            .iter()
+            .map(|name| match (old.recipe.as_str(), name.as_str()) {
+                ("cifar-mnist", "cifar_class") => Ok(LabelSpec::common(name)),
+                ("cifar-mnist", "digit")
+                | ("dsprites-mnist", "shape")
+                | ("celeba-accessories", "accessory") => Ok(LabelSpec::salient(name)),
+                ("dsprites-mnist-groups", _) => Ok(LabelSpec::bookkeeping(name)),
+                _ => bail!(
+                    "it is a version 1 dataset file whose label {name:?} this build cannot \
+                     interpret: rebuild it with `dinfogan data build`"
+                ),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            recipe: old.recipe,
+            description: old.description,
+            count: old.count,
+            side: old.side,
+            channels: old.channels,
+            labels,
+            factor_names: old.factor_names,
+        })
+    }
+
+    /// The position of the label called `name`.
+    pub fn label(&self, name: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l.name == name)
+    }
+
+    /// Parses a header of file `version` (1 or 2).
+    fn parse(version: u32, json: &[u8]) -> Result<Self> {
+        let corrupt = |e: serde_json::Error| anyhow::anyhow!("its header is corrupt ({e})");
+        match version {
+            1 => Self::from_v1(serde_json::from_slice(json).map_err(corrupt)?),
+            _ => serde_json::from_slice(json).map_err(corrupt),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +203,7 @@ impl DatasetFile {
         description: &str,
         side: usize,
         channels: usize,
-        labels: &[&str],
+        labels: Vec<LabelSpec>,
         factors: &[&str],
     ) -> Self {
         Self {
@@ -62,7 +213,7 @@ impl DatasetFile {
                 count: 0,
                 side,
                 channels,
-                label_names: labels.iter().map(|s| s.to_string()).collect(),
+                labels,
                 factor_names: factors.iter().map(|s| s.to_string()).collect(),
             },
             domains: Vec::new(),
@@ -78,7 +229,7 @@ impl DatasetFile {
 
     /// Appends one image (`channels x side x side` bytes) with its labels and factors.
     pub fn push(&mut self, domain: u8, labels: &[i32], factors: &[f32], pixels: &[u8]) {
-        assert_eq!(labels.len(), self.header.label_names.len());
+        assert_eq!(labels.len(), self.header.labels.len());
         assert_eq!(factors.len(), self.header.factor_names.len());
         assert_eq!(pixels.len(), self.image_len());
         self.domains.push(domain);
@@ -94,7 +245,7 @@ impl DatasetFile {
     }
 
     pub fn labels_of(&self, i: usize) -> &[i32] {
-        let n = self.header.label_names.len();
+        let n = self.header.labels.len();
         &self.labels[i * n..(i + 1) * n]
     }
 
@@ -132,31 +283,36 @@ impl DatasetFile {
             bail!("it is not a dinfogan dataset file (build one with `dinfogan data build`)");
         }
         let version = u32_le(&bytes[8..]);
-        if version != VERSION {
-            bail!("it is a dataset file of version {version}; this build reads version {VERSION}");
+        if !(1..=VERSION).contains(&version) {
+            bail!(
+                "it is a dataset file of version {version}; this build reads versions 1 to {VERSION}"
+            );
         }
         let header_len = u32_le(&bytes[12..]) as usize;
         let body = 16 + header_len;
         if bytes.len() < body {
             bail!("the file is truncated (its header is incomplete)");
         }
-        let header: Header = serde_json::from_slice(&bytes[16..body])
-            .map_err(|e| anyhow::anyhow!("its header is corrupt ({e})"))?;
-        let (n, l, f) = (
-            header.count,
-            header.label_names.len(),
-            header.factor_names.len(),
-        );
-        let image = header.channels * header.side * header.side;
-        let sizes = [n, 4 * n * l, 4 * n * f, n * image];
-        if bytes.len() - body != sizes.iter().sum::<usize>() {
+        let header = Header::parse(version, &bytes[16..body])?;
+        let (n, l, f) = (header.count, header.labels.len(), header.factor_names.len());
+        // The header is untrusted: every size it implies is computed without overflow.
+        let mul = |a: usize, b: usize| a.checked_mul(b);
+        let sizes = (|| {
+            let image = mul(mul(header.channels, header.side)?, header.side)?;
+            Some([n, mul(mul(4, n)?, l)?, mul(mul(4, n)?, f)?, mul(n, image)?])
+        })();
+        let needed = sizes.and_then(|s| s.iter().try_fold(0usize, |a, &b| a.checked_add(b)));
+        let (Some(sizes), Some(needed)) = (sizes, needed) else {
+            bail!("the file is corrupt: its header declares sizes no file can have");
+        };
+        if bytes.len() - body != needed {
             bail!(
                 "the file is truncated or corrupt: {} images of {}x{}x{} need {} bytes after the header, it has {}",
                 n,
                 header.channels,
                 header.side,
                 header.side,
-                sizes.iter().sum::<usize>(),
+                needed,
                 bytes.len() - body
             );
         }
@@ -198,12 +354,19 @@ impl DatasetFile {
             return Ok(None);
         }
         let len = u32_le(&start[12..]) as usize;
+        if len > MAX_HEADER {
+            bail!(
+                "{} is corrupt: its header claims {len} bytes",
+                path.display()
+            );
+        }
         let mut header = vec![0u8; len];
         f.read_exact(&mut header).with_context(|| {
             format!("{} is truncated (its header is incomplete)", path.display())
         })?;
-        let header = serde_json::from_slice(&header)
-            .with_context(|| format!("the header of {} is corrupt", path.display()))?;
+        let version = u32_le(&start[8..]);
+        let header = Header::parse(version, &header)
+            .with_context(|| format!("the header of {} is not readable", path.display()))?;
         Ok(Some(header))
     }
 
@@ -231,8 +394,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn version_1_files_get_their_recipe_roles() {
+        let v1 = |recipe: &str| {
+            let header = format!(
+                r#"{{"recipe":"{recipe}","description":"old","count":1,"side":1,"channels":1,"label_names":["cifar_class","digit"],"factor_names":[]}}"#
+            );
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&1u32.to_le_bytes());
+            bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(header.as_bytes());
+            bytes.push(1); // domain
+            bytes.extend_from_slice(&3i32.to_le_bytes());
+            bytes.extend_from_slice(&7i32.to_le_bytes());
+            bytes.push(200); // one pixel
+            bytes
+        };
+        let file = DatasetFile::from_bytes(&v1("cifar-mnist")).unwrap();
+        assert_eq!(
+            file.header.labels,
+            vec![
+                LabelSpec::common("cifar_class"),
+                LabelSpec::salient("digit")
+            ]
+        );
+        assert_eq!(file.labels_of(0), &[3, 7]);
+        // A version 1 file of a recipe this build does not know is refused with a sentence.
+        let err = DatasetFile::from_bytes(&v1("mystery"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rebuild it"), "{err}");
+    }
+
+    #[test]
     fn round_trip_and_corruption() {
-        let mut file = DatasetFile::new("test", "two images", 2, 1, &["digit"], &["scale", "x"]);
+        let mut file = DatasetFile::new(
+            "test",
+            "two images",
+            2,
+            1,
+            vec![LabelSpec::salient("digit")],
+            &["scale", "x"],
+        );
         file.push(0, &[-1], &[f32::NAN, f32::NAN], &[1, 2, 3, 4]);
         file.push(1, &[7], &[0.5, 0.25], &[5, 6, 7, 8]);
         let bytes = file.to_bytes();
@@ -247,6 +449,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("truncated"), "{err}");
+        // A header declaring sizes that overflow is refused, not multiplied.
+        let mut hostile = file.clone();
+        hostile.header.side = usize::MAX / 2;
+        let err = DatasetFile::from_bytes(&hostile.to_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("corrupt"), "{err}");
         assert!(DatasetFile::from_bytes(b"PNG....")
             .unwrap_err()
             .to_string()

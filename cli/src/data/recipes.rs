@@ -10,7 +10,7 @@ use image::{GrayImage, RgbImage};
 use rand::{rngs::StdRng, seq::SliceRandom, RngExt, SeedableRng};
 
 use super::cifar::{self, Cifar};
-use super::file::DatasetFile;
+use super::file::{DatasetFile, LabelSpec};
 use super::idx::Mnist;
 
 /// Bilinear resize of one grey `side x side` image.
@@ -68,7 +68,10 @@ pub fn cifar_mnist(
         &format!("Cifar-10-MNIST ({split} split, seed {seed})"),
         side,
         3,
-        &["cifar_class", "digit"],
+        vec![
+            LabelSpec::common("cifar_class"),
+            LabelSpec::salient("digit"),
+        ],
         &[],
     );
     let half = order.len() / 2;
@@ -138,6 +141,38 @@ pub fn dsprite(index: usize) -> Vec<u8> {
     out
 }
 
+/// The labels of a dSprites-MNIST target, which the evaluation reads from z and s: the shape,
+/// the scale level (6), and the orientation, x and y in 4 equal bins each (the bins make
+/// chance a fair 0.25 and a good model's accuracy reachable; 32 classes of position would
+/// measure precision rather than which space holds the factor).
+pub const DSPRITE_LABELS: [&str; 5] = [
+    "shape",
+    "scale",
+    "orientation (4 bins)",
+    "x (4 bins)",
+    "y (4 bins)",
+];
+
+fn dsprite_label_specs() -> Vec<LabelSpec> {
+    DSPRITE_LABELS
+        .iter()
+        .map(|n| LabelSpec::salient(n))
+        .collect()
+}
+
+/// The class of each [`DSPRITE_LABELS`] from the factor values of [`dsprite_factors`] (or of
+/// the official file's latents, which use the same grid).
+pub fn dsprite_labels((shape, scale, orientation, x, y): (usize, f32, f32, f32, f32)) -> [i32; 5] {
+    let bin4 = |v: f32| ((v * 4.0).floor() as i32).clamp(0, 3);
+    [
+        shape as i32,
+        (((scale - 0.5) / 0.1).round() as i32).clamp(0, 5),
+        bin4(orientation / std::f32::consts::TAU),
+        bin4(x),
+        bin4(y),
+    ]
+}
+
 /// The 2x2 grids of MNIST digits 1, 2 (top) and 3, 4 (bottom) of dSprites-MNIST, 64x64.
 struct DigitGrid {
     by_class: Vec<Vec<usize>>,
@@ -195,10 +230,13 @@ pub fn procedural_dsprites(
 /// dSprites-MNIST (paper section 5): each dSprites image is kept with probability `probability`
 /// (0.1 in the paper) as a target, min(sprite + 0.5 grid, 1), where grid is a 2x2 arrangement of
 /// 32x32 MNIST digits of classes 1, 2 (top) and 3, 4 (bottom); each target is paired with one
-/// background 0.5 grid (another draw). 64x64 grey. Labels: the sprite shape (-1 for background);
-/// factors: shape, scale, orientation, x, y of image `index` as `factors` gives them.
+/// background 0.5 grid (another draw). Composed at 64x64 grey, then resized (bilinear) to
+/// `side` when it is 32. Labels: [`DSPRITE_LABELS`] (-1 for
+/// background images); factors: shape, scale, orientation, x, y of image `index` as `factors`
+/// gives them.
 pub fn dsprites_mnist(
     mnist: &Mnist,
+    side: usize,
     probability: f64,
     seed: u64,
     factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
@@ -210,9 +248,9 @@ pub fn dsprites_mnist(
     let out = std::cell::RefCell::new(DatasetFile::new(
         "dsprites-mnist",
         &format!("dSprites-MNIST (p = {probability}, seed {seed})"),
-        64,
+        side,
         1,
-        &["shape"],
+        dsprite_label_specs(),
         &["shape", "scale", "orientation", "x", "y"],
     ));
     let none = [f32::NAN; 5];
@@ -220,6 +258,7 @@ pub fn dsprites_mnist(
     let mut visit = |index: usize, sprite: Vec<u8>| {
         let mut rng = rng.borrow_mut();
         let (shape, scale, orientation, x, y) = factors(index);
+        let labels = dsprite_labels((shape, scale, orientation, x, y));
         let g = grid(&mut rng);
         let target: Vec<u8> = sprite
             .iter()
@@ -229,13 +268,13 @@ pub fn dsprites_mnist(
         let mut out = out.borrow_mut();
         out.push(
             1,
-            &[shape as i32],
+            &labels,
             &[shape as f32, scale, orientation, x, y],
-            &target,
+            &resize_grey(&target, 64, side),
         );
         let g = grid(&mut rng);
         let background: Vec<u8> = g.iter().map(|&d| byte(0.5 * unit(d))).collect();
-        out.push(0, &[-1], &none, &background);
+        out.push(0, &[-1; 5], &none, &resize_grey(&background, 64, side));
     };
     sprites(&mut keep, &mut visit)?;
     Ok(out.into_inner())
@@ -255,9 +294,11 @@ pub fn dsprite_index(classes: [usize; 5]) -> usize {
 /// The grouped evaluation set of the FactorVAE score on dSprites-MNIST (Kim and Mnih 2018; the
 /// paper's Table 9): `groups` groups of `per_group` target images; in group g the factor
 /// g mod 5 (shape, scale, orientation, x, y) is fixed at one random value and the others are
-/// random. Labels: the fixed factor (0..5) and the group; factors as in [`dsprites_mnist`].
+/// random. Labels: the fixed factor (0..5) and the group; factors and `side` as in
+/// [`dsprites_mnist`].
 pub fn dsprites_mnist_groups(
     mnist: &Mnist,
+    side: usize,
     groups: usize,
     per_group: usize,
     seed: u64,
@@ -284,9 +325,12 @@ pub fn dsprites_mnist_groups(
     let mut out = DatasetFile::new(
         "dsprites-mnist-groups",
         &format!("dSprites-MNIST FactorVAE groups ({groups} x {per_group}, seed {seed})"),
-        64,
+        side,
         1,
-        &["fixed_factor", "group"],
+        vec![
+            LabelSpec::bookkeeping("fixed_factor"),
+            LabelSpec::bookkeeping("group"),
+        ],
         &["shape", "scale", "orientation", "x", "y"],
     );
     for (group, fixed, index) in plan {
@@ -304,7 +348,7 @@ pub fn dsprites_mnist_groups(
             1,
             &[fixed as i32, group as i32],
             &[shape as f32, scale, orientation, x, y],
-            &target,
+            &resize_grey(&target, 64, side),
         );
     }
     Ok(out)
@@ -353,6 +397,24 @@ mod tests {
     }
 
     #[test]
+    fn dsprite_labels_bin_the_grid_evenly() {
+        let mut counts = [[0usize; 6]; 5];
+        for index in 0..DSPRITES_COUNT {
+            for (k, &c) in dsprite_labels(dsprite_factors(index)).iter().enumerate() {
+                counts[k][c as usize] += 1;
+            }
+        }
+        let n = DSPRITES_COUNT;
+        assert_eq!(counts[0][..3], [n / 3; 3]);
+        assert_eq!(counts[1], [n / 6; 6]);
+        // 40 orientations -> 10 per bin; 32 positions -> 8 per bin.
+        for k in 2..5 {
+            assert_eq!(counts[k][..4], [n / 4; 4], "label {k}");
+            assert_eq!(counts[k][4..], [0, 0], "label {k}");
+        }
+    }
+
+    #[test]
     fn dsprites_grid_ordering_and_shapes() {
         assert_eq!(dsprite_factors(0), (0, 0.5, 0.0, 0.0, 0.0));
         let last = dsprite_factors(DSPRITES_COUNT - 1);
@@ -374,9 +436,16 @@ mod tests {
         assert_eq!(dsprite_index([2, 5, 39, 31, 31]), DSPRITES_COUNT - 1);
         assert_eq!(dsprite_index([0, 0, 0, 1, 0]), 32);
         let mnist = tiny_mnist();
-        let data =
-            dsprites_mnist_groups(&mnist, 10, 7, 4, &dsprite_factors, &mut procedural_dsprites)
-                .unwrap();
+        let data = dsprites_mnist_groups(
+            &mnist,
+            64,
+            10,
+            7,
+            4,
+            &dsprite_factors,
+            &mut procedural_dsprites,
+        )
+        .unwrap();
         assert_eq!(data.counts(), (0, 70));
         for group in 0..10 {
             let rows: Vec<usize> = (0..70).filter(|&i| data.labels_of(i)[1] == group).collect();
@@ -393,6 +462,7 @@ mod tests {
         let mnist = tiny_mnist();
         let data = dsprites_mnist(
             &mnist,
+            64,
             0.0005,
             3,
             &dsprite_factors,

@@ -1,0 +1,377 @@
+//! `dinfogan eval`: the paper's quantitative protocol: how well a logistic regression reads each
+//! label from the common codes z and from the salient codes s (section 5, Tables 1-3), and the
+//! FactorVAE disentanglement score of the salient space (Kim and Mnih 2018; Table 9).
+
+pub mod classifier;
+pub mod factorvae;
+pub mod separation;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use burn::prelude::*;
+use clap::{Args, Subcommand};
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use serde::Serialize;
+
+use crate::data::file::DatasetFile;
+use crate::run::{write_atomic, RunDir};
+use crate::tools::{load_model, ModelArgs};
+use crate::train::read;
+use separation::{EncoderMode, SeparationRow, Space, Wanted};
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Accuracy of a logistic regression (5-fold cross-validation) reading each label from z and from s.
+    Separation(SeparationArgs),
+    /// Best / average / worst separation over several runs (seeds), as the paper's Tables 1 and 2.
+    Table(TableArgs),
+    /// The FactorVAE score of the salient codes on a grouped set (`data build dsprites-mnist-groups`).
+    Factorvae(FactorVaeArgs),
+}
+
+pub fn run(command: EvalCommand) -> Result<()> {
+    match command {
+        EvalCommand::Factorvae(args) => factorvae_command(args),
+        EvalCommand::Separation(args) => separation_command(args),
+        EvalCommand::Table(args) => table_command(args),
+    }
+}
+
+/// What a separation table is computed on, and where it goes.
+#[derive(Debug, Args)]
+pub struct SeparationOptions {
+    /// `builtin` (a held-out set of the built-in data, with its true factors), a dataset file
+    /// (its header says which labels are salient or common, and on which images each is
+    /// scored), or a folder with background/ and target/ (sub-folders are sub-classes).
+    #[arg(long, default_value = "builtin")]
+    pub data: String,
+    /// Only the labels starting with these names (default: all).
+    #[arg(long, num_args = 1..)]
+    pub labels: Vec<String>,
+    /// Built-in data: images per domain.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Folds of the cross-validation (at least 2).
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// `inference` (no noise, running batch-norm statistics) or `train` (noise and batch
+    /// statistics of shuffled mixed batches of 128, as the paper's public evaluation scripts).
+    #[arg(long, value_enum, default_value = "inference")]
+    pub encoder: EncoderMode,
+    /// Write the table to PREFIX.csv and PREFIX.md.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl SeparationOptions {
+    fn check(&self) -> Result<()> {
+        if self.folds < 2 {
+            bail!("--folds must be at least 2, not {}", self.folds);
+        }
+        if self.count == 0 {
+            bail!("--count must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn table(&self, model: &dinfogan::InferenceModel) -> Result<Vec<SeparationRow>> {
+        let set = separation::eval_set(model, &self.data, self.count)?;
+        separation::separation(model, &set, &self.labels, self.folds, self.encoder)
+    }
+
+    /// Prints the Markdown table and writes both forms under `--out`.
+    fn report(&self, markdown: &str, csv: &[u8]) -> Result<()> {
+        print!("{markdown}");
+        if let Some(prefix) = &self.out {
+            write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
+            write_atomic(&prefix.with_extension("csv"), csv)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows as CSV (a header from the field names).
+fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("could not write the table: {e}"))
+}
+
+#[derive(Debug, Args)]
+pub struct SeparationArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub options: SeparationOptions,
+}
+
+fn separation_command(args: SeparationArgs) -> Result<()> {
+    args.options.check()?;
+    let (model, _) = load_model(&args.model)?;
+    let rows = args.options.table(&model)?;
+    let mut markdown = format!(
+        "Encoder in {} mode.\n\n| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
+        match args.options.encoder {
+            EncoderMode::Inference => "inference",
+            EncoderMode::Train => "training",
+        }
+    );
+    for r in &rows {
+        markdown += &format!(
+            "| {} | {} | {} | {} | {:.3} ± {:.3} | {:.3} | {} |\n",
+            r.space,
+            r.label,
+            r.classes,
+            r.images,
+            r.mean,
+            r.std,
+            r.chance,
+            r.wanted.arrow()
+        );
+    }
+    let csv = to_csv(&rows)?;
+    // A run folder keeps every evaluation of its checkpoints: `dinfogan plot` draws them over
+    // training.
+    let path = &args.model.checkpoint;
+    if path.is_dir() {
+        let step = RunDir::open(path)?.load_meta()?.step;
+        let dir = path.join("eval");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+        // The plot draws the default (inference-mode) tables; training-mode ones sit beside them.
+        let suffix = match args.options.encoder {
+            EncoderMode::Inference => "",
+            EncoderMode::Train => "-train",
+        };
+        let file = dir.join(format!("separation-step-{step:06}{suffix}.csv"));
+        write_atomic(&file, &csv)?;
+        eprintln!("recorded {}", file.display());
+    }
+    args.options.report(&markdown, &csv)
+}
+
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// Run folders (or exported model files), e.g. one per seed.
+    #[arg(required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub options: SeparationOptions,
+}
+
+/// One line of `eval table`.
+#[derive(Debug, Serialize)]
+struct TableRow {
+    space: Space,
+    label: String,
+    best: f64,
+    average: f64,
+    worst: f64,
+    runs: usize,
+    desired: Wanted,
+}
+
+fn table_command(args: TableArgs) -> Result<()> {
+    args.options.check()?;
+    // (space, label) -> (desired, mean accuracy of each run), in the order of the first run.
+    let mut order: Vec<(Space, String)> = Vec::new();
+    let mut results: HashMap<(Space, String), (Wanted, Vec<f64>)> = HashMap::new();
+    for run in &args.runs {
+        let (model, _) = load_model(&ModelArgs {
+            checkpoint: run.clone(),
+            backend: crate::backend::Backend::Cpu,
+            seed: 0,
+        })?;
+        eprintln!("evaluating {}", run.display());
+        for row in args.options.table(&model)? {
+            let key = (row.space, row.label.clone());
+            if !results.contains_key(&key) {
+                order.push(key.clone());
+            }
+            results
+                .entry(key)
+                .or_insert((row.wanted, Vec::new()))
+                .1
+                .push(row.mean);
+        }
+    }
+    let mut markdown = format!(
+        "Separation over {} runs\n\n| space | label | best | average | worst | desired |\n|---|---|---|---|---|---|\n",
+        args.runs.len()
+    );
+    let mut rows = Vec::new();
+    for key in order {
+        let (wanted, means) = &results[&key];
+        // "Best" is best for the desired direction: highest where high is wanted, lowest where
+        // chance is.
+        let (lo, hi) = means
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &m| (lo.min(m), hi.max(m)));
+        let (best, worst) = match wanted {
+            Wanted::High => (hi, lo),
+            Wanted::Chance => (lo, hi),
+        };
+        let average = means.iter().sum::<f64>() / means.len() as f64;
+        markdown += &format!(
+            "| {} | {} | {best:.3} | {average:.3} | {worst:.3} | {} |\n",
+            key.0,
+            key.1,
+            wanted.arrow()
+        );
+        rows.push(TableRow {
+            space: key.0,
+            label: key.1,
+            best,
+            average,
+            worst,
+            runs: means.len(),
+            desired: *wanted,
+        });
+    }
+    args.options.report(&markdown, &to_csv(&rows)?)
+}
+
+#[derive(Debug, Args)]
+pub struct FactorVaeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The grouped set, from `dinfogan data build dsprites-mnist-groups`.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The set whose salient codes give each dimension its scale: a random sample of its target
+    /// images is used (default: the grouped set). The paper's code takes 1,000 random
+    /// dSprites-MNIST targets, InfoGAN-CR a random 10% of dSprites; pass the training set
+    /// (`data build dsprites-mnist`) for the same.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Size of the random reference sample.
+    #[arg(long, default_value_t = 10_000)]
+    pub reference_count: usize,
+    /// Seed of the reference sample.
+    #[arg(long, default_value_t = 0)]
+    pub reference_seed: u64,
+    /// Also write the result as Markdown.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Salient codes of the images `indices` of a dataset file (inference mode).
+fn salient_codes(
+    model: &dinfogan::InferenceModel,
+    file: &DatasetFile,
+    indices: &[usize],
+) -> Result<Vec<Vec<f32>>> {
+    let c = model.config();
+    let (side, channels) = (c.image_size, c.channels);
+    if file.header.side != side || file.header.channels != channels {
+        bail!(
+            "the dataset holds {}x{}x{} images but the model works on {channels}x{side}x{side}",
+            file.header.channels,
+            file.header.side,
+            file.header.side
+        );
+    }
+    let mut codes = Vec::with_capacity(indices.len());
+    for chunk in indices.chunks(128) {
+        let pixels: Vec<f32> = chunk
+            .iter()
+            .flat_map(|&i| file.pixels_of(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
+            .collect();
+        let images = Tensor::<4>::from_data(
+            TensorData::new(pixels, [chunk.len(), channels, side, side]),
+            model.device(),
+        );
+        let (_, salient) = model.encode(images)?;
+        let values = read(salient)?;
+        codes.extend(values.chunks(c.salient_dim).map(<[f32]>::to_vec));
+    }
+    Ok(codes)
+}
+
+fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
+    if args.reference_count == 0 {
+        bail!("--reference-count must be at least 1");
+    }
+    let (model, _) = load_model(&args.model)?;
+    let groups_file = DatasetFile::read(&args.data)?;
+    let h = &groups_file.header;
+    let (Some(fixed), Some(group)) = (h.label("fixed_factor"), h.label("group")) else {
+        bail!(
+            "{} has no fixed_factor and group labels: build it with `dinfogan data build dsprites-mnist-groups`",
+            args.data.display()
+        );
+    };
+    let factors = h.factor_names.len().max(1);
+    let mut members: std::collections::BTreeMap<i32, (usize, Vec<usize>)> = Default::default();
+    for i in 0..h.count {
+        let labels = groups_file.labels_of(i);
+        let factor = usize::try_from(labels[fixed])
+            .ok()
+            .filter(|&f| f < factors)
+            .with_context(|| {
+                format!(
+                    "{}: image {i} has no valid fixed factor",
+                    args.data.display()
+                )
+            })?;
+        members
+            .entry(labels[group])
+            .or_insert((factor, Vec::new()))
+            .1
+            .push(i);
+    }
+    let mut groups = Vec::new();
+    for (factor, indices) in members.values() {
+        groups.push((*factor, salient_codes(&model, &groups_file, indices)?));
+    }
+    let reference_file = match &args.reference {
+        Some(path) => DatasetFile::read(path)?,
+        None => groups_file.clone(),
+    };
+    // A random sample of the reference set's targets, not its first images (a file's order
+    // follows the factor grid or the groups).
+    let mut reference_indices: Vec<usize> = (0..reference_file.header.count)
+        .filter(|&i| reference_file.domains[i] == 1)
+        .collect();
+    if reference_indices.is_empty() {
+        bail!("the reference set has no target image");
+    }
+    reference_indices.shuffle(&mut StdRng::seed_from_u64(args.reference_seed));
+    reference_indices.truncate(args.reference_count);
+    let reference = salient_codes(&model, &reference_file, &reference_indices)?;
+    let score = factorvae::factorvae(&reference, &groups, factors);
+
+    let mut text = format!(
+        "FactorVAE score of the salient space ({} groups; scales from {} random target images of {}; M = {})\n\n\
+         | score | value |\n|---|---|\n| held-out groups | {:.4} |\n| all groups (public code) | {:.4} |\n",
+        groups.len(),
+        reference.len(),
+        args.reference.as_ref().unwrap_or(&args.data).display(),
+        model.config().salient_dim,
+        score.held_out,
+        score.all
+    );
+    text += &format!(
+        "\nVotes (rows: salient dimension; columns: {}):\n\n",
+        h.factor_names.join(", ")
+    );
+    for (d, row) in score.votes.iter().enumerate() {
+        let mark = if score.collapsed.contains(&d) {
+            " (collapsed)"
+        } else {
+            ""
+        };
+        text += &format!("s_{d}{mark}: {row:?}\n");
+    }
+    print!("{text}");
+    if let Some(out) = &args.out {
+        write_atomic(out, text.as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,378 @@
+//! The paper's separation protocol (section 5, Tables 1-3): encode held-out images into ẑ and
+//! ŝ, then read each label from each space with a cross-validated logistic regression. A
+//! salient label should be read well from s and near chance from z; a common label the other
+//! way round.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use burn::prelude::*;
+use clap::ValueEnum;
+use dinfogan::builtin::{BuiltinDataset, BuiltinFactors, Domain};
+use dinfogan::InferenceModel;
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use serde::Serialize;
+
+use super::classifier::cross_validate;
+use crate::data::file::{LabelRole, LabelSpec, ScoredOn};
+use crate::data::{Data, Source};
+use crate::train::read;
+
+/// The latent space a label is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Space {
+    /// The salient codes ŝ = Qs(x).
+    S,
+    /// The common codes ẑ = Qz(x).
+    Z,
+}
+
+impl std::fmt::Display for Space {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::S => "s",
+            Self::Z => "z",
+        })
+    }
+}
+
+/// What a good model gives for a (label, space) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Wanted {
+    /// The label is read well (salient from s, common from z).
+    High,
+    /// The label is read at chance (salient from z, common from s).
+    Chance,
+}
+
+impl Wanted {
+    fn of(role: LabelRole, space: Space) -> Self {
+        if (space == Space::S) == (role == LabelRole::Salient) {
+            Self::High
+        } else {
+            Self::Chance
+        }
+    }
+
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Self::High => "↑",
+            Self::Chance => "↓ (chance)",
+        }
+    }
+}
+
+/// How the encoder runs while the codes are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderMode {
+    /// Evaluation mode: no noise, batch-norm running statistics; deterministic (the default).
+    Inference,
+    /// Training mode, as the paper's public evaluation scripts run it: Gaussian noise on and
+    /// batch-norm statistics of shuffled batches of 128 mixing both domains.
+    Train,
+}
+
+/// One label of an evaluation set: what it is, and its class on each image (`None`: not
+/// defined there, or not scored there).
+pub struct Label {
+    pub spec: LabelSpec,
+    pub classes: Vec<Option<usize>>,
+}
+
+/// Held-out images with their labels (the domain is one of them).
+pub struct EvalSet {
+    /// `channels x side x side` values in [-1, 1] per image.
+    pub images: Vec<Vec<f32>>,
+    pub labels: Vec<Label>,
+}
+
+/// The seed of the built-in evaluation images: one no training run uses by default.
+const BUILTIN_EVAL_SEED: u64 = 0x5EED_0E7A;
+
+/// Bins a value of [lo, hi) into `n` equal classes.
+fn bin(v: f32, lo: f32, hi: f32, n: usize) -> Option<usize> {
+    (!v.is_nan()).then(|| (((v - lo) / (hi - lo) * n as f32).max(0.0) as usize).min(n - 1))
+}
+
+/// The label every set has: background (0) or target (1), salient, scored on every image.
+fn domain_label(domains: &[Domain]) -> Label {
+    Label {
+        spec: LabelSpec {
+            name: "target".into(),
+            role: LabelRole::Salient,
+            scored_on: ScoredOn::All,
+        },
+        classes: domains.iter().map(|d| Some(d.label() as usize)).collect(),
+    }
+}
+
+impl EvalSet {
+    /// `count` images per domain of the built-in data (a seed no training uses), with every
+    /// true factor binned into classes.
+    pub fn builtin(count: usize, side: usize, channels: usize) -> Self {
+        let data = BuiltinDataset::new(BUILTIN_EVAL_SEED, count);
+        let (mut images, mut domains, mut factors) = (Vec::new(), Vec::new(), Vec::new());
+        for domain in [Domain::Background, Domain::Target] {
+            for i in 0..count {
+                images.push(data.image(domain, i, side, channels));
+                domains.push(domain);
+                factors.push(data.factors(domain, i));
+            }
+        }
+        let label = |spec: LabelSpec, f: &dyn Fn(&BuiltinFactors) -> Option<usize>| Label {
+            spec,
+            classes: factors.iter().map(f).collect(),
+        };
+        let sprite = |f: &BuiltinFactors, k: usize| f.values()[k];
+        let labels = vec![
+            domain_label(&domains),
+            label(LabelSpec::common("hue (6 bins)"), &|f| {
+                bin(f.common.hue, 0.0, 1.0, 6)
+            }),
+            label(LabelSpec::common("orientation (6 bins)"), &|f| {
+                bin(f.common.orientation, 0.0, std::f32::consts::PI, 6)
+            }),
+            label(LabelSpec::common("frequency (4 bins)"), &|f| {
+                bin(f.common.frequency, 1.0, 3.0, 4)
+            }),
+            label(LabelSpec::salient("shape"), &|f| {
+                bin(sprite(f, 4), 0.0, 3.0, 3)
+            }),
+            label(LabelSpec::salient("scale (6 levels)"), &|f| {
+                bin(sprite(f, 5), 0.45, 1.05, 6)
+            }),
+            label(LabelSpec::salient("x (4 bins)"), &|f| {
+                bin(sprite(f, 7), 0.25, 0.75, 4)
+            }),
+            label(LabelSpec::salient("y (4 bins)"), &|f| {
+                bin(sprite(f, 8), 0.25, 0.75, 4)
+            }),
+        ];
+        Self { images, labels }
+    }
+
+    /// A dataset file (its labels say what they are, [`LabelSpec`]) or a folder of images
+    /// (`background/` and `target/`, whose sub-folders are sub-classes: a common label on the
+    /// background images, a salient one on the targets).
+    pub fn open(spec: &str, side: usize, channels: usize) -> Result<Self> {
+        let data = Data::open(spec, side, channels, 0)?;
+        let (mut images, mut domains) = (Vec::new(), Vec::new());
+        let mut labels = Vec::new();
+        match &data.source {
+            Source::Builtin(_) => unreachable!("built-in data has its own evaluation set"),
+            Source::File { file, .. } => {
+                for domain in [Domain::Background, Domain::Target] {
+                    for i in 0..data.len(domain) {
+                        images.push(data.image(domain, i));
+                        domains.push(domain);
+                    }
+                }
+                let rows: Vec<usize> = [Domain::Background, Domain::Target]
+                    .iter()
+                    .flat_map(|&d| (0..data.len(d)).map(move |i| (d, i)))
+                    .map(|(d, i)| data.file_index(d, i).expect("a file source"))
+                    .collect();
+                labels.push(domain_label(&domains));
+                for (k, spec) in file.header.labels.iter().enumerate() {
+                    if spec.role == LabelRole::Bookkeeping {
+                        continue;
+                    }
+                    let classes = rows
+                        .iter()
+                        .map(|&row| {
+                            let scored = spec.scored_on.includes(file.domains[row]);
+                            usize::try_from(file.labels_of(row)[k])
+                                .ok()
+                                .filter(|_| scored)
+                        })
+                        .collect();
+                    labels.push(Label {
+                        spec: spec.clone(),
+                        classes,
+                    });
+                }
+            }
+            Source::Folder { .. } => {
+                let mut names = Vec::new();
+                for domain in [Domain::Background, Domain::Target] {
+                    for i in 0..data.len(domain) {
+                        images.push(data.image(domain, i));
+                        domains.push(domain);
+                        names.push(data.subclass(domain, i));
+                    }
+                }
+                labels.push(domain_label(&domains));
+                for (domain, spec) in [
+                    (
+                        Domain::Background,
+                        LabelSpec {
+                            name: "background_subclass".into(),
+                            role: LabelRole::Common,
+                            scored_on: ScoredOn::Background,
+                        },
+                    ),
+                    (Domain::Target, LabelSpec::salient("target_subclass")),
+                ] {
+                    let kinds: BTreeSet<&String> = names
+                        .iter()
+                        .zip(&domains)
+                        .filter(|(_, d)| **d == domain)
+                        .filter_map(|(n, _)| n.as_ref())
+                        .collect();
+                    if kinds.len() < 2 {
+                        continue;
+                    }
+                    let index: HashMap<&String, usize> =
+                        kinds.into_iter().enumerate().map(|(k, n)| (n, k)).collect();
+                    let classes = names
+                        .iter()
+                        .zip(&domains)
+                        .map(|(n, d)| n.as_ref().filter(|_| *d == domain).map(|n| index[n]))
+                        .collect();
+                    labels.push(Label { spec, classes });
+                }
+            }
+        }
+        Ok(Self { images, labels })
+    }
+}
+
+/// One code per image.
+pub type Codes = Vec<Vec<f32>>;
+
+/// Images per encoder call, and the batch size of the public evaluation.
+const ENCODE_BATCH: usize = 128;
+
+/// Common and salient codes of `images` (`channels x side x side` in [-1, 1] each).
+pub fn encode_images(
+    model: &InferenceModel,
+    images: &[Vec<f32>],
+    mode: EncoderMode,
+) -> Result<(Codes, Codes)> {
+    let c = model.config();
+    // Training mode: shuffled batches mixing both domains (batch statistics depend on them),
+    // as the public scripts' `DataLoader(shuffle=True)`, seeded so that a table is reproducible.
+    let mut order: Vec<usize> = (0..images.len()).collect();
+    if mode == EncoderMode::Train {
+        order.shuffle(&mut StdRng::seed_from_u64(0));
+    }
+    let (mut z, mut s) = (
+        vec![Vec::new(); images.len()],
+        vec![Vec::new(); images.len()],
+    );
+    for (k, chunk) in order.chunks(ENCODE_BATCH).enumerate() {
+        let pixels: Vec<f32> = chunk
+            .iter()
+            .flat_map(|&i| images[i].iter().copied())
+            .collect();
+        let batch = Tensor::<4>::from_data(
+            TensorData::new(
+                pixels,
+                [chunk.len(), c.channels, c.image_size, c.image_size],
+            ),
+            model.device(),
+        );
+        let (common, salient) = match mode {
+            EncoderMode::Inference => model.encode(batch)?,
+            EncoderMode::Train => model.encode_training_mode(batch, k as u64)?,
+        };
+        let (common, salient) = (read(common)?, read(salient)?);
+        for (row, &i) in chunk.iter().enumerate() {
+            z[i] = common[row * c.common_dim..(row + 1) * c.common_dim].to_vec();
+            s[i] = salient[row * c.salient_dim..(row + 1) * c.salient_dim].to_vec();
+        }
+    }
+    Ok((z, s))
+}
+
+/// One line of the separation table.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeparationRow {
+    pub space: Space,
+    pub label: String,
+    pub classes: usize,
+    pub images: usize,
+    #[serde(rename = "accuracy_mean")]
+    pub mean: f64,
+    #[serde(rename = "accuracy_std")]
+    pub std: f64,
+    /// The majority-class rate.
+    #[serde(rename = "majority_class")]
+    pub chance: f64,
+    #[serde(rename = "desired")]
+    pub wanted: Wanted,
+    pub encoder: EncoderMode,
+}
+
+/// The separation table of `model` on `set`: every scored label (those starting with one of
+/// `only`, when given), read from s and from z.
+pub fn separation(
+    model: &InferenceModel,
+    set: &EvalSet,
+    only: &[String],
+    folds: usize,
+    mode: EncoderMode,
+) -> Result<Vec<SeparationRow>> {
+    let labels: Vec<&Label> = set
+        .labels
+        .iter()
+        .filter(|l| only.is_empty() || only.iter().any(|n| l.spec.name.starts_with(n.as_str())))
+        .collect();
+    if labels.is_empty() {
+        bail!("none of the labels {only:?} exists in this data");
+    }
+    let (z, s) = encode_images(model, &set.images, mode)?;
+    let mut rows = Vec::new();
+    for label in labels {
+        let picked: Vec<(usize, usize)> = label
+            .classes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.map(|c| (i, c)))
+            .collect();
+        let y: Vec<usize> = picked.iter().map(|&(_, c)| c).collect();
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for c in &y {
+            *counts.entry(*c).or_default() += 1;
+        }
+        if counts.len() < 2 {
+            eprintln!("skipped {}: fewer than two classes", label.spec.name);
+            continue;
+        }
+        let chance = *counts.values().max().unwrap_or(&0) as f64 / y.len() as f64;
+        for (space, codes) in [(Space::S, &s), (Space::Z, &z)] {
+            let x: Vec<Vec<f32>> = picked.iter().map(|&(i, _)| codes[i].clone()).collect();
+            let (mean, std) = cross_validate(&x, &y, folds)?;
+            rows.push(SeparationRow {
+                space,
+                label: label.spec.name.clone(),
+                classes: counts.len(),
+                images: y.len(),
+                mean,
+                std,
+                chance,
+                wanted: Wanted::of(label.spec.role, space),
+                encoder: mode,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// The evaluation set named by `--data`: `builtin` or a dataset file or folder.
+pub fn eval_set(model: &InferenceModel, data: &str, count: usize) -> Result<EvalSet> {
+    let c = model.config();
+    if data == "builtin" {
+        return Ok(EvalSet::builtin(count, c.image_size, c.channels));
+    }
+    if !Path::new(data.strip_prefix("folder:").unwrap_or(data)).exists() {
+        bail!(
+            "the evaluation data {data} does not exist: pass builtin, a dataset file or a folder"
+        );
+    }
+    EvalSet::open(data, c.image_size, c.channels)
+}
