@@ -130,6 +130,20 @@ pub enum SalientPrior {
     Uniform,
 }
 
+/// What a batch of `batch_size` B real images is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Batching {
+    /// B background and B target images per step: both domains weigh the same in every step.
+    /// One epoch (every image of the larger domain once) is max(n_x, n_y) / B steps.
+    #[default]
+    PerDomain,
+    /// B images drawn from the two domains together, then split by domain (about B/2 each when
+    /// the domains are the same size): the public code's loader over the joined dataset, and
+    /// so the step count behind the paper's epochs, (n_x + n_y) / B per epoch.
+    Mixed,
+}
+
 /// Adam settings shared by the three optimisers. The defaults are PyTorch's DCGAN ones used
 /// by the paper's code (betas 0.5/0.999, epsilon 1e-8; burn's own default epsilon is 1e-5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,9 +177,11 @@ pub struct TrainConfig {
     pub model: ModelConfig,
     pub loss: LossWeights,
     pub optim: OptimConfig,
-    /// Real images per domain in one batch: B background and B target images.
-    /// Each domain also gets B fake images per step.
+    /// B: real images per batch, per domain or in all (see [`Batching`]). Each domain also gets
+    /// B fake images per step.
     pub batch_size: usize,
+    /// What `batch_size` counts. Absent from older configurations: per domain.
+    pub batching: Batching,
     /// Generator updates per batch (loop_G).
     pub loop_generator: usize,
     /// Discriminator updates per batch (loop_D).
@@ -182,6 +198,7 @@ impl Default for TrainConfig {
             loss: LossWeights::default(),
             optim: OptimConfig::default(),
             batch_size: 128,
+            batching: Batching::PerDomain,
             loop_generator: 1,
             loop_discriminator: 1,
             loop_regulariser: 0,
@@ -207,7 +224,12 @@ impl TrainConfig {
 
     /// A preset by name (see [`PRESETS`]), or `None` for an unknown name.
     pub fn preset(name: &str) -> Option<Self> {
-        let base = Self::default();
+        // The paper's presets batch as its public code does (the epochs of Table 6 count
+        // those steps); the built-in one keeps B images of each domain per step.
+        let base = Self {
+            batching: Batching::Mixed,
+            ..Self::default()
+        };
         let with_cr = |mut c: Self, lr: f64| {
             c.loss.contrastive = 1.0;
             c.loop_regulariser = 1;
@@ -236,6 +258,7 @@ impl TrainConfig {
                     ..LossWeights::default()
                 },
                 batch_size: 32,
+                batching: Batching::PerDomain,
                 optim: OptimConfig {
                     lr_generator: 5e-4,
                     lr_discriminator: 2e-4,
@@ -349,6 +372,11 @@ mod tests {
     fn presets_follow_table_6() {
         let celeba = TrainConfig::preset("celeba").unwrap();
         assert_eq!((celeba.model.common_dim, celeba.model.salient_dim), (95, 5));
+        assert_eq!(celeba.batching, Batching::Mixed);
+        assert_eq!(
+            TrainConfig::preset("builtin").unwrap().batching,
+            Batching::PerDomain
+        );
         assert!(!celeba.uses_regulariser());
         assert_eq!(celeba.optim.lr_generator, 2e-4);
 
@@ -401,6 +429,10 @@ mod tests {
         assert_eq!(c.model.salient_dim, 3);
         assert_eq!(c.model.common_dim, 95);
         assert!(serde_json::from_str::<TrainConfig>(r#"{"batch_sise": 7}"#).is_err());
+        // Configurations written before `batching` existed resume as they ran: per domain.
+        assert_eq!(c.batching, Batching::PerDomain);
+        let mixed: TrainConfig = serde_json::from_str(r#"{"batching": "mixed"}"#).unwrap();
+        assert_eq!(mixed.batching, Batching::Mixed);
     }
 
     #[test]

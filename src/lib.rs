@@ -30,7 +30,7 @@ pub mod pixels;
 #[cfg(feature = "train")]
 pub mod step;
 
-pub use config::{LossWeights, ModelConfig, OptimConfig, SalientPrior, TrainConfig};
+pub use config::{Batching, LossWeights, ModelConfig, OptimConfig, SalientPrior, TrainConfig};
 pub use error::{Error, Result};
 pub use infer::InferenceModel;
 #[cfg(feature = "train")]

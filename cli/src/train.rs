@@ -13,7 +13,7 @@ use dinfogan::{InferenceModel, TrainConfig, Trainer, LOSS_NAMES};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{self, Backend};
-use crate::data::{Batches, Data};
+use crate::data::{Batches, Data, RealBatch};
 use crate::images;
 use crate::run::{CheckpointMeta, RunDir};
 
@@ -230,7 +230,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
     let total_steps = match (args.steps, args.epochs) {
         (Some(steps), _) => steps,
-        (None, Some(epochs)) => epochs * data.steps_per_epoch(config.batch_size),
+        (None, Some(epochs)) => epochs * data.steps_per_epoch(config.batch_size, config.batching),
         (None, None) => 300,
     };
     if start_step >= total_steps {
@@ -259,10 +259,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
     let mut metrics = open_metrics(&run.metrics(), start_step)?;
     // Batches are prepared on their own thread, one or two steps ahead of the device.
-    let (sender, batches) = std::sync::mpsc::sync_channel::<(Vec<f32>, Vec<f32>)>(2);
+    let (sender, batches) = std::sync::mpsc::sync_channel::<RealBatch>(2);
     {
         let data = data.clone();
-        let mut loader = Batches::new(seed, config.batch_size);
+        let mut loader = Batches::new(seed, config.batch_size, config.batching);
         std::thread::spawn(move || {
             for step in start_step..total_steps {
                 if sender.send(loader.get(&data, step)).is_err() {
@@ -271,7 +271,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             }
         });
     }
-    let (b, c, side) = (config.batch_size, model.channels, model.image_size);
+    let (c, side) = (model.channels, model.image_size);
     let device = trainer.device().clone();
     let meta = |step| CheckpointMeta {
         step,
@@ -296,14 +296,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
     for step in start_step..total_steps {
         let started = Instant::now();
-        let (bg, t) = batches
+        let real = batches
             .recv()
             .context("the data loader thread stopped unexpectedly")?;
-        let bg = Tensor::<4>::from_data(TensorData::new(bg, [b, c, side, side]), &device);
-        let t = Tensor::<4>::from_data(TensorData::new(t, [b, c, side, side]), &device);
+        let images = real.background_count + real.target_count;
+        let bg = Tensor::<4>::from_data(
+            TensorData::new(real.background, [real.background_count, c, side, side]),
+            &device,
+        );
+        let t = Tensor::<4>::from_data(
+            TensorData::new(real.target, [real.target_count, c, side, side]),
+            &device,
+        );
         let values = trainer.iteration(bg, t).values();
         let elapsed = started.elapsed().as_secs_f64();
-        let rate = (2 * b) as f64 / elapsed.max(1e-9);
+        let rate = images as f64 / elapsed.max(1e-9);
         images_per_second = if step == start_step {
             rate
         } else {

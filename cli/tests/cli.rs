@@ -522,9 +522,48 @@ fn trains_from_a_folder_of_images() {
     // 5 images per domain, batch 4: 2 steps per epoch.
     assert_eq!(metric_rows(&out), vec![1, 2, 3, 4]);
 
-    // Sub-folders of target/ are sub-classes, reported by encode.
-    std::fs::create_dir_all(data.join("target/hat")).unwrap();
-    std::fs::rename(data.join("target/0.png"), data.join("target/hat/0.png")).unwrap();
+    // The public code's batches: 4 images drawn from the 10 of both domains, 3 steps per
+    // epoch, each step with real images of both domains in varying proportions.
+    let mixed_toml = d.join("mixed.toml");
+    std::fs::write(&mixed_toml, "batching = \"mixed\"\n").unwrap();
+    let mixed = d.join("mixed");
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        mixed.to_str().unwrap(),
+        "--config",
+        mixed_toml.to_str().unwrap(),
+        "--channels",
+        "1",
+        "--epochs",
+        "2",
+    ];
+    args.extend(TINY);
+    args.push("1");
+    ok(&args);
+    assert_eq!(metric_rows(&mixed), vec![1, 2, 3, 4, 5, 6]);
+    let toml = std::fs::read_to_string(mixed.join("run.toml")).unwrap();
+    assert!(toml.contains("batching = \"mixed\""), "{toml}");
+
+    // Sub-folders of background/ and target/ are sub-classes (images may also stay at the
+    // top), reported by encode and scored by eval separation.
+    for (domain, kinds) in [
+        ("background", ["young", "old"]),
+        ("target", ["hat", "glasses"]),
+    ] {
+        for (k, kind) in kinds.iter().enumerate() {
+            std::fs::create_dir_all(data.join(domain).join(kind)).unwrap();
+            for i in [2 * k, 2 * k + 1] {
+                std::fs::rename(
+                    data.join(domain).join(format!("{i}.png")),
+                    data.join(domain).join(kind).join(format!("{i}.png")),
+                )
+                .unwrap();
+            }
+        }
+    }
     let codes = d.join("codes.csv");
     ok(&[
         "encode",
@@ -546,6 +585,44 @@ fn trains_from_a_folder_of_images() {
         .records()
         .map(|r| r.unwrap()[column].to_string())
         .collect();
-    assert_eq!(subclasses.iter().filter(|s| *s == "hat").count(), 1);
     assert_eq!(subclasses.len(), 10);
+    for kind in ["young", "old", "hat", "glasses"] {
+        assert_eq!(
+            subclasses.iter().filter(|s| *s == kind).count(),
+            2,
+            "{kind}"
+        );
+    }
+    let table = ok(&[
+        "eval",
+        "separation",
+        "--checkpoint",
+        out.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--folds",
+        "2",
+    ]);
+    // 4 sub-classed images per domain; the target sub-class is salient (s ↑, z at chance),
+    // the background one common.
+    assert!(table.contains("| s | target_subclass | 2 | 4 |"), "{table}");
+    assert!(table.contains("| z | target_subclass | 2 | 4 |"), "{table}");
+    assert!(
+        table.contains("| s | background_subclass | 2 | 4 |"),
+        "{table}"
+    );
+    assert!(table.contains("| s | target | 2 | 10 |"), "{table}");
+    fails(
+        &[
+            "eval",
+            "separation",
+            "--checkpoint",
+            out.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--folds",
+            "1",
+        ],
+        "--folds must be at least 2",
+    );
 }

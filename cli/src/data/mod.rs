@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use dinfogan::builtin::{BuiltinDataset, Domain};
+use dinfogan::Batching;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
 use crate::images;
@@ -48,7 +49,7 @@ pub struct Data {
 }
 
 /// The PNG/JPEG files of `dir`, sorted; with `subfolders`, also those one folder down (for
-/// `target/<subclass>/`).
+/// `background/<subclass>/` and `target/<subclass>/`).
 fn image_files(dir: &Path, subfolders: bool) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("could not list the folder {}", dir.display()))?;
@@ -73,12 +74,12 @@ fn image_files(dir: &Path, subfolders: bool) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The sub-class of a target image of a folder dataset: the name of its sub-folder of
-/// `target/`, if it is in one.
+/// The sub-class of an image of a folder dataset: the name of its sub-folder of `background/`
+/// or `target/`, if it is in one.
 pub fn subclass(file: &Path) -> Option<String> {
     let parent = file.parent()?;
     let name = parent.file_name()?.to_str()?;
-    (name != "target").then(|| name.to_string())
+    (name != "target" && name != "background").then(|| name.to_string())
 }
 
 impl Data {
@@ -141,10 +142,11 @@ impl Data {
                     root.display()
                 );
             }
-            let files = image_files(&dir, name == "target")?;
+            let files = image_files(&dir, true)?;
             if files.is_empty() {
                 bail!(
-                    "the folder {} holds no PNG or JPEG image: the dataset is empty",
+                    "the folder {} holds no PNG or JPEG image (nor do its sub-folders): the \
+                     dataset is empty",
                     dir.display()
                 );
             }
@@ -208,6 +210,20 @@ impl Data {
         }
     }
 
+    /// The sub-class of image `index` of a folder dataset (its sub-folder's name), if any.
+    pub fn subclass(&self, domain: Domain, index: usize) -> Option<String> {
+        match (&self.source, domain) {
+            (
+                Source::Folder {
+                    background_files, ..
+                },
+                Domain::Background,
+            ) => subclass(&background_files[index]),
+            (Source::Folder { target_files, .. }, Domain::Target) => subclass(&target_files[index]),
+            _ => None,
+        }
+    }
+
     /// A name for image `index` (its file, or its built-in index).
     pub fn name(&self, domain: Domain, index: usize) -> String {
         match (&self.source, domain) {
@@ -260,32 +276,53 @@ impl Data {
         }
     }
 
-    /// Steps in one epoch: enough batches to see every image of the larger domain once.
-    pub fn steps_per_epoch(&self, batch: usize) -> u64 {
-        let larger = self.len(Domain::Background).max(self.len(Domain::Target));
-        larger.div_ceil(batch) as u64
+    /// Steps in one epoch: per-domain batches see every image of the larger domain once,
+    /// mixed batches every image of both.
+    pub fn steps_per_epoch(&self, batch: usize, batching: Batching) -> u64 {
+        let (bg, t) = (self.len(Domain::Background), self.len(Domain::Target));
+        let images = match batching {
+            Batching::PerDomain => bg.max(t),
+            Batching::Mixed => bg + t,
+        };
+        images.div_ceil(batch) as u64
     }
 }
 
-/// Reshuffled every epoch of each domain, independently; a pure function of (seed, step).
+/// The real images of one step, `[count, channels, side, side]` flattened, per domain.
+pub struct RealBatch {
+    pub background: Vec<f32>,
+    pub background_count: usize,
+    pub target: Vec<f32>,
+    pub target_count: usize,
+}
+
+/// Which images each step trains on: a pure function of (seed, step), so a resumed run sees
+/// exactly the batches it would have seen (hand-written for that reason: a loader with its
+/// own state could not resume mid-epoch). Each epoch is a fresh permutation.
 pub struct Batches {
     seed: u64,
     batch: usize,
-    cached: [(u64, Vec<usize>); 2],
+    batching: Batching,
+    /// The permutation of the current epoch of each stream (background, target, mixed).
+    cached: [(u64, Vec<usize>); 3],
 }
 
 impl Batches {
-    pub fn new(seed: u64, batch: usize) -> Self {
+    pub fn new(seed: u64, batch: usize, batching: Batching) -> Self {
         Self {
             seed,
             batch,
-            cached: [(u64::MAX, Vec::new()), (u64::MAX, Vec::new())],
+            batching,
+            cached: [
+                (u64::MAX, Vec::new()),
+                (u64::MAX, Vec::new()),
+                (u64::MAX, Vec::new()),
+            ],
         }
     }
 
-    fn indices(&mut self, data: &Data, domain: Domain, step: u64) -> Vec<usize> {
-        let len = data.len(domain);
-        let slot = domain.label() as usize;
+    /// Positions `step * batch ..` of a stream of `len` items reshuffled every epoch.
+    fn stream(&mut self, slot: usize, len: usize, step: u64) -> Vec<usize> {
         (0..self.batch)
             .map(|j| {
                 let global = step * self.batch as u64 + j as u64;
@@ -301,16 +338,120 @@ impl Batches {
             .collect()
     }
 
-    /// The background and target images of `step`, each `[batch, channels, side, side]` flattened.
-    pub fn get(&mut self, data: &Data, step: u64) -> (Vec<f32>, Vec<f32>) {
-        let mut gather = |domain| {
-            self.indices(data, domain, step)
-                .into_iter()
-                .flat_map(|i| data.image(domain, i))
+    /// The images of each domain that `step` trains on.
+    pub fn indices(&mut self, data: &Data, step: u64) -> (Vec<usize>, Vec<usize>) {
+        let (n_bg, n_t) = (data.len(Domain::Background), data.len(Domain::Target));
+        match self.batching {
+            Batching::PerDomain => (self.stream(0, n_bg, step), self.stream(1, n_t, step)),
+            Batching::Mixed => {
+                // One permutation of both domains joined: positions below n_bg are background.
+                let (mut bg, mut t): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+                for i in self.stream(2, n_bg + n_t, step) {
+                    if i < n_bg {
+                        bg.push(i);
+                    } else {
+                        t.push(i - n_bg);
+                    }
+                }
+                // A step needs both domains: a batch drawn from one alone (likely only for
+                // tiny B) gives its last image's place to an image of the other.
+                let fill = step as usize;
+                if bg.is_empty() {
+                    t.pop();
+                    bg.push(fill % n_bg);
+                } else if t.is_empty() {
+                    bg.pop();
+                    t.push(fill % n_t);
+                }
+                (bg, t)
+            }
+        }
+    }
+
+    /// The background and target images of `step`.
+    pub fn get(&mut self, data: &Data, step: u64) -> RealBatch {
+        let (bg, t) = self.indices(data, step);
+        let gather = |domain, indices: &[usize]| {
+            indices
+                .iter()
+                .flat_map(|&i| data.image(domain, i))
                 .collect::<Vec<f32>>()
         };
-        let background = gather(Domain::Background);
-        let target = gather(Domain::Target);
-        (background, target)
+        RealBatch {
+            background: gather(Domain::Background, &bg),
+            background_count: bg.len(),
+            target: gather(Domain::Target, &t),
+            target_count: t.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtin(len: usize) -> Data {
+        Data {
+            source: Source::Builtin(BuiltinDataset::new(0, len)),
+            side: 32,
+            channels: 1,
+        }
+    }
+
+    #[test]
+    fn per_domain_batches_cover_each_domain_every_epoch() {
+        let data = builtin(12);
+        let mut batches = Batches::new(3, 4, Batching::PerDomain);
+        assert_eq!(data.steps_per_epoch(4, Batching::PerDomain), 3);
+        let mut seen = [Vec::new(), Vec::new()];
+        for step in 0..3 {
+            let (bg, t) = batches.indices(&data, step);
+            assert_eq!((bg.len(), t.len()), (4, 4));
+            seen[0].extend(bg);
+            seen[1].extend(t);
+        }
+        for s in &mut seen {
+            s.sort();
+            assert_eq!(*s, (0..12).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn mixed_batches_split_one_draw_of_both_domains() {
+        let data = builtin(12);
+        assert_eq!(data.steps_per_epoch(4, Batching::Mixed), 6);
+        let mut batches = Batches::new(3, 4, Batching::Mixed);
+        let (mut bg_seen, mut t_seen) = (Vec::new(), Vec::new());
+        let mut sizes = std::collections::HashSet::new();
+        for step in 0..6 {
+            let (bg, t) = batches.indices(&data, step);
+            assert_eq!(bg.len() + t.len(), 4);
+            assert!(!bg.is_empty() && !t.is_empty());
+            sizes.insert(bg.len());
+            bg_seen.extend(bg);
+            t_seen.extend(t);
+        }
+        // Batches vary in their split (the draw is over both domains), and an epoch of 24
+        // images covers each domain once, but for the images a one-domain batch gave up.
+        assert!(sizes.len() > 1, "{sizes:?}");
+        bg_seen.sort();
+        bg_seen.dedup();
+        t_seen.sort();
+        t_seen.dedup();
+        assert!(bg_seen.len() >= 11 && t_seen.len() >= 11);
+        // A pure function of (seed, step): a resumed loader draws the same batch.
+        let again = Batches::new(3, 4, Batching::Mixed).indices(&data, 5);
+        assert_eq!(again, batches.indices(&data, 5));
+    }
+
+    #[test]
+    fn a_mixed_batch_of_one_domain_gets_an_image_of_the_other() {
+        let data = builtin(50);
+        // B = 2: some of the first steps draw two images of one domain.
+        let mut batches = Batches::new(0, 2, Batching::Mixed);
+        for step in 0..50 {
+            let (bg, t) = batches.indices(&data, step);
+            assert_eq!((bg.len(), t.len()), (1, 1), "step {step}");
+        }
     }
 }
