@@ -187,6 +187,9 @@ pub fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    if args.steps == Some(0) || args.epochs == Some(0) {
+        bail!("--steps and --epochs must be at least 1");
+    }
     // Where the run lives, and what it trains.
     let (run, config, data_spec, seed, start_step) = match &args.resume {
         Some(dir) => {
@@ -249,8 +252,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 run.root.display()
             )
         })?;
-        // A fresh stream for the rest of the run (the RNG state itself is not saved).
-        trainer.device().seed(seed.wrapping_add(start_step));
         eprintln!("resuming at step {start_step} of {total_steps}");
     } else {
         let text = toml::to_string_pretty(&config)?;
@@ -308,6 +309,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             TensorData::new(real.target, [real.target_count, c, side, side]),
             &device,
         );
+        // Each step draws its latents and noise from a stream of its own, a function of
+        // (seed, step) like its batch: a run resumed at any checkpoint continues exactly as
+        // the uninterrupted run (the device RNG's state itself is never saved).
+        device.seed(step_seed(seed, step));
         let values = trainer.iteration(bg, t).values();
         let elapsed = started.elapsed().as_secs_f64();
         let rate = images as f64 / elapsed.max(1e-9);
@@ -367,6 +372,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.root.display()
     );
     Ok(())
+}
+
+/// The device RNG seed of training step `step` of a run seeded with `seed`.
+fn step_seed(seed: u64, step: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
 /// The metrics CSV, with a header for a new run; on resume, rows past the checkpoint (from

@@ -107,6 +107,40 @@ fn train_resume_and_every_tool() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("checkpoint/state.json")).unwrap()).unwrap();
     assert_eq!(state["step"], 5);
+    // Exact resume: 3 steps then 2 more give the weights and losses of 5 steps in one go.
+    let straight = dir.path().join("straight");
+    train(&straight, "5");
+    // (The records also hold parameter ids, which differ between processes: the weights are
+    // compared through what they generate.)
+    let grid = |run: &Path, name: &str| {
+        let out = dir.path().join(name);
+        ok(&[
+            "generate",
+            "--checkpoint",
+            run.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        std::fs::read(out).unwrap()
+    };
+    assert!(
+        grid(&run, "resumed.png") == grid(&straight, "straight.png"),
+        "the resumed and the uninterrupted run generate different images"
+    );
+    let losses = |run: &Path| std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let without_speed = |text: String| -> Vec<String> {
+        text.lines()
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(',').collect();
+                f.remove(1); // images per second
+                f.join(",")
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_speed(losses(&run)),
+        without_speed(losses(&straight))
+    );
     fails(
         &["train", "--resume", r, "--steps", "5", "--backend", "cpu"],
         "already done 5 steps",
@@ -396,6 +430,14 @@ fn user_mistakes_end_in_a_sentence() {
             &p("g.png"),
         ],
         "does not exist",
+    );
+    fails(
+        &["train", "--out", &p("zero"), "--steps", "0"],
+        "--steps and --epochs must be at least 1",
+    );
+    assert!(
+        !d.join("zero").exists(),
+        "nothing is created for a run that cannot start"
     );
     std::fs::create_dir(d.join("empty_run")).unwrap();
     fails(
