@@ -156,6 +156,19 @@ pub fn grid(rows: &[Vec<RgbImage>]) -> RgbImage {
     sheet
 }
 
+/// Tiles side by side in one row, without gaps (the example strips the browser viewer slices).
+pub fn strip(tiles: &[RgbImage]) -> RgbImage {
+    let Some(first) = tiles.first() else {
+        return RgbImage::new(1, 1);
+    };
+    let (tw, th) = first.dimensions();
+    let mut out = RgbImage::new(tw * tiles.len() as u32, th);
+    for (c, tile) in tiles.iter().enumerate() {
+        image::imageops::replace(&mut out, tile, (c as u32 * tw) as i64, 0);
+    }
+    out
+}
+
 /// Writes a PNG atomically (a temporary file renamed over the target), enlarging small tiles
 /// `scale` times with nearest-neighbour so that 32x32 images stay visible.
 pub fn save_png(sheet: &RgbImage, path: &Path, scale: u32) -> Result<()> {

@@ -2,7 +2,7 @@
 // (web/dist) and test fixtures, and headless Debian Chromium through playwright-core.
 import { createServer } from 'node:http';
 import { readFile, mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, extname, normalize, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,11 @@ import { chromium } from 'playwright-core';
 export const WEB = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DIST = join(WEB, 'dist');
 export const ROOT = join(WEB, '..');
-export const DEMO_MODEL = join(WEB, 'www', 'models', 'demo.bpk');
+export const MODELS = join(WEB, 'www', 'models');
+/** The bundled models, best first (the page opens the first). */
+export const CATALOGUE = JSON.parse(readFileSync(join(MODELS, 'models.json'), 'utf8'));
+export const DEFAULT_MODEL = join(MODELS, CATALOGUE[0].file);
+export const DEMO_MODEL = join(MODELS, 'demo.bpk');
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',

@@ -1,5 +1,6 @@
 // The viewer in a real browser: headless Debian Chromium, the built page (scripts/build-web.sh)
-// served on 127.0.0.1, the committed demo model. Run with `npm test` in web/ (scripts/test.sh
+// served on 127.0.0.1, the bundled models (models/models.json: the page opens the first, the
+// dSprites-MNIST model; the built-in demo model is the other). Run with `npm test` in web/ (scripts/test.sh
 // does). Screenshots go to $DINFOGAN_ARTIFACTS (default web/test-output/).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,8 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
-  DIST, DEMO_MODEL, serve, launch, open, settled, artifacts, cli, comparePixels, canvasBytes,
+  DIST, DEMO_MODEL, DEFAULT_MODEL, CATALOGUE, serve, launch, open, settled, artifacts, cli,
+  comparePixels, canvasBytes,
 } from './harness.mjs';
 
 // Pixels may differ by a rounding step where WebGPU (SwiftShader) or the wasm CPU backend sums
@@ -26,13 +28,15 @@ before(async () => {
   assert.ok(existsSync(join(DIST, 'index.html')), 'web/dist is missing: run scripts/build-web.sh first');
   const fixtures = mkdtempSync(join(tmpdir(), 'dinfogan-fixtures-'));
   fixturesDir = fixtures;
-  // The native CLI's grid for the same model and seeds: the reference both browser paths match.
-  execFileSync(cli(), [
-    'generate', '--checkpoint', DEMO_MODEL, '--backend', 'cpu',
-    '--seed', String(SEEDS.common), '--salient-seed', String(SEEDS.salient),
-    '--rows', String(SEEDS.rows), '--cols', String(SEEDS.cols), '--scale', '1',
-    '--out', join(fixtures, 'grid.png'),
-  ], { stdio: 'pipe' });
+  // The native CLI's grids for the same models and seeds: the references the browser matches.
+  for (const [model, name] of [[DEFAULT_MODEL, 'grid.png'], [DEMO_MODEL, 'grid-demo.png']]) {
+    execFileSync(cli(), [
+      'generate', '--checkpoint', model, '--backend', 'cpu',
+      '--seed', String(SEEDS.common), '--salient-seed', String(SEEDS.salient),
+      '--rows', String(SEEDS.rows), '--cols', String(SEEDS.cols), '--scale', '1',
+      '--out', join(fixtures, name),
+    ], { stdio: 'pipe' });
+  }
   const model = readFileSync(DEMO_MODEL);
   writeFileSync(join(fixtures, 'truncated.bpk'), model.subarray(0, Math.floor(model.length / 2)));
   writeFileSync(join(fixtures, 'foreign.bpk'), readFileSync(join(fixtures, 'grid.png')));
@@ -94,6 +98,34 @@ for (const path of ['webgpu', 'cpu']) {
   });
 }
 
+test('the built-in demo model, opened by URL, draws its CLI grid', async (t) => {
+  const page = await viewer(t, browsers.webgpu, `model=models/demo.bpk&${gridQuery}`);
+  assert.equal(await settled(page), 'ready', await page.textContent('#error'));
+  assert.equal(await page.inputValue('#model-pick'), String(CATALOGUE.findIndex((m) => m.file === 'demo.bpk')));
+  const diff = await comparePixels(page, '#grid', '/fixtures/grid-demo.png');
+  assert.ok(diff.maxDiff !== undefined && diff.maxDiff <= MAX_PIXEL_DIFF, JSON.stringify(diff));
+});
+
+test('the picker lists the bundled models and switches between them', async (t) => {
+  const page = await viewer(t, browsers.cpu, gridQuery);
+  assert.equal(await settled(page), 'ready');
+  const options = await page.$$eval('#model-pick option', (os) => os.map((o) => o.textContent));
+  assert.deepEqual(options, CATALOGUE.map((m) => m.title));
+  assert.equal(await page.textContent('#model-about'), CATALOGUE[0].about);
+  // The first model's own examples fill the swap panel.
+  assert.match(await page.textContent('#swap-example option:nth-child(2)'), /^Example 1$/);
+  const demo = CATALOGUE.findIndex((m) => m.file === 'demo.bpk');
+  await page.evaluate(() => { document.body.dataset.state = 'loading'; });
+  await page.selectOption('#model-pick', String(demo));
+  assert.equal(await settled(page), 'ready', await page.textContent('#error'));
+  assert.equal(await page.textContent('#model-about'), CATALOGUE[demo].about);
+  assert.match(await page.textContent('#model-info'), /colour/);
+  assert.match(await page.textContent('#swap-example option:nth-child(2)'), /^Built-in data 1$/);
+  const diff = await comparePixels(page, '#grid', '/fixtures/grid-demo.png');
+  assert.ok(diff.maxDiff !== undefined && diff.maxDiff <= MAX_PIXEL_DIFF, JSON.stringify(diff));
+  await page.screenshot({ path: join(shots, 'viewer-picker.png'), fullPage: true });
+});
+
 test('a swap of two bundled examples gives four images, deterministically', async (t) => {
   const page = await viewer(t, browsers.webgpu, gridQuery);
   assert.equal(await settled(page), 'ready');
@@ -117,7 +149,7 @@ test('a swap of two bundled examples gives four images, deterministically', asyn
 });
 
 test('a model and swap images picked as files', async (t) => {
-  const page = await viewer(t, browsers.cpu, gridQuery);
+  const page = await viewer(t, browsers.cpu, `model=models/demo.bpk&${gridQuery}`);
   assert.equal(await settled(page), 'ready');
   const grid = await canvasBytes(page, '#grid');
   // The same model again, from a file: the same grid.
@@ -125,6 +157,7 @@ test('a model and swap images picked as files', async (t) => {
   await page.setInputFiles('#model-file', DEMO_MODEL);
   assert.equal(await settled(page), 'ready');
   assert.match(await page.textContent('#status'), /Loaded demo\.bpk/);
+  assert.equal(await page.inputValue('#model-pick'), '', 'a file is none of the bundled models');
   assert.deepEqual(await canvasBytes(page, '#grid'), grid);
   // Any image works as a swap input: it is cropped to a square and resized to 32x32.
   const swaps = await page.evaluate(() => Number(document.body.dataset.swap));

@@ -1,10 +1,17 @@
 // The page: controls, canvases and messages. The model itself runs in worker.js.
 //
-// URL parameters: model (URL of a `dinfogan export` file; default the demo model), embed=1
-// (the viewer alone, for iframes), backend (auto | webgpu | cpu), rows, cols, seed, salient.
+// URL parameters: model (URL of a `dinfogan export` file; default the first model of the
+// catalogue), embed=1 (the viewer alone, for iframes), backend (auto | webgpu | cpu), rows, cols,
+// seed, salient.
+//
+// The catalogue, models/models.json, lists the bundled models, best first: for each its file,
+// a title, a sentence on what it was trained on and how well it separates, and optionally
+// `examples`, a PNG strip of EXAMPLES background then EXAMPLES target images of its own data
+// (`dinfogan data preview FILE --strip --count 8`) for the swap panel; without it the swap
+// panel offers built-in images.
 
 const params = new URLSearchParams(location.search);
-const DEMO_MODEL = 'models/demo.bpk';
+const CATALOGUE = 'models/models.json';
 const GAP = 2; // pixels between tiles, as in the CLI's sheets (`dinfogan generate --scale 1`)
 const SHEET_BACKGROUND = [24, 24, 24];
 const MAX_SLIDERS = 16;
@@ -17,7 +24,7 @@ const clampInt = (v, lo, hi, fallback) => {
 };
 
 const settings = {
-  model: params.get('model') ?? DEMO_MODEL,
+  model: params.get('model'),
   backend: params.get('backend') ?? 'auto',
   rows: clampInt(params.get('rows'), 1, 16, 4),
   cols: clampInt(params.get('cols'), 2, 16, 6),
@@ -56,7 +63,10 @@ function call(op, args, transfer = []) {
 
 // ---- state and messages --------------------------------------------------------------------
 
-const state = { model: null, latents: null, sliderSalient: null, examples: null, swapInput: {} };
+const state = {
+  model: null, latents: null, sliderSalient: null, examples: null, swapInput: {},
+  catalogue: [], entry: null,
+};
 
 function setStatus(text) {
   $('status').textContent = text;
@@ -121,7 +131,9 @@ const tileScale = (side) => (side <= 32 ? 3 : 2);
 
 // ---- the model -----------------------------------------------------------------------------
 
-async function loadModel(source, label) {
+async function loadModel(source, label, entry = null) {
+  state.entry = entry;
+  $('model-about').textContent = entry?.about ?? '';
   clearError();
   setBusy(true);
   document.body.dataset.state = 'loading';
@@ -278,12 +290,38 @@ $('slider-reset').addEventListener('click', resetSliders);
 
 // ---- swap ----------------------------------------------------------------------------------
 
+/** The catalogue entry's example strip as 2 * EXAMPLES RGBA tiles of the model's side. */
+async function stripExamples(url, side) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`the example images ${url} could not be fetched (HTTP ${response.status})`);
+  const bitmap = await createImageBitmap(await response.blob());
+  if (bitmap.width !== 2 * EXAMPLES * side || bitmap.height !== side) {
+    throw new Error(`the example images ${url} are ${bitmap.width}x${bitmap.height}, not a strip of ` +
+      `${2 * EXAMPLES} images of ${side}x${side}`);
+  }
+  const canvas = new OffscreenCanvas(bitmap.width, side);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  // Tile by tile, in the layout the worker's builtinExamples returns.
+  const tile = side * side * 4;
+  const out = new Uint8Array(2 * EXAMPLES * tile);
+  for (let i = 0; i < 2 * EXAMPLES; i++) {
+    out.set(ctx.getImageData(i * side, 0, side, side).data, i * tile);
+  }
+  return out;
+}
+
 async function loadExamples() {
-  const { result } = await call('builtinExamples', { count: EXAMPLES });
-  state.examples = result;
+  const own = state.entry?.examples;
+  const side = state.model.config.image_size;
+  state.examples = own
+    ? await stripExamples(`models/${own}`, side)
+    : (await call('builtinExamples', { count: EXAMPLES })).result;
+  const name = own ? 'Example' : 'Built-in data';
   const select = $('swap-example');
   select.replaceChildren(new Option('(your images)', ''),
-    ...Array.from({ length: EXAMPLES }, (_, i) => new Option(`Built-in data ${i + 1}`, `${i}`)));
+    ...Array.from({ length: EXAMPLES }, (_, i) => new Option(`${name} ${i + 1}`, `${i}`)));
   select.value = '0';
   useExample(0);
 }
@@ -358,7 +396,49 @@ $('swap-example').addEventListener('change', async (e) => {
 async function loadModelFile(file) {
   if (!file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
+  showPicked(null);
   await loadModel({ bytes }, file.name);
+}
+
+// ---- the catalogue of bundled models -------------------------------------------------------
+
+/** Selects catalogue entry `index` in the picker, or "(another model)" for null. */
+function showPicked(index) {
+  const pick = $('model-pick');
+  if (index === null) {
+    if (![...pick.options].some((o) => o.value === '')) pick.add(new Option('(another model)', ''), 0);
+    pick.value = '';
+  } else {
+    pick.value = String(index);
+  }
+}
+
+async function start() {
+  try {
+    const response = await fetch(CATALOGUE);
+    if (response.ok) state.catalogue = await response.json();
+  } catch {
+    // No catalogue: the picker stays empty and ?model= (or a file) is the way in.
+  }
+  const pick = $('model-pick');
+  pick.replaceChildren(...state.catalogue.map((m, i) => new Option(m.title, String(i))));
+  pick.addEventListener('change', () => {
+    const entry = state.catalogue[Number(pick.value)];
+    if (entry) loadModel({ url: `models/${entry.file}` }, entry.title, entry);
+  });
+  const index = settings.model === null
+    ? 0
+    : state.catalogue.findIndex((m) => `models/${m.file}` === settings.model);
+  const entry = state.catalogue[index];
+  if (entry) {
+    showPicked(index);
+    await loadModel({ url: `models/${entry.file}` }, entry.title, entry);
+  } else if (settings.model !== null) {
+    showPicked(null);
+    await loadModel({ url: settings.model }, settings.model);
+  } else {
+    showError(`no model to show: the catalogue ${CATALOGUE} is missing; open ?model=URL or a file`);
+  }
 }
 
 $('model-file').addEventListener('change', (e) => loadModelFile(e.target.files[0]));
@@ -384,4 +464,4 @@ document.addEventListener('drop', (e) => {
 // For tests and notebooks: the worker API and the page state.
 window.dinfogan = { call, state, settings, loadModel, drawGrid, runSwap };
 
-loadModel({ url: settings.model }, settings.model === DEMO_MODEL ? 'the demo model' : settings.model);
+start();
