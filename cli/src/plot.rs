@@ -27,6 +27,7 @@ pub struct PlotArgs {
 }
 
 /// One column of metrics.csv.
+#[derive(Debug)]
 struct Column {
     name: String,
     values: Vec<f64>,
@@ -226,8 +227,22 @@ fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Column>)> {
         })
         .collect();
     let mut steps = Vec::new();
-    for (line, record) in reader.records().enumerate() {
-        let record = record.with_context(|| format!("{} line {}", path.display(), line + 2))?;
+    let records: Vec<_> = reader.records().collect();
+    let last = records.len().saturating_sub(1);
+    for (line, record) in records.into_iter().enumerate() {
+        let record = match record {
+            Ok(record) if record.len() == names.len() => record,
+            // A run still training (or killed) may have written half of its last line.
+            _ if line == last => break,
+            Ok(_) => bail!(
+                "{} line {}: wrong number of fields",
+                path.display(),
+                line + 2
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| format!("{} line {}", path.display(), line + 2))
+            }
+        };
         let number = |i: usize| -> Result<f64> {
             record
                 .get(i)
@@ -297,7 +312,7 @@ fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::moving_average;
+    use super::{moving_average, read_metrics};
 
     #[test]
     fn moving_average_by_hand() {
@@ -306,5 +321,23 @@ mod tests {
             vec![1.0, 2.0, 4.0, 6.0]
         );
         assert_eq!(moving_average(&[2.0, 4.0], 1), vec![2.0, 4.0]);
+    }
+
+    #[test]
+    fn a_half_written_last_line_is_left_out_and_a_broken_one_inside_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let head = "step,images_per_second,g_total\n1,10.0,2.5\n2,11.0,2.25\n";
+        std::fs::write(&path, format!("{head}3,1")).unwrap();
+        let (steps, columns) = read_metrics(&path).unwrap();
+        assert_eq!(steps, vec![1.0, 2.0]);
+        assert_eq!(columns[1].values, vec![2.5, 2.25]);
+        std::fs::write(
+            &path,
+            "step,images_per_second,g_total\n1,10.0\n2,11.0,2.25\n",
+        )
+        .unwrap();
+        let err = read_metrics(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
     }
 }

@@ -341,6 +341,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 .chain(std::iter::once(format!("{images_per_second:.2}")))
                 .chain(values.iter().map(|v| format!("{v:.6}"))),
         )?;
+        // Whole lines on disk at every step: `dinfogan plot` and `tail` read a live run.
+        metrics.flush()?;
         let summary = format!(
             "D {:.3} G {:.3} recon {:.3} | {:.1} img/s",
             values[loss_index("d_total")],
