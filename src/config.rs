@@ -40,6 +40,12 @@ impl Default for ModelConfig {
     }
 }
 
+/// Largest `width` a configuration may ask for (the paper's is 64; 1024 makes a 64x64
+/// trunk of 8192 channels, far beyond any use).
+pub const MAX_WIDTH: usize = 1024;
+/// Largest L or M (the paper's largest is 100).
+pub const MAX_LATENT: usize = 4096;
+
 impl ModelConfig {
     /// Number of stride-2 blocks in the trunk (and of upsampling blocks in G): 4 at 64x64, 3 at 32x32.
     pub fn blocks(&self) -> usize {
@@ -67,6 +73,17 @@ impl ModelConfig {
         }
         if self.width == 0 || self.common_dim == 0 || self.salient_dim == 0 {
             return Err("width, common_dim and salient_dim must all be at least 1".into());
+        }
+        // Upper bounds: a model file's header is untrusted (the browser viewer loads files
+        // from anywhere), and these sizes decide what is allocated before any weight is read.
+        for (name, value, max) in [
+            ("width", self.width, MAX_WIDTH),
+            ("common_dim", self.common_dim, MAX_LATENT),
+            ("salient_dim", self.salient_dim, MAX_LATENT),
+        ] {
+            if value > max {
+                return Err(format!("{name} must be at most {max}, not {value}"));
+            }
         }
         if !(self.noise_std.is_finite() && self.noise_std >= 0.0) {
             return Err(format!(
@@ -443,5 +460,18 @@ mod tests {
         let mut c = TrainConfig::default();
         c.loss.class = -1.0;
         assert!(c.validate().unwrap_err().contains("class"));
+        // A hostile header cannot make a model allocate without bound.
+        let mut c = TrainConfig::default();
+        c.model.width = 1 << 40;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("width must be at most 1024"));
+        let mut c = TrainConfig::default();
+        c.model.salient_dim = usize::MAX;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("salient_dim must be at most"));
     }
 }

@@ -170,3 +170,21 @@ fn training_mode_encoding_is_noisy_batch_dependent_and_seeded() {
     let (z, _) = model.encode(images).unwrap();
     assert_eq!(common::values(z), inference.0);
 }
+
+#[test]
+fn a_model_file_claiming_a_huge_network_is_refused_before_allocating() {
+    let mut model = tiny_config().model;
+    model.width = 1 << 40;
+    let header = format!(
+        r#"{{"model":{},"salient_prior":"normal"}}"#,
+        serde_json::to_string(&model).unwrap()
+    );
+    let mut bytes = dinfogan::infer::MAGIC.to_vec();
+    bytes.extend_from_slice(&dinfogan::infer::FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    let err = InferenceModel::from_bytes(&bytes, &cpu())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("width must be at most 1024"), "{err}");
+}
