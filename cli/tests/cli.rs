@@ -151,6 +151,21 @@ fn train_resume_and_every_tool() {
     );
 
     let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let leak = ok(&[
+        "eval",
+        "leak",
+        "--checkpoint",
+        r,
+        "--rows",
+        "3",
+        "--cols",
+        "4",
+    ]);
+    assert!(leak.contains("| ẑ = Qz(G(z, s)) | "), "{leak}");
+    fails(
+        &["eval", "leak", "--checkpoint", r, "--rows", "1"],
+        "--rows and --cols must be at least 2",
+    );
     ok(&[
         "generate",
         "--checkpoint",

@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod factorvae;
+pub mod leak;
 pub mod separation;
 
 use std::collections::HashMap;
@@ -29,6 +30,8 @@ pub enum EvalCommand {
     Table(TableArgs),
     /// The FactorVAE score of the salient codes on a grouped set (`data build dsprites-mnist-groups`).
     Factorvae(FactorVaeArgs),
+    /// How much of the codes of generated images G(z, s) comes from z and how much from s.
+    Leak(LeakArgs),
 }
 
 pub fn run(command: EvalCommand) -> Result<()> {
@@ -36,6 +39,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
         EvalCommand::Factorvae(args) => factorvae_command(args),
         EvalCommand::Separation(args) => separation_command(args),
         EvalCommand::Table(args) => table_command(args),
+        EvalCommand::Leak(args) => leak_command(args),
     }
 }
 
@@ -369,6 +373,37 @@ fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
         };
         text += &format!("s_{d}{mark}: {row:?}\n");
     }
+    print!("{text}");
+    if let Some(out) = &args.out {
+        write_atomic(out, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct LeakArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Common codes z (rows of the grid).
+    #[arg(long, default_value_t = 32)]
+    pub rows: usize,
+    /// Salient codes s (columns of the grid).
+    #[arg(long, default_value_t = 32)]
+    pub cols: usize,
+    /// Also write the result as Markdown.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn leak_command(args: LeakArgs) -> Result<()> {
+    let (model, _) = load_model(&args.model)?;
+    let (z, s) = leak::leak(&model, args.rows, args.cols, args.model.seed)?;
+    let text = format!(
+        "Codes of generated targets G(z_r, s_c), {} z x {} s (seed {}): share of their variance \
+         explained by z and by s. A separating model has z-codes explained by z, s-codes by s.\n\n\
+         | codes | by z | by s |\n|---|---|---|\n| ẑ = Qz(G(z, s)) | {:.2} | {:.2} |\n| ŝ = Qs(G(z, s)) | {:.2} | {:.2} |\n",
+        args.rows, args.cols, args.model.seed, z.rows, z.columns, s.rows, s.columns
+    );
     print!("{text}");
     if let Some(out) = &args.out {
         write_atomic(out, text.as_bytes())?;
