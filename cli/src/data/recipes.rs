@@ -408,9 +408,9 @@ mod tests {
         assert_eq!(counts[0][..3], [n / 3; 3]);
         assert_eq!(counts[1], [n / 6; 6]);
         // 40 orientations -> 10 per bin; 32 positions -> 8 per bin.
-        for k in 2..5 {
-            assert_eq!(counts[k][..4], [n / 4; 4], "label {k}");
-            assert_eq!(counts[k][4..], [0, 0], "label {k}");
+        for (k, count) in counts.iter().enumerate().skip(2) {
+            assert_eq!(count[..4], [n / 4; 4], "label {k}");
+            assert_eq!(count[4..], [0, 0], "label {k}");
         }
     }
 

@@ -24,7 +24,8 @@ pub fn variance_shares(codes: &[Vec<f32>], rows: usize, cols: usize) -> Shares {
     let mut total = 0.0;
     let (mut by_row, mut by_col) = (0.0, 0.0);
     for d in 0..dims {
-        let value = |r: usize, c: usize| codes[r * cols + c][d] as f64;
+        let column: Vec<f64> = codes.iter().map(|code| code[d] as f64).collect();
+        let value = |r: usize, c: usize| column[r * cols + c];
         let mean = (0..rows)
             .flat_map(|r| (0..cols).map(move |c| (r, c)))
             .map(|(r, c)| value(r, c))
