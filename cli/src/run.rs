@@ -17,12 +17,22 @@ use anyhow::{bail, Context, Result};
 use dinfogan::{TrainConfig, TrainerState};
 use serde::{Deserialize, Serialize};
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename: `path`
+/// holds either its old content or all of the new, and the temporary file is removed if
+/// anything fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("could not write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("could not write {}", path.display()))?;
-    Ok(())
+    use std::io::Write;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let write = || -> std::io::Result<()> {
+        let mut tmp = tempfile::NamedTempFile::new_in(folder)?;
+        tmp.write_all(bytes)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().with_context(|| format!("could not write {}", path.display()))
 }
 
 /// What a checkpoint carries besides weights: enough to resume or to rebuild the model.
@@ -172,5 +182,27 @@ impl RunDir {
             optim_regulariser: read("optim_regulariser", with_cr)?,
         };
         Ok((state, meta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomic;
+
+    #[test]
+    fn atomic_writes_leave_the_file_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let err = write_atomic(&dir.path().join("missing/out.bin"), b"x").unwrap_err();
+        assert!(format!("{err:#}").contains("could not write"), "{err:#}");
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.bin")]);
     }
 }

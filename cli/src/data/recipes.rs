@@ -1,6 +1,5 @@
-//! The paper's contrastive datasets, built from the published files (reference: the paper's
-//! section 5 and its public preprocessing scripts, described in
-//! `../shared/notes/reference-implementations.md` section 3).
+//! The paper's contrastive datasets, built from the published files as the paper (section 5)
+//! and its public preprocessing scripts describe them.
 //!
 //! Pixel arithmetic happens in [0, 1] and is stored back as u8.
 
