@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use burn::prelude::*;
 use clap::{Args, Subcommand};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
@@ -19,7 +18,6 @@ use serde::Serialize;
 use crate::data::file::DatasetFile;
 use crate::run::{write_atomic, RunDir};
 use crate::tools::{load_model, ModelArgs};
-use crate::train::read;
 use separation::{EncoderMode, SeparationRow, Space, Wanted};
 
 #[derive(Debug, Subcommand)]
@@ -281,21 +279,17 @@ fn salient_codes(
             file.header.side
         );
     }
-    let mut codes = Vec::with_capacity(indices.len());
-    for chunk in indices.chunks(128) {
-        let pixels: Vec<f32> = chunk
-            .iter()
-            .flat_map(|&i| file.pixels_of(i).iter().map(|&p| p as f32 / 127.5 - 1.0))
-            .collect();
-        let images = Tensor::<4>::from_data(
-            TensorData::new(pixels, [chunk.len(), channels, side, side]),
-            model.device(),
-        );
-        let (_, salient) = model.encode(images)?;
-        let values = read(salient)?;
-        codes.extend(values.chunks(c.salient_dim).map(<[f32]>::to_vec));
-    }
-    Ok(codes)
+    let images: Vec<Vec<f32>> = indices
+        .iter()
+        .map(|&i| {
+            file.pixels_of(i)
+                .iter()
+                .map(|&p| p as f32 / 127.5 - 1.0)
+                .collect()
+        })
+        .collect();
+    let (_, salient) = separation::encode_images(model, &images, EncoderMode::Inference)?;
+    Ok(salient)
 }
 
 fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
