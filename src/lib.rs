@@ -3,11 +3,13 @@
 //! Contrastive Analysis separates what is *common* to a background set X and a target set Y
 //! (the factors z) from what is *salient*, only in Y (the factors s). This crate is the model
 //! core shared by the native trainer (`cli/`) and the browser viewer (`web/`): it names no
-//! backend (the caller passes a burn `Device`), touches no file system and spawns no thread,
-//! so it builds for `wasm32-unknown-unknown`.
+//! backend (the caller passes a burn `Device`), touches no file system and spawns no thread of
+//! its own (natively, the noise draw shares the rayon pool burn-flex runs), so it builds for
+//! `wasm32-unknown-unknown`.
 //!
 //! - [`config`]: model shape, loss weights, optimisers, presets (paper Table 6).
 //! - [`model`]: G, the discriminator with heads D, C, Qz, Qs, and the regulariser H.
+//! - [`noise`]: the discriminator's Gaussian noise, drawn fast on the CPU.
 //! - [`latent`]: priors of z and s, contrastive-regulariser pairs.
 //! - [`loss`]: one function per loss term.
 //! - `step` (feature `train`, on by default): the `Trainer` and its G, D and H steps. The
@@ -26,6 +28,7 @@ pub mod infer;
 pub mod latent;
 pub mod loss;
 pub mod model;
+pub mod noise;
 pub mod pixels;
 #[cfg(feature = "train")]
 pub mod step;

@@ -19,6 +19,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 
 use crate::config::ModelConfig;
+use crate::noise::add_noise;
 
 /// Initialises every (lazy) parameter of a module now. Needed before training with burn 0.22.1:
 /// the `require_grad` of a parameter not yet initialised lives in state shared by all its
@@ -184,7 +185,7 @@ impl Trunk {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
         let mut x = images;
         for (i, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(self.noise.forward(x));
+            x = conv.forward(add_noise(&self.noise, x));
             if i > 0 {
                 x = self.norms[i - 1].forward(x);
             }
@@ -225,8 +226,11 @@ impl Encoder {
 
     /// Qz and Qs from trunk features `[batch, top, 4, 4]`: (`[batch, L]`, `[batch, M]`).
     pub fn heads(&self, features: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let common = flat(self.common.forward(self.noise.forward(features.clone())));
-        let salient = flat(self.salient.forward(self.noise.forward(features)));
+        let common = flat(
+            self.common
+                .forward(add_noise(&self.noise, features.clone())),
+        );
+        let salient = flat(self.salient.forward(add_noise(&self.noise, features)));
         (common, salient)
     }
 
@@ -275,8 +279,8 @@ impl Discriminator {
     pub fn forward(&self, images: Tensor<4>) -> DiscriminatorOutput {
         let features = self.encoder.trunk.forward(images);
         let noise = &self.encoder.noise;
-        let adversarial = flat(self.adversarial.forward(noise.forward(features.clone())));
-        let class = flat(self.class.forward(noise.forward(features.clone())));
+        let adversarial = flat(self.adversarial.forward(add_noise(noise, features.clone())));
+        let class = flat(self.class.forward(add_noise(noise, features.clone())));
         let (common, salient) = self.encoder.heads(features);
         DiscriminatorOutput {
             adversarial: adversarial.flatten(0, 1),
@@ -318,7 +322,7 @@ impl Regulariser {
         let pair = Tensor::cat(vec![first, second], 1);
         flat(
             self.output
-                .forward(self.noise.forward(self.trunk.forward(pair))),
+                .forward(add_noise(&self.noise, self.trunk.forward(pair))),
         )
     }
 }
