@@ -9,6 +9,8 @@
 //!
 //! - [`config`]: model shape, loss weights, optimisers, presets (paper Table 6).
 //! - [`model`]: G, the discriminator with heads D, C, Qz, Qs, and the regulariser H.
+//! - `cpu_conv` (native): every convolution of the model as one matrix product over the batch
+//!   on burn-flex, forward and backward.
 //! - [`noise`]: the discriminator's Gaussian noise, drawn fast on the CPU.
 //! - [`latent`]: priors of z and s, contrastive-regulariser pairs.
 //! - [`loss`]: one function per loss term.
@@ -21,6 +23,8 @@
 
 pub mod builtin;
 pub mod config;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cpu_conv;
 pub mod error;
 #[cfg(feature = "gpu-pixels")]
 pub mod gpu;

@@ -74,6 +74,22 @@ fn up(channels_in: usize, channels_out: usize, first: bool, device: &Device) -> 
     config.init(device)
 }
 
+/// `conv.forward(x)`; on the CPU as one matrix product over the batch (see `cpu_conv`).
+fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::cpu_conv::conv2d(conv, x);
+    #[cfg(target_arch = "wasm32")]
+    conv.forward(x)
+}
+
+/// `conv.forward(x)` for a transposed convolution; batched on the CPU like [`convolve`].
+fn conv_transpose(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::cpu_conv::conv_transpose2d(conv, x);
+    #[cfg(target_arch = "wasm32")]
+    conv.forward(x)
+}
+
 /// Folds the last pending update of each batch norm's running statistics into its value.
 /// burn applies a running-statistics update lazily, at the next forward pass; a record taken
 /// without this misses the last training step's update (and a resumed run would differ).
@@ -136,9 +152,9 @@ impl Generator {
             1,
         ]);
         for (conv, norm) in self.blocks.iter().zip(&self.norms) {
-            x = relu(norm.forward(conv.forward(x)));
+            x = relu(norm.forward(conv_transpose(conv, x)));
         }
-        tanh(self.output.forward(x))
+        tanh(conv_transpose(&self.output, x))
     }
 }
 
@@ -185,7 +201,7 @@ impl Trunk {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
         let mut x = images;
         for (i, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(add_noise(&self.noise, x));
+            x = convolve(conv, add_noise(&self.noise, x));
             if i > 0 {
                 x = self.norms[i - 1].forward(x);
             }
@@ -226,11 +242,11 @@ impl Encoder {
 
     /// Qz and Qs from trunk features `[batch, top, 4, 4]`: (`[batch, L]`, `[batch, M]`).
     pub fn heads(&self, features: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let common = flat(
-            self.common
-                .forward(add_noise(&self.noise, features.clone())),
-        );
-        let salient = flat(self.salient.forward(add_noise(&self.noise, features)));
+        let common = flat(convolve(
+            &self.common,
+            add_noise(&self.noise, features.clone()),
+        ));
+        let salient = flat(convolve(&self.salient, add_noise(&self.noise, features)));
         (common, salient)
     }
 
@@ -279,8 +295,11 @@ impl Discriminator {
     pub fn forward(&self, images: Tensor<4>) -> DiscriminatorOutput {
         let features = self.encoder.trunk.forward(images);
         let noise = &self.encoder.noise;
-        let adversarial = flat(self.adversarial.forward(add_noise(noise, features.clone())));
-        let class = flat(self.class.forward(add_noise(noise, features.clone())));
+        let adversarial = flat(convolve(
+            &self.adversarial,
+            add_noise(noise, features.clone()),
+        ));
+        let class = flat(convolve(&self.class, add_noise(noise, features.clone())));
         let (common, salient) = self.encoder.heads(features);
         DiscriminatorOutput {
             adversarial: adversarial.flatten(0, 1),
@@ -320,10 +339,10 @@ impl Regulariser {
     /// - output: `[batch, M]` logits over the shared salient index k
     pub fn forward(&self, first: Tensor<4>, second: Tensor<4>) -> Tensor<2> {
         let pair = Tensor::cat(vec![first, second], 1);
-        flat(
-            self.output
-                .forward(add_noise(&self.noise, self.trunk.forward(pair))),
-        )
+        flat(convolve(
+            &self.output,
+            add_noise(&self.noise, self.trunk.forward(pair)),
+        ))
     }
 }
 

@@ -1,0 +1,740 @@
+//! The networks' convolutions on the CPU (burn-flex), as matrix products over the batch.
+//!
+//! burn-flex convolves image by image, so many of its products are thin: a 4x4 head is a
+//! matrix-vector product per image, a weight gradient (computed by burn as a convolution whose
+//! output is the 4x4 kernel) has 16 columns, and so has a transposed convolution from a 4x4 map.
+//! Profiled on the 64x64 iteration, those thin products took about half the time. Here every
+//! convolution of the model is im2col + products + col2im, forward and backward, with the
+//! gradients registered through burn's autodiff extension API ([`Backward`]): small maps (up to
+//! 8x8 positions) are transposed to channel-major and multiplied a chunk of images at a time,
+//! large ones are multiplied image by image where they lie. Other devices (wgpu, WebGPU) and
+//! convolutions with bias, groups, dilation or uneven padding keep burn's own operations.
+//!
+//! With `X` the activations `[C, batch * positions]` and `col(I)` the im2col of an image tensor
+//! `I` under the convolution's geometry (`[C_img * k * k, batch * positions]`):
+//! - conv forward: `Y = W col(X)`; gradients `dW = dY col(X)^T`, `dX = col2im(W^T dY)`;
+//! - transposed conv forward: `Y = col2im(W^T X)`; `dW = X col(dY)^T`, `dX = W col(dY)`.
+//!
+//! So two kernels serve both: [`through_columns`] (`W col(I)` and `A col(I)^T` from one im2col)
+//! and [`scatter`] (`col2im(W^T A)`). The results equal burn's up to float rounding (tested).
+
+#[cfg(feature = "train")]
+use burn::backend::autodiff::{
+    checkpoint::{base::Checkpointer, strategy::NoCheckpointing},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind},
+};
+use burn::backend::flex::FlexTensor;
+#[cfg(feature = "train")]
+use burn::backend::Autodiff;
+use burn::backend::Flex;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::PaddingConfig2d;
+use burn::prelude::*;
+use burn::tensor::DType;
+use rayon::prelude::*;
+
+/// The geometry of a convolution seen from its image side: `image` is the convolution's input
+/// (or the transposed convolution's output), `positions` the other side's spatial size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub batch: usize,
+    /// Channels of the image side.
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    /// Spatial size of the other side: `(height + 2 padding - kernel) / stride + 1`.
+    pub out_height: usize,
+    pub out_width: usize,
+}
+
+impl Geometry {
+    fn new(
+        [batch, channels, height, width]: [usize; 4],
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Option<Self> {
+        let span = |side: usize| {
+            (side + 2 * padding)
+                .checked_sub(kernel)
+                .map(|d| d / stride + 1)
+        };
+        Some(Self {
+            batch,
+            channels,
+            height,
+            width,
+            kernel,
+            stride,
+            padding,
+            out_height: span(height)?,
+            out_width: span(width)?,
+        })
+    }
+
+    fn positions(&self) -> usize {
+        self.out_height * self.out_width
+    }
+
+    /// Rows of an im2col matrix: `channels * kernel * kernel`.
+    fn rows(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+
+    fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Images per chunk: the im2col buffer stays under ~16 MiB, whatever the batch.
+    fn chunk(&self) -> usize {
+        const BUDGET: usize = 1 << 22;
+        (BUDGET / (self.rows() * self.positions()).max(1)).clamp(1, self.batch.max(1))
+    }
+}
+
+/// The output positions `o` whose input index `o stride + offset - padding` falls in
+/// `0..size`: the loops below then run without a bound check per element.
+fn valid(g: &Geometry, offset: usize, size: usize, outputs: usize) -> std::ops::Range<usize> {
+    let (s, p) = (g.stride, g.padding);
+    let first = p.saturating_sub(offset).div_ceil(s);
+    // o s + offset - p <= size - 1  <=>  o <= (size - 1 + p - offset) / s
+    let end = (size + p)
+        .checked_sub(offset + 1)
+        .map_or(0, |top| top / s + 1)
+        .min(outputs);
+    first.min(end)..end
+}
+
+/// im2col of images `[b1 - b0, C, H, W]` (the chunk `b0..b1` of `image`) into `cols`
+/// (`[C k k, (b1 - b0) P]`), every entry written (padding as zeros): the buffer is reused
+/// from chunk to chunk, since fresh large allocations cost a page fault per 4 KiB.
+fn im2col(image: &[f32], g: &Geometry, b0: usize, b1: usize, cols: &mut [f32]) {
+    let (k, p, nb, s) = (g.kernel, g.positions(), b1 - b0, g.stride);
+    cols[..g.rows() * nb * p]
+        .par_chunks_mut(nb * p)
+        .enumerate()
+        .for_each(|(row, out)| {
+            let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
+            let (rows, xs) = (
+                valid(g, ky, g.height, g.out_height),
+                valid(g, kx, g.width, g.out_width),
+            );
+            for b in 0..nb {
+                let plane = &image[((b0 + b) * g.channels + c) * g.height * g.width..]
+                    [..g.height * g.width];
+                for (oy, dst) in out[b * p..][..p].chunks_mut(g.out_width).enumerate() {
+                    if !rows.contains(&oy) {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let line = &plane[(oy * s + ky - g.padding) * g.width..][..g.width];
+                    dst[..xs.start].fill(0.0);
+                    dst[xs.end..].fill(0.0);
+                    let dst = &mut dst[xs.clone()];
+                    let base = xs.start * s + kx - g.padding;
+                    if s == 1 {
+                        dst.copy_from_slice(&line[base..base + dst.len()]);
+                    } else {
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            *d = line[base + i * s];
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// Adds columns `[C k k, nb P]` back onto the images `[nb, C, H, W]` they were taken from.
+fn col2im(cols: &[f32], g: &Geometry, nb: usize, image: &mut [f32]) {
+    let (k, p, s) = (g.kernel, g.positions(), g.stride);
+    image
+        .par_chunks_mut(g.height * g.width)
+        .enumerate()
+        .for_each(|(plane_index, plane)| {
+            let (b, c) = (plane_index / g.channels, plane_index % g.channels);
+            for ky in 0..k {
+                let rows = valid(g, ky, g.height, g.out_height);
+                for kx in 0..k {
+                    let xs = valid(g, kx, g.width, g.out_width);
+                    let row = &cols[((c * k + ky) * k + kx) * nb * p + b * p..][..p];
+                    for oy in rows.clone() {
+                        let line = &mut plane[(oy * s + ky - g.padding) * g.width..][..g.width];
+                        let src = &row[oy * g.out_width..][xs.clone()];
+                        let base = xs.start * s + kx - g.padding;
+                        let dst = &mut line[base..base + (src.len().max(1) - 1) * s + 1];
+                        if s == 1 {
+                            for (d, &v) in dst.iter_mut().zip(src) {
+                                *d += v;
+                            }
+                        } else {
+                            for (i, &v) in src.iter().enumerate() {
+                                dst[i * s] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// `n` zeros, written now by this thread. `vec![0.0; n]` maps fresh pages that the first
+/// write faults in; when that first write is a parallel loop, the two threads' page faults
+/// contend (measured: col2im of a 4 MiB chunk 10 ms instead of 1.8 ms after a sequential fill).
+fn zeroed(n: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, 0.0);
+    v
+}
+
+/// A strided view of a row-major or transposed matrix for [`product`].
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+/// Where a product goes: `[m, n]` row-major with this row stride, added to what is there or
+/// overwriting it.
+struct Out<'a> {
+    data: &'a mut [f32],
+    row_stride: usize,
+    accumulate: bool,
+}
+
+/// `out[m, n] (+)= lhs[m, k] rhs[k, n]`.
+fn product(m: usize, n: usize, k: usize, out: Out, lhs: View, rhs: View) {
+    let (dst, ldd, accumulate) = (out.data, out.row_stride, out.accumulate);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last =
+        |v: &View, rows: usize, cols: usize| (rows - 1) * v.row_stride + (cols - 1) * v.col_stride;
+    assert!(k == 0 || last(&lhs, m, k) < lhs.data.len());
+    assert!(k == 0 || last(&rhs, k, n) < rhs.data.len());
+    assert!((m - 1) * ldd + n - 1 < dst.len());
+    let parallelism = if m * n * k >= 1 << 21 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the asserts above keep every index gemm forms inside the three slices, and dst
+    // does not alias the inputs (it is borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            ldd as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// How the other side's activations `[R, B P]` are laid out in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// As burn stores them, `[B, R, P]`: one product per image, `P` columns each. Used when an
+    /// image has enough positions for a product to be fat, and saves two transposing copies.
+    BatchMajor,
+    /// Transposed to `[R, B P]`: one product per chunk of images (small maps: 1x1 to 8x8).
+    ChannelMajor,
+}
+
+impl Order {
+    fn of(g: &Geometry) -> Self {
+        if g.positions() >= 256 {
+            Order::BatchMajor
+        } else {
+            Order::ChannelMajor
+        }
+    }
+
+    /// The columns of images `b0..b1` as products see them: `(first column within the chunk,
+    /// columns, offset of the first element, row stride)`.
+    fn pieces(
+        self,
+        r: usize,
+        g: &Geometry,
+        b0: usize,
+        b1: usize,
+    ) -> Vec<(usize, usize, usize, usize)> {
+        let p = g.positions();
+        match self {
+            Order::ChannelMajor => vec![(0, (b1 - b0) * p, b0 * p, g.batch * p)],
+            Order::BatchMajor => (b0..b1).map(|b| ((b - b0) * p, p, b * r * p, p)).collect(),
+        }
+    }
+
+    /// `[B, R, P]` activations in this order.
+    fn arrange<'a>(self, x: &'a [f32], r: usize, g: &Geometry) -> std::borrow::Cow<'a, [f32]> {
+        match self {
+            Order::BatchMajor => x.into(),
+            Order::ChannelMajor => channel_major(x, g.batch, r, g.positions()).into(),
+        }
+    }
+
+    /// Back to `[B, R, P]`.
+    fn restore(self, x: Vec<f32>, r: usize, g: &Geometry) -> Vec<f32> {
+        match self {
+            Order::BatchMajor => x,
+            Order::ChannelMajor => batch_major(&x, g.batch, r, g.positions()),
+        }
+    }
+}
+
+/// The two products that read the im2col of `image` (`[B, C, H, W]`), from one im2col per
+/// chunk: `W col(image)` (`weights [R, C k k]` -> `[R, B P]` in `order`) when `weights` is
+/// given, and `A col(image)^T` (`a [R, B P]` in `order` -> `[R, C k k]`) when `a` is given.
+fn through_columns(
+    image: &[f32],
+    g: &Geometry,
+    r: usize,
+    order: Order,
+    weights: Option<&[f32]>,
+    a: Option<&[f32]>,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (p, rows) = (g.positions(), g.rows());
+    let mut gathered = weights.map(|_| zeroed(r * g.batch * p));
+    let mut grad = a.map(|_| vec![0.0f32; r * rows]);
+    let mut buffer = zeroed(rows * g.chunk() * p);
+    let mut first = true;
+    for b0 in (0..g.batch).step_by(g.chunk()) {
+        let b1 = (b0 + g.chunk()).min(g.batch);
+        let n = (b1 - b0) * p;
+        im2col(image, g, b0, b1, &mut buffer);
+        let cols = &buffer[..rows * n];
+        for (column, width, offset, stride) in order.pieces(r, g, b0, b1) {
+            if let (Some(out), Some(w)) = (gathered.as_mut(), weights) {
+                let w = View {
+                    data: w,
+                    row_stride: rows,
+                    col_stride: 1,
+                };
+                let cols = View {
+                    data: &cols[column..],
+                    row_stride: n,
+                    col_stride: 1,
+                };
+                let out = Out {
+                    data: &mut out[offset..],
+                    row_stride: stride,
+                    accumulate: false,
+                };
+                product(r, width, rows, out, w, cols);
+            }
+            if let (Some(out), Some(a)) = (grad.as_mut(), a) {
+                let a = View {
+                    data: &a[offset..],
+                    row_stride: stride,
+                    col_stride: 1,
+                };
+                let cols = View {
+                    data: &cols[column..],
+                    row_stride: 1,
+                    col_stride: n,
+                };
+                let out = Out {
+                    data: out,
+                    row_stride: rows,
+                    accumulate: !first,
+                };
+                product(r, rows, width, out, a, cols);
+                first = false;
+            }
+        }
+    }
+    (gathered, grad)
+}
+
+/// `col2im(W^T A)`: `weights [R, C k k]`, `a [R, B P]` in `order` -> images `[B, C, H, W]`.
+fn scatter(weights: &[f32], r: usize, a: &[f32], order: Order, g: &Geometry) -> Vec<f32> {
+    let (p, rows) = (g.positions(), g.rows());
+    let mut image = zeroed(g.batch * g.image_len());
+    // Reused from chunk to chunk (see `im2col`); the products overwrite it.
+    let mut buffer = zeroed(rows * g.chunk() * p);
+    for b0 in (0..g.batch).step_by(g.chunk()) {
+        let b1 = (b0 + g.chunk()).min(g.batch);
+        let n = (b1 - b0) * p;
+        let cols = &mut buffer[..rows * n];
+        for (column, width, offset, stride) in order.pieces(r, g, b0, b1) {
+            let w = View {
+                data: weights,
+                row_stride: 1,
+                col_stride: rows,
+            };
+            let a = View {
+                data: &a[offset..],
+                row_stride: stride,
+                col_stride: 1,
+            };
+            let out = Out {
+                data: &mut cols[column..],
+                row_stride: n,
+                accumulate: false,
+            };
+            product(rows, width, r, out, w, a);
+        }
+        col2im(
+            cols,
+            g,
+            b1 - b0,
+            &mut image[b0 * g.image_len()..b1 * g.image_len()],
+        );
+    }
+    image
+}
+
+/// `[B, C, P]` -> `[C, B P]` and back.
+fn channel_major(x: &[f32], b: usize, c: usize, p: usize) -> Vec<f32> {
+    let mut out = zeroed(x.len());
+    out.par_chunks_mut(b * p).enumerate().for_each(|(ci, row)| {
+        for bi in 0..b {
+            row[bi * p..][..p].copy_from_slice(&x[(bi * c + ci) * p..][..p]);
+        }
+    });
+    out
+}
+
+fn batch_major(x: &[f32], b: usize, c: usize, p: usize) -> Vec<f32> {
+    let mut out = zeroed(x.len());
+    out.par_chunks_mut(c * p)
+        .enumerate()
+        .for_each(|(bi, image)| {
+            for ci in 0..c {
+                image[ci * p..][..p].copy_from_slice(&x[(ci * b + bi) * p..][..p]);
+            }
+        });
+    out
+}
+
+/// The tensor itself when its values are already one dense run (no copy), else a dense copy.
+fn dense(tensor: &FlexTensor) -> FlexTensor {
+    match tensor.layout().contiguous_offsets() {
+        Some(_) => tensor.clone(),
+        None => tensor.to_contiguous(),
+    }
+}
+
+/// The values of a [`dense`] tensor, borrowed.
+fn values(tensor: &FlexTensor) -> &[f32] {
+    let (start, end) = tensor
+        .layout()
+        .contiguous_offsets()
+        .expect("values of a dense tensor");
+    &tensor.storage::<f32>()[start..end]
+}
+
+fn flex(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Which of the two operations, with its geometry and the other side's channels.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// `x [B, C, H, W]`, `weight [R, C, k, k]` -> `[B, R, OH, OW]`.
+    Conv,
+    /// `x [B, R, OH, OW]`, `weight [R, C, k, k]` -> `[B, C, H, W]`.
+    Transposed,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    kind: Kind,
+    geometry: Geometry,
+    /// Channels of the side that is not the image (`R` above).
+    other: usize,
+}
+
+impl Op {
+    fn output_shape(&self) -> [usize; 4] {
+        let g = &self.geometry;
+        match self.kind {
+            Kind::Conv => [g.batch, self.other, g.out_height, g.out_width],
+            Kind::Transposed => [g.batch, g.channels, g.height, g.width],
+        }
+    }
+
+    fn forward(&self, x: &[f32], weight: &[f32]) -> Vec<f32> {
+        let (g, r) = (&self.geometry, self.other);
+        let order = Order::of(g);
+        match self.kind {
+            Kind::Conv => {
+                let (y, _) = through_columns(x, g, r, order, Some(weight), None);
+                order.restore(y.unwrap_or_default(), r, g)
+            }
+            Kind::Transposed => scatter(weight, r, &order.arrange(x, r, g), order, g),
+        }
+    }
+
+    /// (dx, dweight) for the gradient `dy` of the output.
+    fn backward(
+        &self,
+        x: &[f32],
+        weight: &[f32],
+        dy: &[f32],
+        want_x: bool,
+        want_weight: bool,
+    ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+        let (g, r) = (&self.geometry, self.other);
+        let order = Order::of(g);
+        match self.kind {
+            Kind::Conv => {
+                let dy = order.arrange(dy, r, g);
+                let dx = want_x.then(|| scatter(weight, r, &dy, order, g));
+                let dw = want_weight
+                    .then(|| through_columns(x, g, r, order, None, Some(&dy)).1)
+                    .flatten();
+                (dx, dw)
+            }
+            Kind::Transposed => {
+                // One im2col of dy per chunk serves both gradients.
+                let x = want_weight.then(|| order.arrange(x, r, g));
+                let (dx, dw) =
+                    through_columns(dy, g, r, order, want_x.then_some(weight), x.as_deref());
+                (dx.map(|dx| order.restore(dx, r, g)), dw)
+            }
+        }
+    }
+}
+
+#[cfg(feature = "train")]
+#[derive(Debug)]
+struct OpBackward;
+
+#[cfg(feature = "train")]
+impl Backward<Flex, 2> for OpBackward {
+    type State = (FlexTensor, FlexTensor, Op);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, weight, op) = ops.state;
+        let dy = dense(&dy);
+        let (dx, dw) = op.backward(
+            values(&x),
+            values(&weight),
+            values(&dy),
+            node_x.is_some(),
+            node_weight.is_some(),
+        );
+        if let (Some(node), Some(dx)) = (node_x, dx) {
+            grads.register::<Flex>(node.id, flex(dx, x.layout().shape().dims::<4>()));
+        }
+        if let (Some(node), Some(dw)) = (node_weight, dw) {
+            grads.register::<Flex>(node.id, flex(dw, weight.layout().shape().dims::<4>()));
+        }
+    }
+}
+
+/// Runs `op` on burn-flex (with or without autodiff); `None` when `x` or `weight` lives elsewhere.
+fn run(op: Op, x: Tensor<4>, weight: Tensor<4>) -> Option<Tensor<4>> {
+    if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+        return None;
+    }
+    let device = x.device();
+    if device.clone().without_autodiff() != Device::flex() {
+        return None;
+    }
+    if !device.is_autodiff() {
+        let x = x.try_into_primitive::<Flex>().ok()?;
+        let weight = weight.try_into_primitive::<Flex>().ok()?;
+        let (x, weight) = (dense(&x), dense(&weight));
+        let out = op.forward(values(&x), values(&weight));
+        return Some(Tensor::from_primitive::<Flex>(flex(out, op.output_shape())));
+    }
+    #[cfg(not(feature = "train"))]
+    return None;
+    #[cfg(feature = "train")]
+    {
+        let x = x.try_into_primitive::<Autodiff<Flex>>().ok()?;
+        let weight = weight.try_into_primitive::<Autodiff<Flex>>().ok()?;
+        let prep = OpBackward
+            .prepare::<NoCheckpointing>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful();
+        let (x, weight) = (x.into_primitive(), weight.into_primitive());
+        let out = flex(op.forward(values(&x), values(&weight)), op.output_shape());
+        let out = match prep {
+            OpsKind::Tracked(prep) => prep.finish((x, weight, op), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        };
+        Some(Tensor::from_primitive::<Autodiff<Flex>>(out))
+    }
+}
+
+/// `conv.forward(x)`, batched on burn-flex when the convolution is one this module handles
+/// (square kernel, equal strides and symmetric padding, no bias, no groups or dilation).
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv_op(conv, x.dims())
+        .and_then(|op| run(op, x.clone(), conv.weight.val()))
+        .unwrap_or_else(|| conv.forward(x))
+}
+
+/// `conv.forward(x)` for a transposed convolution, batched on burn-flex under the same
+/// conditions as [`conv2d`] (and no output padding).
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    transposed_op(conv, x.dims())
+        .and_then(|op| run(op, x.clone(), conv.weight.val()))
+        .unwrap_or_else(|| conv.forward(x))
+}
+
+fn conv_op(conv: &Conv2d, x: [usize; 4]) -> Option<Op> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => 0,
+        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => t,
+        _ => return None,
+    };
+    let [k, k1] = conv.kernel_size;
+    let [stride, s1] = conv.stride;
+    let [channels_out, weight_in, _, _] = conv.weight.dims();
+    let plain = conv.bias.is_none() && conv.groups == 1 && conv.dilation == [1, 1];
+    if !plain || k != k1 || stride != s1 || x[1] != weight_in {
+        return None;
+    }
+    let geometry = Geometry::new(x, k, stride, padding)?;
+    Some(Op {
+        kind: Kind::Conv,
+        geometry,
+        other: channels_out,
+    })
+}
+
+fn transposed_op(conv: &ConvTranspose2d, x: [usize; 4]) -> Option<Op> {
+    let [k, k1] = conv.kernel_size;
+    let [stride, s1] = conv.stride;
+    let [padding, p1] = conv.padding;
+    let [batch, channels_in, h, w] = x;
+    let [weight_in, channels_out, _, _] = conv.weight.dims();
+    let plain = conv.bias.is_none()
+        && conv.groups == 1
+        && conv.dilation == [1, 1]
+        && conv.padding_out == [0, 0];
+    if !plain || k != k1 || stride != s1 || padding != p1 || channels_in != weight_in {
+        return None;
+    }
+    if h == 0 || w == 0 {
+        return None;
+    }
+    // The image side is the output, (n - 1) stride - 2 padding + k; the convolution from it
+    // must land back on the input's size.
+    let side = |n: usize| ((n - 1) * stride + k).checked_sub(2 * padding);
+    let geometry = Geometry::new(
+        [batch, channels_out, side(h)?, side(w)?],
+        k,
+        stride,
+        padding,
+    )?;
+    (geometry.out_height == h && geometry.out_width == w).then_some(Op {
+        kind: Kind::Transposed,
+        geometry,
+        other: channels_in,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::tensor::Distribution;
+
+    fn close(a: &Tensor<4>, b: &Tensor<4>, what: &str) {
+        let a: Vec<f32> = a.clone().into_data().try_to_vec::<f32>().unwrap();
+        let b: Vec<f32> = b.clone().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-4 * scale,
+                "{what}[{i}]: {x} vs burn's {y}"
+            );
+        }
+    }
+
+    /// Output, input gradient and weight gradient against burn-flex's own operations.
+    fn check(
+        x_shape: [usize; 4],
+        forward_ours: impl Fn(Tensor<4>) -> Tensor<4>,
+        forward_burn: impl Fn(Tensor<4>) -> Tensor<4>,
+        weight: impl Fn() -> Tensor<4>,
+    ) {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let x0 = Tensor::<4>::random(x_shape, Distribution::Normal(0.0, 1.0), &device);
+        let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let x = x0.clone().require_grad();
+            let y = f(x.clone());
+            let r = Tensor::<4>::ones(y.dims(), &device).mul(
+                Tensor::arange(0..y.dims().iter().product::<usize>() as i64, &device)
+                    .float()
+                    .reshape(y.dims())
+                    .sin(),
+            );
+            let grads = (y.clone() * r).sum().backward();
+            let w = weight();
+            (y.inner(), x.grad(&grads).unwrap(), w.grad(&grads).unwrap())
+        };
+        let ours = run(&forward_ours);
+        let theirs = run(&forward_burn);
+        close(&ours.0, &theirs.0, "output");
+        close(&ours.1, &theirs.1, "input gradient");
+        close(&ours.2, &theirs.2, "weight gradient");
+    }
+
+    #[test]
+    fn convolutions_match_burn_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        for (stride, padding, side, kernel) in
+            [(2, 1, 8, 4), (1, 0, 4, 4), (1, 1, 5, 3), (2, 0, 7, 3)]
+        {
+            let conv = Conv2dConfig::new([3, 5], [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_padding(if padding == 0 {
+                    PaddingConfig2d::Valid
+                } else {
+                    PaddingConfig2d::Explicit(padding, padding, padding, padding)
+                })
+                .with_bias(false)
+                .init(&device);
+            let conv = crate::model::initialized(conv);
+            check(
+                [3, 3, side, side],
+                |x| conv2d(&conv, x),
+                |x| conv.forward(x),
+                || conv.weight.val(),
+            );
+        }
+        for (stride, padding, side) in [(2, 1, 4), (1, 0, 1), (2, 1, 3)] {
+            let conv = ConvTranspose2dConfig::new([5, 3], [4, 4])
+                .with_stride([stride, stride])
+                .with_padding([padding, padding])
+                .with_bias(false)
+                .init(&device);
+            let conv = crate::model::initialized(conv);
+            check(
+                [2, 5, side, side],
+                |x| conv_transpose2d(&conv, x),
+                |x| conv.forward(x),
+                || conv.weight.val(),
+            );
+        }
+    }
+}
