@@ -16,7 +16,9 @@ Two variants:
     python3 bench/pytorch_reference.py --variant saving --size 64 --batch 64 --iters 3
 
 prints one line per iteration and a final `mean ... s per iteration` line, like
-`dinfogan bench`. Needs torch (CPU is enough); threads: all cores unless --threads.
+`dinfogan bench`. Needs torch (CPU is enough); threads: all cores unless --threads;
+`--device cuda` runs it on an NVIDIA GPU (scripts/gpu-check.sh). Each iteration ends by
+reading a loss (`.item()`), which waits for the GPU.
 """
 
 import argparse
@@ -86,12 +88,13 @@ def nll(logits, label):  # -log sigmoid, stable: the paper's BCE on probabilitie
 def iteration(g, d, opt_g, opt_d, bg, t, variant):
     b = bg.shape[0]
     saving = variant == "saving"
-    zeros = torch.zeros(b, M)
+    dev = bg.device
+    zeros = torch.zeros(b, M, device=dev)
 
     # G step
     for p in d.parameters():
         p.requires_grad_(not saving)
-    z_bg, z_t, s_t = torch.randn(b, L), torch.randn(b, L), torch.randn(b, M)
+    z_bg, z_t, s_t = torch.randn(b, L, device=dev), torch.randn(b, L, device=dev), torch.randn(b, M, device=dev)
     a_bg, c_bg, qz_bg, qs_bg = d(g(z_bg, zeros))
     a_t, c_t, qz_t, qs_t = d(g(z_t, s_t))
     adv = W["bg"] * nll(a_bg, 1) + W["t"] * nll(a_t, 1)
@@ -115,7 +118,7 @@ def iteration(g, d, opt_g, opt_d, bg, t, variant):
     # D step
     for p in g.parameters():
         p.requires_grad_(not saving)
-    z_bg, z_t, s_t = torch.randn(b, L), torch.randn(b, L), torch.randn(b, M)
+    z_bg, z_t, s_t = torch.randn(b, L, device=dev), torch.randn(b, L, device=dev), torch.randn(b, M, device=dev)
     f_bg, f_t = g(z_bg, zeros), g(z_t, s_t)
     if saving:
         f_bg, f_t = f_bg.detach(), f_t.detach()
@@ -149,17 +152,20 @@ def main():
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda where PyTorch has it")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    g = Generator(args.size, args.width, 3)
-    d = Discriminator(args.size, args.width, 3)
+    dev = torch.device(args.device)
+    g = Generator(args.size, args.width, 3).to(dev)
+    d = Discriminator(args.size, args.width, 3).to(dev)
     adam = dict(lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     opt_g, opt_d = torch.optim.Adam(g.parameters(), **adam), torch.optim.Adam(d.parameters(), **adam)
-    bg = torch.rand(args.batch, 3, args.size, args.size) * 2 - 1
-    t = torch.rand(args.batch, 3, args.size, args.size) * 2 - 1
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, variant {args.variant}")
+    bg = torch.rand(args.batch, 3, args.size, args.size, device=dev) * 2 - 1
+    t = torch.rand(args.batch, 3, args.size, args.size, device=dev) * 2 - 1
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}, variant {args.variant}")
     times = []
     for i in range(args.iters + 1):
         start = time.perf_counter()

@@ -31,6 +31,9 @@ fi
 # One profile (release) for the tests, the trainer and the benchmark: burn is built once.
 cargo test --release --workspace
 
+# The GPU check at a tiny size on lavapipe, so that it still runs the day a GPU is at hand.
+scripts/gpu-check.sh --tiny
+
 # The browser viewer (the core built for wasm32: no file system, no threads), tested in a real
 # browser against the native CLI built above. Screenshots and page logs: $DINFOGAN_ARTIFACTS.
 export DINFOGAN_ARTIFACTS="${DINFOGAN_ARTIFACTS:-$PWD/web/test-output}"

@@ -1,15 +1,21 @@
 //! The priors of the latent factors (paper section 4) and the pairs of the contrastive
 //! regulariser (Supplementary D.4). Everything is drawn on the device, from the device's RNG
-//! (seed it with `Device::seed`), so a step never waits on the host.
+//! (seed it with `Device::seed`), so a step never waits on the host; inside
+//! [`random::with_host_stream`](crate::random::with_host_stream) from the host stream instead.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use rand::{rngs::StdRng, RngExt, SeedableRng};
 
 use crate::config::SalientPrior;
+use crate::random::next_host_seed;
 
 /// z ~ N(0, I), the common prior of both domains. `[batch, L]`
 pub fn sample_common(batch: usize, common_dim: usize, device: &Device) -> Tensor<2> {
+    if let Some(seed) = next_host_seed() {
+        let values = seeded_normal(batch * common_dim, seed);
+        return Tensor::from_data(TensorData::new(values, [batch, common_dim]), device);
+    }
     Tensor::random([batch, common_dim], Distribution::Normal(0.0, 1.0), device)
 }
 
@@ -22,6 +28,10 @@ pub fn sample_salient(
     prior: SalientPrior,
     device: &Device,
 ) -> Tensor<2> {
+    if let Some(seed) = next_host_seed() {
+        let values = seeded_salient(batch, salient_dim, prior, seed);
+        return Tensor::from_data(TensorData::new(values, [batch, salient_dim]), device);
+    }
     match prior {
         SalientPrior::Normal => {
             Tensor::random([batch, salient_dim], Distribution::Normal(0.0, 1.0), device)
@@ -64,10 +74,18 @@ pub fn sample_contrastive_pairs(
     let first = sample_salient(batch, salient_dim, prior, device);
     let independent = sample_salient(batch, salient_dim, prior, device);
     // The argmax of i.i.d. uniforms is a uniform index, drawn without leaving the device.
-    let shared: Tensor<1, Int> =
-        Tensor::<2>::random([batch, salient_dim], Distribution::Default, device)
+    let shared: Tensor<1, Int> = match next_host_seed() {
+        Some(seed) => {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let k: Vec<i64> = (0..batch)
+                .map(|_| rng.random_range(0..salient_dim) as i64)
+                .collect();
+            Tensor::from_data(TensorData::new(k, [batch]), device)
+        }
+        None => Tensor::<2>::random([batch, salient_dim], Distribution::Default, device)
             .argmax(1)
-            .flatten(0, 1);
+            .flatten(0, 1),
+    };
     // [batch, M]: true at (row, k_row).
     let mask = Tensor::<1, Int>::arange(0..salient_dim as i64, device)
         .unsqueeze_dim::<2>(0)

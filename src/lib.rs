@@ -12,6 +12,8 @@
 //! - `cpu_conv` (native): every convolution of the model as one matrix product over the batch
 //!   on burn-flex, forward and backward.
 //! - [`noise`]: the discriminator's Gaussian noise, drawn fast on the CPU.
+//! - [`random`]: where a step's random numbers come from (the device, or one host stream to
+//!   compare devices).
 //! - [`latent`]: priors of z and s, contrastive-regulariser pairs.
 //! - [`loss`]: one function per loss term.
 //! - `step` (feature `train`, on by default): the `Trainer` and its G, D and H steps. The
@@ -34,6 +36,7 @@ pub mod loss;
 pub mod model;
 pub mod noise;
 pub mod pixels;
+pub mod random;
 #[cfg(feature = "train")]
 pub mod step;
 

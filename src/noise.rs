@@ -8,7 +8,9 @@
 //! decides everything and a resumed run draws the same noise) and expands it with
 //! Xoshiro256++ and rand_distr's ziggurat, in fixed chunks spread over the rayon pool that
 //! burn-flex already runs. The values depend on the seed and the shape only, not on the number
-//! of threads. Every other device keeps burn's own draw.
+//! of threads. Every other device keeps burn's own draw, except inside
+//! [`random::with_host_stream`](crate::random::with_host_stream), where every device takes its
+//! seeds from the host stream.
 
 use burn::nn::GaussianNoise;
 use burn::prelude::*;
@@ -20,14 +22,20 @@ pub fn add_noise<const D: usize>(noise: &GaussianNoise, input: Tensor<D>) -> Ten
     if !noise.training.is_enabled() || !device.is_autodiff() || noise.std == 0.0 {
         return input;
     }
+    // Inside `random::with_host_stream` the seed comes from the host stream, on any device.
+    let seed = crate::random::next_host_seed();
     #[cfg(not(target_arch = "wasm32"))]
-    if device.clone().without_autodiff() == Device::flex() {
-        let seed = seed_from(&device);
-        let values = host::normals(input.shape().num_elements(), noise.std as f32, seed);
-        let noise = Tensor::from_data(TensorData::new(values, input.shape()), &device);
-        return input + noise;
+    let seed = seed.or_else(|| {
+        (device.clone().without_autodiff() == Device::flex()).then(|| seed_from(&device))
+    });
+    match seed {
+        Some(seed) => {
+            let shape = input.shape();
+            let values = host::normals(shape.num_elements(), noise.std as f32, seed);
+            input + Tensor::from_data(TensorData::new(values, shape), &device)
+        }
+        None => noise.forward(input),
     }
-    noise.forward(input)
 }
 
 /// 64 bits from the device's generator (four 16-bit draws: integer tensors are i32).
@@ -45,11 +53,11 @@ fn seed_from(device: &Device) -> u64 {
         .fold(0u64, |acc, v| (acc << 16) | (v as u64 & 0xffff))
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 pub(crate) mod host {
     use rand::rngs::Xoshiro256PlusPlus;
     use rand::{RngExt, SeedableRng};
     use rand_distr::StandardNormal;
+    #[cfg(not(target_arch = "wasm32"))]
     use rayon::prelude::*;
 
     /// Values per chunk, each chunk with its own generator: big enough that seeding is free,
@@ -59,19 +67,20 @@ pub(crate) mod host {
     /// `count` values of N(0, std²), a pure function of (`count`, `std`, `seed`).
     pub fn normals(count: usize, std: f32, seed: u64) -> Vec<f32> {
         let mut values = vec![0.0f32; count];
-        values
-            .par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(chunk, out)| {
-                // seed_from_u64 runs SplitMix64 over its argument, so neighbouring chunk
-                // numbers give unrelated streams.
-                let mut rng = Xoshiro256PlusPlus::seed_from_u64(
-                    seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
-                for v in out {
-                    *v = std * rng.sample::<f32, _>(StandardNormal);
-                }
-            });
+        let fill = |(chunk, out): (usize, &mut [f32])| {
+            // seed_from_u64 runs SplitMix64 over its argument, so neighbouring chunk numbers
+            // give unrelated streams.
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            for v in out {
+                *v = std * rng.sample::<f32, _>(StandardNormal);
+            }
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        values.par_chunks_mut(CHUNK).enumerate().for_each(fill);
+        #[cfg(target_arch = "wasm32")]
+        values.chunks_mut(CHUNK).enumerate().for_each(fill);
         values
     }
 }

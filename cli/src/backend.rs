@@ -130,3 +130,24 @@ pub fn select(backend: Backend) -> Result<Selected> {
         }
     }
 }
+
+/// `dinfogan devices`: every wgpu adapter this machine offers (the first GPU is what
+/// `--backend wgpu` and `--backend auto` open), and the CPU.
+pub fn list_devices() -> Result<()> {
+    use burn::tensor::wgpu::wgpu::{Backends, Instance};
+    let adapters =
+        futures_lite::future::block_on(Instance::default().enumerate_adapters(Backends::PRIMARY));
+    if adapters.is_empty() {
+        println!("wgpu: no adapter (install a Vulkan, Metal or DX12 driver for a GPU)");
+    }
+    for adapter in adapters {
+        let info = adapter.get_info();
+        println!(
+            "wgpu: {} ({:?}, {:?}; driver {} {})",
+            info.name, info.backend, info.device_type, info.driver, info.driver_info
+        );
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("cpu: burn-flex, {threads} threads");
+    Ok(())
+}

@@ -8,7 +8,7 @@ use anyhow::Result;
 use burn::prelude::*;
 use clap::Args;
 use dinfogan::builtin::{BuiltinDataset, Domain};
-use dinfogan::{ModelConfig, TrainConfig, Trainer};
+use dinfogan::{ModelConfig, TrainConfig, Trainer, LOSS_NAMES};
 
 use crate::backend::{self, Backend};
 
@@ -28,6 +28,13 @@ pub struct BenchArgs {
     /// Timed iterations (after one warm-up iteration).
     #[arg(long, default_value_t = 3)]
     pub iters: usize,
+    /// First check this device against the CPU: two iterations from the same weights, data and
+    /// random numbers on both; fails when a loss differs by more than `--tolerance`.
+    #[arg(long)]
+    pub check: bool,
+    /// Largest relative difference `--check` accepts, |device - cpu| / max(1, |cpu|).
+    #[arg(long, default_value_t = 1e-3)]
+    pub tolerance: f64,
 }
 
 /// Peak resident memory of this process in MiB (Linux), if known.
@@ -36,6 +43,50 @@ fn peak_memory_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Real images of one domain, `[b, 3, side, side]`, from the built-in data.
+fn real_batch(
+    data: &BuiltinDataset,
+    domain: Domain,
+    b: usize,
+    side: usize,
+    device: &Device,
+) -> Tensor<4> {
+    let pixels: Vec<f32> = (0..b)
+        .flat_map(|i| data.image(domain, i, side, 3))
+        .collect();
+    Tensor::from_data(TensorData::new(pixels, [b, 3, side, side]), device)
+}
+
+/// Two iterations on `device` and on the CPU from the same weights, images and random numbers
+/// (drawn on the host: `dinfogan::random::with_host_stream`); the largest relative difference
+/// of any loss term, with its name and iteration.
+fn check(config: &TrainConfig, device: &Device) -> Result<(f64, &'static str, usize)> {
+    let mut cpu = Trainer::new(config.clone(), &Device::flex(), 0)?;
+    let mut other = Trainer::new(config.clone(), device, 0)?;
+    other.load_state(cpu.state()?)?;
+    let (b, side) = (config.batch_size, config.model.image_size);
+    let data = BuiltinDataset::new(1, b);
+    let mut worst = (0.0, LOSS_NAMES[0], 1);
+    for iteration in 1..=2 {
+        let losses = |trainer: &mut Trainer| {
+            let device = trainer.device().clone();
+            let bg = real_batch(&data, Domain::Background, b, side, &device);
+            let t = real_batch(&data, Domain::Target, b, side, &device);
+            dinfogan::random::with_host_stream(iteration as u64, || trainer.iteration(bg, t))
+                .values()
+        };
+        let (expected, got) = (losses(&mut cpu), losses(&mut other));
+        for ((&name, &e), &g) in LOSS_NAMES.iter().zip(&expected).zip(&got) {
+            let difference = (g as f64 - e as f64).abs() / (e as f64).abs().max(1.0);
+            // A NaN on either side counts as the worst difference.
+            if difference.is_nan() || difference > worst.0 {
+                worst = (difference, name, iteration);
+            }
+        }
+    }
+    Ok(worst)
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -49,23 +100,34 @@ pub fn run(args: BenchArgs) -> Result<()> {
         batch_size: args.batch,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(config.clone(), &selected.device, 0)?;
     let (b, side) = (args.batch, args.size);
-    let data = BuiltinDataset::new(0, b);
-    let batch = |domain| -> Tensor<4> {
-        let pixels: Vec<f32> = (0..b)
-            .flat_map(|i| data.image(domain, i, side, 3))
-            .collect();
-        Tensor::from_data(
-            TensorData::new(pixels, [b, 3, side, side]),
-            trainer.device(),
-        )
-    };
-    let (bg, t) = (batch(Domain::Background), batch(Domain::Target));
     println!(
         "backend: {}\nmodel: Table 4, {side}x{side}x3, width {}, L = {}, M = {}; B = {b} + {b} real, {b} + {b} fake",
         selected.description, args.width, config.model.common_dim, config.model.salient_dim
     );
+    if args.check {
+        let (difference, name, iteration) = check(&config, &selected.device)?;
+        let verdict = if difference <= args.tolerance {
+            "agrees"
+        } else {
+            "DIFFERS"
+        };
+        println!(
+            "check: {verdict} with the CPU: largest relative difference of the {} loss terms over 2 iterations {difference:.2e} ({name}, iteration {iteration}; tolerance {:.0e})",
+            LOSS_NAMES.len(),
+            args.tolerance
+        );
+        if !agrees {
+            anyhow::bail!(
+                "this device's training step differs from the CPU's by {difference:.2e} ({name}, iteration {iteration}), more than --tolerance {:.0e}: its kernels (or fusion/autotune, with --features gpu-tuned) compute something else; train on --backend cpu, or report the device and this output",
+                args.tolerance
+            );
+        }
+    }
+    let mut trainer = Trainer::new(config.clone(), &selected.device, 0)?;
+    let data = BuiltinDataset::new(0, b);
+    let bg = real_batch(&data, Domain::Background, b, side, trainer.device());
+    let t = real_batch(&data, Domain::Target, b, side, trainer.device());
     let mut g_times = Vec::new();
     let mut d_times = Vec::new();
     for i in 0..=args.iters {
