@@ -107,11 +107,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     );
     if args.check {
         let (difference, name, iteration) = check(&config, &selected.device)?;
-        let verdict = if difference <= args.tolerance {
-            "agrees"
-        } else {
-            "DIFFERS"
-        };
+        let agrees = difference <= args.tolerance; // false for NaN
+        let verdict = if agrees { "agrees" } else { "DIFFERS" };
         println!(
             "check: {verdict} with the CPU: largest relative difference of the {} loss terms over 2 iterations {difference:.2e} ({name}, iteration {iteration}; tolerance {:.0e})",
             LOSS_NAMES.len(),
