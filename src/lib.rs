@@ -16,6 +16,7 @@
 //!   compare devices).
 //! - [`latent`]: priors of z and s, contrastive-regulariser pairs.
 //! - [`loss`]: one function per loss term.
+//! - [`terms`]: the loss terms an iteration reports, with their network and CSV name.
 //! - `step` (feature `train`, on by default): the `Trainer` and its G, D and H steps. The
 //!   browser viewer builds without it: no autodiff or optimiser code in its bundle.
 //! - [`infer`]: encode, generate, reconstruct, swap, traverse; the exported file format.
@@ -39,9 +40,13 @@ pub mod pixels;
 pub mod random;
 #[cfg(feature = "train")]
 pub mod step;
+pub mod terms;
 
-pub use config::{Batching, LossWeights, ModelConfig, OptimConfig, SalientPrior, TrainConfig};
+pub use config::{
+    Batching, LossWeights, ModelConfig, OptimConfig, Preset, SalientPrior, TrainConfig,
+};
 pub use error::{Error, Result};
 pub use infer::InferenceModel;
 #[cfg(feature = "train")]
-pub use step::{Losses, Trainer, TrainerState, LOSS_NAMES};
+pub use step::{Losses, Trainer, TrainerState};
+pub use terms::{LossTerm, LossValues, Network};

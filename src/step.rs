@@ -23,31 +23,7 @@ use crate::loss::{
     l1_to_zero,
 };
 use crate::model::{initialized, Discriminator, DiscriminatorOutput, Generator, Regulariser};
-
-/// Names of the values in [`Losses`], in order (also the metrics CSV columns).
-pub const LOSS_NAMES: [&str; 13] = [
-    "g_total",
-    "g_adversarial",
-    "g_class",
-    "g_info",
-    "g_image",
-    "g_contrastive",
-    "d_total",
-    "d_adversarial",
-    "d_class",
-    "d_info",
-    "d_info_real",
-    "d_image",
-    "h_contrastive",
-];
-
-/// Index of a loss in [`LOSS_NAMES`].
-pub fn loss_index(name: &str) -> usize {
-    LOSS_NAMES
-        .iter()
-        .position(|n| *n == name)
-        .unwrap_or_else(|| panic!("unknown loss name {name}"))
-}
+use crate::terms::{LossTerm, LossValues};
 
 /// The unweighted loss terms of the last G, D and H steps of an iteration (0 for a term that
 /// is switched off or a step that did not run), still on the device: read them with
@@ -60,39 +36,42 @@ pub struct Losses {
 impl Losses {
     fn zeros(device: &Device) -> Self {
         Self {
-            terms: (0..LOSS_NAMES.len())
+            terms: LossTerm::ALL
+                .iter()
                 .map(|_| Tensor::zeros([1], device))
                 .collect(),
         }
     }
 
-    fn set(&mut self, name: &str, value: Tensor<1>) {
-        self.terms[loss_index(name)] = value.detach();
+    fn set(&mut self, term: LossTerm, value: Tensor<1>) {
+        self.terms[term.index()] = value.detach();
+    }
+
+    fn read(data: TensorData) -> LossValues {
+        let values = data
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("losses are f32");
+        LossValues(values.try_into().expect("one value per loss term"))
     }
 
     fn stacked(&self) -> Tensor<1> {
         Tensor::cat(self.terms.clone(), 0)
     }
 
-    /// The values in the order of [`LOSS_NAMES`]. Synchronous read: native only (use
-    /// [`Losses::values_async`] on WebGPU).
-    pub fn values(&self) -> Vec<f32> {
-        self.stacked()
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("losses are f32")
+    /// The values. Synchronous read: native only (use [`Losses::values_async`] on WebGPU).
+    pub fn values(&self) -> LossValues {
+        Self::read(self.stacked().into_data())
     }
 
-    /// The values in the order of [`LOSS_NAMES`], read without blocking (works on WebGPU).
-    pub async fn values_async(&self) -> Vec<f32> {
-        self.stacked()
-            .into_data_async()
-            .await
-            .expect("the device could not be read")
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("losses are f32")
+    /// The values, read without blocking (works on WebGPU).
+    pub async fn values_async(&self) -> LossValues {
+        Self::read(
+            self.stacked()
+                .into_data_async()
+                .await
+                .expect("the device could not be read"),
+        )
     }
 }
 
@@ -292,7 +271,7 @@ impl Trainer {
             let adv = generator_adversarial(bg.out.adversarial.clone()).mul_scalar(w.background)
                 + generator_adversarial(t.out.adversarial.clone()).mul_scalar(w.target);
             total = total + adv.clone().mul_scalar(w.adversarial);
-            losses.set("g_adversarial", adv);
+            losses.set(LossTerm::GeneratorAdversarial, adv);
         }
         if w.class > 0.0 {
             // The paper's eq. (5) is unweighted per domain; its code, and Table 6's w_bg / w_t
@@ -300,11 +279,11 @@ impl Trainer {
             let class = binary_cross_entropy(bg.out.class.clone(), 0.0).mul_scalar(w.background)
                 + binary_cross_entropy(t.out.class.clone(), 1.0).mul_scalar(w.target);
             total = total + class.clone().mul_scalar(w.class);
-            losses.set("g_class", class);
+            losses.set(LossTerm::GeneratorClass, class);
         }
         if let Some(info) = self.info_on_fakes(&bg, &t) {
             total = total + info.clone();
-            losses.set("g_info", info);
+            losses.set(LossTerm::GeneratorInfo, info);
         }
         if w.image > 0.0 {
             // Encodings of real images by the frozen encoder: constants for this step.
@@ -319,15 +298,15 @@ impl Trainer {
                 t_salient.detach(),
             );
             total = total + image.clone().mul_scalar(w.image);
-            losses.set("g_image", image);
+            losses.set(LossTerm::GeneratorImage, image);
         }
         if let Some(regulariser) = &self.regulariser {
             let regulariser = regulariser.clone().no_grad();
             let cr = self.contrastive_loss(&self.generator, &regulariser, false);
             total = total + cr.clone().mul_scalar(w.contrastive);
-            losses.set("g_contrastive", cr);
+            losses.set(LossTerm::GeneratorContrastive, cr);
         }
-        losses.set("g_total", total.clone());
+        losses.set(LossTerm::GeneratorTotal, total.clone());
 
         let grads = GradientsParams::from_grads(total.backward(), &self.generator);
         self.generator = self.optim_generator.step(
@@ -362,23 +341,23 @@ impl Trainer {
                     )
                     .mul_scalar(w.target);
             total = total + adv.clone().mul_scalar(w.adversarial);
-            losses.set("d_adversarial", adv);
+            losses.set(LossTerm::DiscriminatorAdversarial, adv);
         }
         if w.class > 0.0 {
             // C learns from real images only (eq. 5).
             let class = binary_cross_entropy(real_bg.class.clone(), 0.0).mul_scalar(w.background)
                 + binary_cross_entropy(real_t.class.clone(), 1.0).mul_scalar(w.target);
             total = total + class.clone().mul_scalar(w.class);
-            losses.set("d_class", class);
+            losses.set(LossTerm::DiscriminatorClass, class);
         }
         if let Some(info) = self.info_on_fakes(&bg, &t) {
             total = total + info.clone();
-            losses.set("d_info", info);
+            losses.set(LossTerm::DiscriminatorInfo, info);
         }
         if w.info_real > 0.0 {
             let info_real = l1_to_zero(real_bg.salient.clone());
             total = total + info_real.clone().mul_scalar(w.info_real);
-            losses.set("d_info_real", info_real);
+            losses.set(LossTerm::DiscriminatorInfoReal, info_real);
         }
         if w.image > 0.0 {
             // Through the frozen G into Qz and Qs.
@@ -391,9 +370,9 @@ impl Trainer {
                 real_t.salient,
             );
             total = total + image.clone().mul_scalar(w.image);
-            losses.set("d_image", image);
+            losses.set(LossTerm::DiscriminatorImage, image);
         }
-        losses.set("d_total", total.clone());
+        losses.set(LossTerm::DiscriminatorTotal, total.clone());
 
         let grads = GradientsParams::from_grads(total.backward(), &self.discriminator);
         self.discriminator = self.optim_discriminator.step(
@@ -410,7 +389,7 @@ impl Trainer {
         };
         let generator = self.generator.clone().no_grad();
         let cr = self.contrastive_loss(&generator, &regulariser, true);
-        losses.set("h_contrastive", cr.clone());
+        losses.set(LossTerm::RegulariserContrastive, cr.clone());
         let grads = GradientsParams::from_grads(cr.backward(), &regulariser);
         self.regulariser = Some(self.optim_regulariser.step(
             self.config.optim.lr_regulariser,

@@ -4,12 +4,12 @@ mod common;
 
 use common::*;
 use dinfogan::builtin::{BuiltinDataset, Domain};
-use dinfogan::step::loss_index;
+use dinfogan::LossTerm;
 use dinfogan::{TrainConfig, Trainer};
 
 #[test]
 fn reconstruction_loss_falls_on_builtin_data() {
-    let config = TrainConfig::preset("builtin").unwrap();
+    let config = TrainConfig::preset(dinfogan::Preset::Builtin);
     let mut trainer = Trainer::new(config.clone(), &cpu(), 0).unwrap();
     let data = BuiltinDataset::new(0, 20_000);
     let (b, c, side) = (
@@ -34,10 +34,10 @@ fn reconstruction_loss_falls_on_builtin_data() {
             .iteration(batch(Domain::Background, step), batch(Domain::Target, step))
             .values();
         assert!(
-            values.iter().all(|v| v.is_finite()),
+            values.first_non_finite().is_none(),
             "step {step}: {values:?}"
         );
-        image.push(values[loss_index("g_image")]);
+        image.push(values[LossTerm::GeneratorImage]);
     }
     let mean = |s: &[f32]| s.iter().sum::<f32>() / s.len() as f32;
     let (first, middle, last) = (

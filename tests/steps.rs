@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use dinfogan::builtin::Domain;
-use dinfogan::step::loss_index;
+use dinfogan::LossTerm;
 use dinfogan::Trainer;
 
 fn trainer() -> (Trainer, burn::prelude::Tensor<4>, burn::prelude::Tensor<4>) {
@@ -75,7 +75,7 @@ fn regulariser_step_changes_only_h() {
     assert_eq!(changed(&before[0], &after[0]), 0);
     assert_eq!(changed(&before[1], &after[1]), 0);
     assert_eq!(changed(&before[2], &after[2]), before[2].len());
-    let cr = losses.values()[loss_index("h_contrastive")];
+    let cr = losses.values()[LossTerm::RegulariserContrastive];
     // Cross-entropy over M = 3 classes starts near ln 3.
     assert!((cr - 3f32.ln()).abs() < 0.5, "h_contrastive {cr}");
 }
@@ -84,12 +84,12 @@ fn regulariser_step_changes_only_h() {
 fn an_iteration_reports_every_enabled_term() {
     let (mut trainer, bg, t) = trainer();
     let values = trainer.iteration(bg, t).values();
-    for (name, v) in dinfogan::LOSS_NAMES.iter().zip(&values) {
-        assert!(v.is_finite() && *v > 0.0, "{name} = {v}");
+    for (name, v) in values.iter() {
+        assert!(v.is_finite() && v > 0.0, "{name} = {v}");
     }
     // At DCGAN init D outputs about 1/2: the D adversarial loss is near
     // w_bg·2 ln 2 + w_t·2 ln 2 = 1.5 · 1.386.
-    let d_adv = values[loss_index("d_adversarial")];
+    let d_adv = values[LossTerm::DiscriminatorAdversarial];
     assert!(
         (d_adv - 1.5 * 2.0 * 2f32.ln()).abs() < 0.5,
         "d_adversarial {d_adv}"
@@ -107,24 +107,24 @@ fn a_zero_weight_switches_its_term_off() {
     let bg = builtin_batch(&config, Domain::Background, 0, 4, trainer.device());
     let t = builtin_batch(&config, Domain::Target, 0, 4, trainer.device());
     let values = trainer.iteration(bg, t).values();
-    for name in [
-        "g_class",
-        "d_class",
-        "g_image",
-        "d_image",
-        "g_contrastive",
-        "h_contrastive",
+    for term in [
+        LossTerm::GeneratorClass,
+        LossTerm::DiscriminatorClass,
+        LossTerm::GeneratorImage,
+        LossTerm::DiscriminatorImage,
+        LossTerm::GeneratorContrastive,
+        LossTerm::RegulariserContrastive,
     ] {
-        assert_eq!(values[loss_index(name)], 0.0, "{name} is off");
+        assert_eq!(values[term], 0.0, "{term} is off");
     }
-    for name in [
-        "g_adversarial",
-        "d_adversarial",
-        "g_info",
-        "d_info",
-        "d_info_real",
+    for term in [
+        LossTerm::GeneratorAdversarial,
+        LossTerm::DiscriminatorAdversarial,
+        LossTerm::GeneratorInfo,
+        LossTerm::DiscriminatorInfo,
+        LossTerm::DiscriminatorInfoReal,
     ] {
-        assert!(values[loss_index(name)] > 0.0, "{name} is on");
+        assert!(values[term] > 0.0, "{term} is on");
     }
 }
 

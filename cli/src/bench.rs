@@ -8,7 +8,7 @@ use anyhow::Result;
 use burn::prelude::*;
 use clap::Args;
 use dinfogan::builtin::{BuiltinDataset, Domain};
-use dinfogan::{ModelConfig, TrainConfig, Trainer, LOSS_NAMES};
+use dinfogan::{LossTerm, ModelConfig, TrainConfig, Trainer};
 
 use crate::backend::{self, Backend};
 
@@ -62,13 +62,13 @@ fn real_batch(
 /// Two iterations on `device` and on the CPU from the same weights, images and random numbers
 /// (drawn on the host: `dinfogan::random::with_host_stream`); the largest relative difference
 /// of any loss term, with its name and iteration.
-fn check(config: &TrainConfig, device: &Device) -> Result<(f64, &'static str, usize)> {
+fn check(config: &TrainConfig, device: &Device) -> Result<(f64, LossTerm, usize)> {
     let mut cpu = Trainer::new(config.clone(), &Device::flex(), 0)?;
     let mut other = Trainer::new(config.clone(), device, 0)?;
     other.load_state(cpu.state()?)?;
     let (b, side) = (config.batch_size, config.model.image_size);
     let data = BuiltinDataset::new(1, b);
-    let mut worst = (0.0, LOSS_NAMES[0], 1);
+    let mut worst = (0.0, LossTerm::ALL[0], 1);
     for iteration in 1..=2 {
         let losses = |trainer: &mut Trainer| {
             let device = trainer.device().clone();
@@ -78,7 +78,7 @@ fn check(config: &TrainConfig, device: &Device) -> Result<(f64, &'static str, us
                 .values()
         };
         let (expected, got) = (losses(&mut cpu), losses(&mut other));
-        for ((&name, &e), &g) in LOSS_NAMES.iter().zip(&expected).zip(&got) {
+        for ((name, e), (_, g)) in expected.iter().zip(got.iter()) {
             let difference = (g as f64 - e as f64).abs() / (e as f64).abs().max(1.0);
             // A NaN on either side counts as the worst difference.
             if difference.is_nan() || difference > worst.0 {
@@ -111,7 +111,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let verdict = if agrees { "agrees" } else { "DIFFERS" };
         println!(
             "check: {verdict} with the CPU: largest relative difference of the {} loss terms over 2 iterations {difference:.2e} ({name}, iteration {iteration}; tolerance {:.0e})",
-            LOSS_NAMES.len(),
+            LossTerm::ALL.len(),
             args.tolerance
         );
         if !agrees {

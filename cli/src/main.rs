@@ -61,7 +61,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A mistake on the command line is a user's mistake like any other: one `error:` sentence
+    // (clap's) and exit code 1. Help and version are not errors.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Generate(args) => tools::generate(args),

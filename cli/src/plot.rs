@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use dinfogan::{LossTerm, Network};
+
+use crate::train::{IMAGES_PER_SECOND_COLUMN, STEP_COLUMN};
 use plotters::prelude::*;
 
 /// The bundled font (DejaVu Sans, free licence: `cli/assets/DejaVuSans-LICENSE.txt`): the
@@ -59,11 +62,11 @@ pub fn run(args: PlotArgs) -> Result<()> {
     }
     let separation = read_separation(&args.run.join("eval"))?;
     let out = args.out.unwrap_or_else(|| args.run.join("curves.png"));
-    let pick = |prefix: &str| -> Vec<Series> {
+    let pick = |wanted: &dyn Fn(&str) -> bool| -> Vec<Series> {
         columns
             .iter()
             // Terms switched off (weight 0) stay at zero: not drawn.
-            .filter(|s| s.name.starts_with(prefix) && s.values.iter().any(|v| *v != 0.0))
+            .filter(|s| wanted(&s.name) && s.values.iter().any(|v| *v != 0.0))
             .map(|s| Series {
                 name: s.name.clone(),
                 points: steps
@@ -74,14 +77,25 @@ pub fn run(args: PlotArgs) -> Result<()> {
             })
             .collect()
     };
+    let network = |name: &str| LossTerm::from_name(name).map(LossTerm::network);
     let mut panels = vec![
-        ("generator losses".to_string(), pick("g_")),
-        ("discriminator and regulariser losses".to_string(), {
-            let mut d = pick("d_");
-            d.extend(pick("h_"));
-            d
-        }),
-        ("images per second".to_string(), pick("images_per_second")),
+        (
+            "generator losses".to_string(),
+            pick(&|name| network(name) == Some(Network::Generator)),
+        ),
+        (
+            "discriminator and regulariser losses".to_string(),
+            pick(&|name| {
+                matches!(
+                    network(name),
+                    Some(Network::Discriminator | Network::Regulariser)
+                )
+            }),
+        ),
+        (
+            "images per second".to_string(),
+            pick(&|name| name == IMAGES_PER_SECOND_COLUMN),
+        ),
     ];
     if !separation.is_empty() {
         let series = separation
@@ -213,7 +227,7 @@ fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Column>)> {
         .iter()
         .map(str::to_string)
         .collect();
-    if names.first().map(String::as_str) != Some("step") {
+    if names.first().map(String::as_str) != Some(STEP_COLUMN) {
         bail!(
             "{} is not a metrics file of `dinfogan train`",
             path.display()

@@ -9,7 +9,7 @@ use dinfogan::builtin::{BuiltinDataset, Domain};
 use dinfogan::InferenceModel;
 
 use crate::backend::{self, Backend};
-use crate::data::{Data, BUILTIN_LEN};
+use crate::data::{Data, DataSpec, SizeMismatch, BUILTIN_LEN};
 use crate::images;
 use crate::run::{write_atomic, RunDir};
 use crate::train::read;
@@ -289,7 +289,7 @@ pub struct EncodeArgs {
     pub out: PathBuf,
     /// `builtin`, a dataset file, or a folder with background/ and target/.
     #[arg(long, default_value = "builtin")]
-    pub data: String,
+    pub data: DataSpec,
     /// At most this many images per domain.
     #[arg(long, default_value_t = 1000)]
     pub count: usize,
@@ -308,7 +308,17 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
         }
         None => 0,
     };
-    let data = Data::open(&args.data, c.image_size, c.channels, data_seed)?;
+    let data =
+        Data::open(&args.data, c.image_size, c.channels, data_seed).map_err(|e| match e
+            .downcast_ref::<SizeMismatch>()
+        {
+            Some(mismatch) => anyhow::anyhow!(
+                "{mismatch}: encode data built at the model's size (`dinfogan data build ... \
+                 --size {}`)",
+                mismatch.model.1
+            ),
+            None => e,
+        })?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = vec!["image".into(), "domain".into(), "label".into()];
     header.extend((0..c.common_dim).map(|i| format!("z_{i}")));

@@ -7,13 +7,11 @@ use anyhow::{bail, Context, Result};
 use burn::prelude::*;
 use clap::Args;
 use dinfogan::builtin::Domain;
-use dinfogan::config::PRESETS;
-use dinfogan::step::loss_index;
-use dinfogan::{InferenceModel, TrainConfig, Trainer, LOSS_NAMES};
+use dinfogan::{InferenceModel, LossTerm, Preset, TrainConfig, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{self, Backend};
-use crate::data::{Batches, Data, RealBatch};
+use crate::data::{Batches, Data, DataSpec, RealBatch, SizeMismatch};
 use crate::images;
 use crate::run::{CheckpointMeta, RunDir};
 
@@ -25,11 +23,12 @@ pub struct TrainArgs {
     /// Start from a named configuration: builtin, celeba, cifar-mnist, dsprites-mnist, brats.
     /// Defaults to builtin for the built-in data, to the paper's Table 4 model otherwise.
     #[arg(long)]
-    pub preset: Option<String>,
-    /// `builtin`, a dataset file written by `dinfogan data build`, or a folder with
-    /// background/ and target/ sub-folders of images.
-    #[arg(long, default_value = "builtin")]
-    pub data: String,
+    pub preset: Option<Preset>,
+    /// `builtin` (the default for a new run), a dataset file written by `dinfogan data build`,
+    /// or a folder with background/ and target/ sub-folders of images. With --resume: the run's
+    /// own data, which this may only repeat.
+    #[arg(long)]
+    pub data: Option<DataSpec>,
     /// Image side: 32 or 64.
     #[arg(long)]
     pub size: Option<usize>,
@@ -88,23 +87,11 @@ fn merge(base: &mut toml::Value, overlay: toml::Value) {
 
 /// The configuration of a new run: preset, then the TOML file, then the flags.
 pub fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
-    let preset_name = args.preset.clone().unwrap_or_else(|| {
-        if args.data == "builtin" {
-            "builtin".into()
-        } else {
-            String::new()
-        }
-    });
-    let mut config = if preset_name.is_empty() {
-        TrainConfig::default()
-    } else {
-        TrainConfig::preset(&preset_name).with_context(|| {
-            format!(
-                "unknown preset {preset_name:?}; the presets are {}",
-                PRESETS.join(", ")
-            )
-        })?
-    };
+    let data = args.data.clone().unwrap_or(DataSpec::Builtin);
+    let preset = args
+        .preset
+        .or((data == DataSpec::Builtin).then_some(Preset::Builtin));
+    let mut config = preset.map_or_else(TrainConfig::default, TrainConfig::preset);
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read the configuration file {}", path.display()))?;
@@ -120,8 +107,7 @@ pub fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
         })?;
     }
     // A dataset file says its image size and channels: they are the defaults.
-    let path = Path::new(&args.data);
-    if path.is_file() {
+    if let DataSpec::File(path) = &data {
         if let Some(header) = crate::data::file::DatasetFile::peek(path)? {
             config.model.image_size = header.side;
             config.model.channels = header.channels;
@@ -195,15 +181,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         Some(dir) => {
             let run = RunDir::open(dir)?;
             let meta = run.load_meta()?;
-            if args.data != "builtin" && args.data != meta.data {
+            let trained_on: DataSpec = meta.data.parse().map_err(anyhow::Error::msg)?;
+            if let Some(data) = args.data.as_ref().filter(|data| **data != trained_on) {
                 bail!(
-                    "the run in {} was trained on {}, not {}: resume without --data",
+                    "the run in {} was trained on {trained_on}, not {data}: resume without --data",
                     dir.display(),
-                    meta.data,
-                    args.data
                 );
             }
-            (run, meta.config, meta.data, meta.seed, meta.step)
+            (run, meta.config, trained_on, meta.seed, meta.step)
         }
         None => {
             let out = args.out.clone().context("--out is required")?;
@@ -216,19 +201,26 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     out.display()
                 );
             }
-            (run, resolve_config(&args)?, args.data.clone(), args.seed, 0)
+            let data = args.data.clone().unwrap_or(DataSpec::Builtin);
+            (run, resolve_config(&args)?, data, args.seed, 0)
         }
     };
 
     let selected = backend::select(args.backend)?;
     eprintln!("backend: {}", selected.description);
     let model = &config.model;
-    let data = std::sync::Arc::new(Data::open(
-        &data_spec,
-        model.image_size,
-        model.channels,
-        seed,
-    )?);
+    let data = Data::open(&data_spec, model.image_size, model.channels, seed).map_err(|e| {
+        match e.downcast_ref::<SizeMismatch>() {
+            Some(mismatch) => anyhow::anyhow!(
+                "{mismatch}: leave out --size and --channels (a dataset file's own size is the \
+                 default), or build the data at the model's size with `dinfogan data build \
+                 ... --size {}`",
+                mismatch.model.1
+            ),
+            None => e,
+        }
+    })?;
+    let data = std::sync::Arc::new(data);
     eprintln!("data: {}", data.describe());
 
     let total_steps = match (args.steps, args.epochs) {
@@ -277,7 +269,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let meta = |step| CheckpointMeta {
         step,
         seed,
-        data: data_spec.clone(),
+        data: data_spec.to_string(),
         config: config.clone(),
     };
 
@@ -322,14 +314,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
             0.9 * images_per_second + 0.1 * rate
         };
 
-        if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+        if let Some((bad, value)) = values.first_non_finite() {
             progress.abandon();
             bail!(
                 "the loss {} became {} at step {}: training stopped. The last good checkpoint \
                  (step {last_saved}) is kept in {}; try lower learning rates, then resume with \
                  `dinfogan train --resume {}`",
-                LOSS_NAMES[bad],
-                values[bad],
+                bad,
+                value,
                 step + 1,
                 run.root.display(),
                 run.root.display()
@@ -339,15 +331,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         metrics.write_record(
             std::iter::once(done.to_string())
                 .chain(std::iter::once(format!("{images_per_second:.2}")))
-                .chain(values.iter().map(|v| format!("{v:.6}"))),
+                .chain(values.iter().map(|(_, v)| format!("{v:.6}"))),
         )?;
         // Whole lines on disk at every step: `dinfogan plot` and `tail` read a live run.
         metrics.flush()?;
         let summary = format!(
             "D {:.3} G {:.3} recon {:.3} | {:.1} img/s",
-            values[loss_index("d_total")],
-            values[loss_index("g_total")],
-            values[loss_index("g_image")],
+            values[LossTerm::DiscriminatorTotal],
+            values[LossTerm::GeneratorTotal],
+            values[LossTerm::GeneratorImage],
             images_per_second
         );
         progress.set_message(summary.clone());
@@ -376,6 +368,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// `metrics.csv`'s first two columns; the loss terms follow, named by [`LossTerm::name`].
+pub const STEP_COLUMN: &str = "step";
+pub const IMAGES_PER_SECOND_COLUMN: &str = "images_per_second";
+
 /// The device RNG seed of training step `step` of a run seeded with `seed`.
 fn step_seed(seed: u64, step: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xD1B5_4A32_D192_ED03)
@@ -384,10 +380,10 @@ fn step_seed(seed: u64, step: u64) -> u64 {
 /// The metrics CSV, with a header for a new run; on resume, rows past the checkpoint (from
 /// steps done after it and then lost) are dropped.
 fn open_metrics(path: &Path, start_step: u64) -> Result<csv::Writer<std::fs::File>> {
-    let header: Vec<String> = ["step", "images_per_second"]
+    let header: Vec<String> = [STEP_COLUMN, IMAGES_PER_SECOND_COLUMN]
         .iter()
         .map(|s| s.to_string())
-        .chain(LOSS_NAMES.iter().map(|s| s.to_string()))
+        .chain(LossTerm::ALL.iter().map(|term| term.name().to_string()))
         .collect();
     let mut kept = Vec::new();
     if start_step > 0 && path.exists() {

@@ -682,4 +682,18 @@ fn trains_from_a_folder_of_images() {
         ],
         "--folds must be at least 2",
     );
+    // A run trained on a folder resumes on that folder only: an explicit --data builtin is
+    // refused, not silently ignored.
+    fails(
+        &[
+            "train",
+            "--resume",
+            out.to_str().unwrap(),
+            "--data",
+            "builtin",
+            "--steps",
+            "6",
+        ],
+        "resume without --data",
+    );
 }

@@ -23,6 +23,67 @@ use crate::images;
 /// Images per domain in one epoch of the built-in data.
 pub const BUILTIN_LEN: usize = 20_000;
 
+/// What `--data` names, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSpec {
+    /// The built-in procedural data (`builtin`).
+    Builtin,
+    /// A dataset file written by `dinfogan data build`.
+    File(PathBuf),
+    /// A folder with `background/` and `target/` (`folder:PATH` forces a folder).
+    Folder(PathBuf),
+}
+
+impl std::str::FromStr for DataSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("--data is empty: pass builtin, a dataset file or a folder".into());
+        }
+        Ok(match (text, text.strip_prefix("folder:")) {
+            ("builtin", _) => DataSpec::Builtin,
+            (_, Some(path)) => DataSpec::Folder(path.into()),
+            (path, None) if Path::new(path).is_file() => DataSpec::File(path.into()),
+            (path, None) => DataSpec::Folder(path.into()),
+        })
+    }
+}
+
+impl std::fmt::Display for DataSpec {
+    /// The text that parses back to this spec (run folders record it).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSpec::Builtin => f.write_str("builtin"),
+            DataSpec::File(path) | DataSpec::Folder(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A dataset whose images are not the model's size or channels. Callers add what to do about
+/// it, which depends on what they were asked to do (train, evaluate, encode).
+#[derive(Debug)]
+pub struct SizeMismatch {
+    pub spec: DataSpec,
+    /// (channels, side) of the data.
+    pub data: (usize, usize),
+    /// (channels, side) of the model.
+    pub model: (usize, usize),
+}
+
+impl std::fmt::Display for SizeMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ((dc, ds), (mc, ms)) = (self.data, self.model);
+        write!(
+            f,
+            "the dataset {} holds {dc}x{ds}x{ds} images but the model works on {mc}x{ms}x{ms}",
+            self.spec
+        )
+    }
+}
+
+impl std::error::Error for SizeMismatch {}
+
 pub enum Source {
     Builtin(BuiltinDataset),
     /// A dataset file, and the indices of its images per domain.
@@ -83,33 +144,29 @@ pub fn subclass(file: &Path) -> Option<String> {
 }
 
 impl Data {
-    /// `spec` is `builtin` or a folder holding `background/` and `target/`.
-    pub fn open(spec: &str, side: usize, channels: usize, seed: u64) -> Result<Self> {
-        if spec == "builtin" {
-            return Ok(Self {
-                source: Source::Builtin(BuiltinDataset::new(seed, BUILTIN_LEN)),
-                side,
-                channels,
-            });
-        }
-        // `folder:PATH` names an image folder explicitly.
-        let (root, folder_only) = match spec.strip_prefix("folder:") {
-            Some(path) => (PathBuf::from(path), true),
-            None => (PathBuf::from(spec), false),
+    /// The images `spec` names, for a model of `channels` x `side` x `side` (a dataset file of
+    /// another size is a [`SizeMismatch`]).
+    pub fn open(spec: &DataSpec, side: usize, channels: usize, seed: u64) -> Result<Self> {
+        let root = match spec {
+            DataSpec::Builtin => {
+                return Ok(Self {
+                    source: Source::Builtin(BuiltinDataset::new(seed, BUILTIN_LEN)),
+                    side,
+                    channels,
+                })
+            }
+            DataSpec::File(path) | DataSpec::Folder(path) => path.clone(),
         };
-        if root.is_file() && !folder_only {
+        if let DataSpec::File(_) = spec {
             let file = file::DatasetFile::read(&root)?;
             let h = &file.header;
             if h.side != side || h.channels != channels {
-                bail!(
-                    "the dataset {spec} holds {}x{}x{} images but the model works on {channels}x{side}x{side}: \
-                     train with --size {} --channels {}",
-                    h.channels,
-                    h.side,
-                    h.side,
-                    h.side,
-                    h.channels
-                );
+                return Err(SizeMismatch {
+                    spec: spec.clone(),
+                    data: (h.channels, h.side),
+                    model: (channels, side),
+                }
+                .into());
             }
             let (background, target): (Vec<usize>, Vec<usize>) =
                 (0..h.count).partition(|&i| file.domains[i] == 0);
@@ -389,6 +446,37 @@ impl Batches {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_specs_parse_once_and_print_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("set.dat");
+        std::fs::write(&file, b"x").unwrap();
+        let folder = dir.path().to_str().unwrap();
+        let cases = [
+            ("builtin", DataSpec::Builtin),
+            (file.to_str().unwrap(), DataSpec::File(file.clone())),
+            (folder, DataSpec::Folder(folder.into())),
+            ("no/such/place", DataSpec::Folder("no/such/place".into())),
+        ];
+        for (text, spec) in cases {
+            assert_eq!(text.parse::<DataSpec>(), Ok(spec.clone()));
+            assert_eq!(spec.to_string().parse::<DataSpec>(), Ok(spec));
+        }
+        // `folder:` forces a folder even where a file has the name.
+        let forced = format!("folder:{}", file.display());
+        assert_eq!(forced.parse::<DataSpec>(), Ok(DataSpec::Folder(file)));
+        assert!("".parse::<DataSpec>().is_err());
+        let mismatch = SizeMismatch {
+            spec: DataSpec::Builtin,
+            data: (1, 32),
+            model: (3, 64),
+        };
+        assert_eq!(
+            mismatch.to_string(),
+            "the dataset builtin holds 1x32x32 images but the model works on 3x64x64"
+        );
+    }
 
     fn builtin(len: usize) -> Data {
         Data {

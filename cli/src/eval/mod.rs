@@ -15,6 +15,8 @@ use clap::{Args, Subcommand};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 
+use crate::data::DataSpec;
+
 use crate::data::file::DatasetFile;
 use crate::run::{write_atomic, RunDir};
 use crate::tools::{load_model, ModelArgs};
@@ -48,7 +50,7 @@ pub struct SeparationOptions {
     /// (its header says which labels are salient or common, and on which images each is
     /// scored), or a folder with background/ and target/ (sub-folders are sub-classes).
     #[arg(long, default_value = "builtin")]
-    pub data: String,
+    pub data: DataSpec,
     /// Only the labels starting with these names (default: all).
     #[arg(long, num_args = 1..)]
     pub labels: Vec<String>,

@@ -4,7 +4,6 @@
 //! way round.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
 
 use anyhow::{bail, Result};
 use burn::prelude::*;
@@ -16,7 +15,7 @@ use serde::Serialize;
 
 use super::classifier::cross_validate;
 use crate::data::file::{LabelRole, LabelSpec, ScoredOn};
-use crate::data::{Data, Source};
+use crate::data::{Data, DataSpec, SizeMismatch, Source};
 use crate::train::read;
 
 /// The latent space a label is read from.
@@ -158,8 +157,17 @@ impl EvalSet {
     /// A dataset file (its labels say what they are, [`LabelSpec`]) or a folder of images
     /// (`background/` and `target/`, whose sub-folders are sub-classes: a common label on the
     /// background images, a salient one on the targets).
-    pub fn open(spec: &str, side: usize, channels: usize) -> Result<Self> {
-        let data = Data::open(spec, side, channels, 0)?;
+    pub fn open(spec: &DataSpec, side: usize, channels: usize) -> Result<Self> {
+        let data = Data::open(spec, side, channels, 0).map_err(|e| {
+            match e.downcast_ref::<SizeMismatch>() {
+                Some(mismatch) => anyhow::anyhow!(
+                    "{mismatch}: evaluate on data built at the model's size (`dinfogan data \
+                     build ... --size {}`), or evaluate a model trained at the data's size",
+                    mismatch.model.1
+                ),
+                None => e,
+            }
+        })?;
         let (mut images, mut domains) = (Vec::new(), Vec::new());
         let mut labels = Vec::new();
         match &data.source {
@@ -364,15 +372,13 @@ pub fn separation(
 }
 
 /// The evaluation set named by `--data`: `builtin` or a dataset file or folder.
-pub fn eval_set(model: &InferenceModel, data: &str, count: usize) -> Result<EvalSet> {
+pub fn eval_set(model: &InferenceModel, data: &DataSpec, count: usize) -> Result<EvalSet> {
     let c = model.config();
-    if data == "builtin" {
-        return Ok(EvalSet::builtin(count, c.image_size, c.channels));
-    }
-    if !Path::new(data.strip_prefix("folder:").unwrap_or(data)).exists() {
-        bail!(
+    match data {
+        DataSpec::Builtin => Ok(EvalSet::builtin(count, c.image_size, c.channels)),
+        DataSpec::File(path) | DataSpec::Folder(path) if !path.exists() => bail!(
             "the evaluation data {data} does not exist: pass builtin, a dataset file or a folder"
-        );
+        ),
+        _ => EvalSet::open(data, c.image_size, c.channels),
     }
-    EvalSet::open(data, c.image_size, c.channels)
 }
