@@ -1,5 +1,6 @@
 //! `dinfogan`: train Double InfoGAN and use a trained model from the command line.
 
+mod args;
 mod backend;
 mod bench;
 mod data;

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dinfogan::{LossTerm, Network};
 
+use crate::args::OutputFile;
 use crate::train::{IMAGES_PER_SECOND_COLUMN, STEP_COLUMN};
 use plotters::prelude::*;
 
@@ -23,7 +24,7 @@ pub struct PlotArgs {
     pub run: PathBuf,
     /// The PNG to write (default: RUN_DIR/curves.png).
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    pub out: Option<OutputFile>,
     /// Average the losses over this many steps (a moving window) before drawing; 1 draws them raw.
     #[arg(long, default_value_t = 50)]
     pub smooth: usize,
@@ -61,7 +62,9 @@ pub fn run(args: PlotArgs) -> Result<()> {
         bail!("{} has no steps yet", metrics.display());
     }
     let separation = read_separation(&args.run.join("eval"))?;
-    let out = args.out.unwrap_or_else(|| args.run.join("curves.png"));
+    let out = args
+        .out
+        .map_or_else(|| args.run.join("curves.png"), |out| out.to_path_buf());
     let pick = |wanted: &dyn Fn(&str) -> bool| -> Vec<Series> {
         columns
             .iter()

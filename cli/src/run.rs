@@ -32,7 +32,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())
     };
-    write().with_context(|| format!("could not write {}", path.display()))
+    // The OS's reason alone: tempfile's errors also name the temporary file.
+    write().map_err(|e| {
+        anyhow::anyhow!(
+            "could not write {}: {}",
+            path.display(),
+            std::io::Error::from(e.kind())
+        )
+    })
 }
 
 /// What a checkpoint carries besides weights: enough to resume or to rebuild the model.

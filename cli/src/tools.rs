@@ -8,6 +8,7 @@ use clap::Args;
 use dinfogan::builtin::{BuiltinDataset, Domain};
 use dinfogan::InferenceModel;
 
+use crate::args::{at_least_one, OutputFile};
 use crate::backend::{self, Backend};
 use crate::data::{Data, DataSpec, SizeMismatch, BUILTIN_LEN};
 use crate::images;
@@ -88,12 +89,12 @@ pub struct GenerateArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: OutputFile,
     /// Rows (one common z each).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub rows: usize,
     /// Columns: the first has s = 0 (background), the others one salient code each.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub cols: usize,
     /// Seed of the salient codes (default: the value of --seed, which seeds the common codes).
     /// The codes are drawn on the host: the browser viewer shows the same grid for the same
@@ -130,7 +131,7 @@ pub struct ReconstructArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: OutputFile,
     /// Background images (reconstructed as G(Qz(x), 0)).
     #[arg(long, num_args = 1..)]
     pub background: Vec<PathBuf>,
@@ -138,7 +139,7 @@ pub struct ReconstructArgs {
     #[arg(long, num_args = 1..)]
     pub target: Vec<PathBuf>,
     /// Without image files: this many images of each domain of the built-in data.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub count: usize,
 }
 
@@ -197,7 +198,7 @@ pub struct SwapArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: OutputFile,
     /// Background images x (paired in order with --target).
     #[arg(long, num_args = 1.., requires = "target")]
     pub background: Vec<PathBuf>,
@@ -205,7 +206,7 @@ pub struct SwapArgs {
     #[arg(long, num_args = 1.., requires = "background")]
     pub target: Vec<PathBuf>,
     /// Without image files: this many built-in pairs.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub count: usize,
 }
 
@@ -248,7 +249,7 @@ pub struct TraverseArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: OutputFile,
     /// The salient dimension to move (0-based).
     #[arg(long)]
     pub dim: usize,
@@ -256,7 +257,7 @@ pub struct TraverseArgs {
     #[arg(long, default_value_t = 11)]
     pub steps: usize,
     /// Rows, each with its own z and other salient values.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub rows: usize,
 }
 
@@ -286,12 +287,12 @@ pub struct EncodeArgs {
     pub model: ModelArgs,
     /// CSV with one row per image: name, domain, label, z_*, s_* (and the true factors of built-in data).
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: OutputFile,
     /// `builtin`, a dataset file, or a folder with background/ and target/.
     #[arg(long, default_value = "builtin")]
     pub data: DataSpec,
     /// At most this many images per domain.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
     pub count: usize,
     /// Seed of the built-in data (default: the one the run trained on).
     #[arg(long)]
@@ -397,7 +398,7 @@ pub struct ExportArgs {
     pub checkpoint: PathBuf,
     /// The model file (G and the encoder, with its configuration), e.g. model.bpk.
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: OutputFile,
 }
 
 pub fn export(args: ExportArgs) -> Result<()> {

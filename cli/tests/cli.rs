@@ -446,6 +446,45 @@ fn user_mistakes_end_in_a_sentence() {
         ],
         "does not exist",
     );
+    // Values checked as the command line is read, before a model is loaded.
+    fails(
+        &[
+            "generate",
+            "--checkpoint",
+            &p("nowhere"),
+            "--out",
+            &p("no_folder/g.png"),
+        ],
+        "no_folder does not exist: create it first",
+    );
+    fails(
+        &["generate", "--checkpoint", &p("nowhere"), "--out", &p("")],
+        "is a folder",
+    );
+    fails(
+        &[
+            "encode",
+            "--checkpoint",
+            &p("nowhere"),
+            "--out",
+            &p("c.csv"),
+            "--count",
+            "0",
+        ],
+        "must be at least 1",
+    );
+    fails(
+        &[
+            "train",
+            "--out",
+            &p("r"),
+            "--preset",
+            "imagenet",
+            "--steps",
+            "x",
+        ],
+        "invalid value",
+    );
     fails(
         &["train", "--out", &p("zero"), "--steps", "0"],
         "--steps and --epochs must be at least 1",

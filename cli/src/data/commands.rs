@@ -10,6 +10,7 @@ use super::cifar::Cifar;
 use super::file::DatasetFile;
 use super::idx::Mnist;
 use super::recipes;
+use crate::args::OutputFile;
 use crate::images;
 
 #[derive(Debug, Subcommand)]
@@ -84,7 +85,7 @@ pub struct BuildArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: OutputFile,
 }
 
 pub fn run(command: DataCommand) -> Result<()> {

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::data::DataSpec;
 
+use crate::args::{at_least_one, OutputFile};
 use crate::data::file::DatasetFile;
 use crate::run::{write_atomic, RunDir};
 use crate::tools::{load_model, ModelArgs};
@@ -55,7 +56,7 @@ pub struct SeparationOptions {
     #[arg(long, num_args = 1..)]
     pub labels: Vec<String>,
     /// Built-in data: images per domain.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
     pub count: usize,
     /// Folds of the cross-validation (at least 2).
     #[arg(long, default_value_t = 5)]
@@ -66,7 +67,7 @@ pub struct SeparationOptions {
     pub encoder: EncoderMode,
     /// Write the table to PREFIX.csv and PREFIX.md.
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    pub out: Option<OutputFile>,
 }
 
 impl SeparationOptions {
@@ -262,7 +263,7 @@ pub struct FactorVaeArgs {
     pub reference_seed: u64,
     /// Also write the result as Markdown.
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    pub out: Option<OutputFile>,
 }
 
 /// Salient codes of the images `indices` of a dataset file (inference mode).
@@ -381,14 +382,14 @@ pub struct LeakArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Common codes z (rows of the grid).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
     pub rows: usize,
     /// Salient codes s (columns of the grid).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
     pub cols: usize,
     /// Also write the result as Markdown.
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    pub out: Option<OutputFile>,
 }
 
 fn leak_command(args: LeakArgs) -> Result<()> {
