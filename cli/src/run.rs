@@ -58,15 +58,6 @@ pub struct RunDir {
     pub root: PathBuf,
 }
 
-const FILES: [&str; 6] = [
-    "generator",
-    "discriminator",
-    "regulariser",
-    "optim_generator",
-    "optim_discriminator",
-    "optim_regulariser",
-];
-
 impl RunDir {
     pub fn create(root: &Path) -> Result<Self> {
         fs::create_dir_all(root.join("samples"))
@@ -120,15 +111,17 @@ impl RunDir {
             fs::remove_dir_all(&tmp)?;
         }
         fs::create_dir_all(&tmp).with_context(|| format!("could not create {}", tmp.display()))?;
-        let parts: [Option<&Vec<u8>>; 6] = [
-            Some(&state.generator),
-            Some(&state.discriminator),
-            state.regulariser.as_ref(),
-            Some(&state.optim_generator),
-            Some(&state.optim_discriminator),
-            state.optim_regulariser.as_ref(),
+        // One file per field of the state, named as `load_checkpoint` reads it; H and its
+        // optimiser exist only in runs with the contrastive regulariser.
+        let parts = [
+            ("generator", Some(&state.generator)),
+            ("discriminator", Some(&state.discriminator)),
+            ("regulariser", state.regulariser.as_ref()),
+            ("optim_generator", Some(&state.optim_generator)),
+            ("optim_discriminator", Some(&state.optim_discriminator)),
+            ("optim_regulariser", state.optim_regulariser.as_ref()),
         ];
-        for (name, bytes) in FILES.iter().zip(parts) {
+        for (name, bytes) in parts {
             if let Some(bytes) = bytes {
                 fs::write(tmp.join(format!("{name}.bpk")), bytes).with_context(|| {
                     format!("could not write the checkpoint in {}", tmp.display())

@@ -736,3 +736,66 @@ fn trains_from_a_folder_of_images() {
         "resume without --data",
     );
 }
+
+/// `kill -9` at moments spread over a run that writes a checkpoint at every step: each time
+/// the folder still holds a complete checkpoint (the last one written, or the one before it
+/// while a swap was under way), a tool opens it, and the run resumes from it.
+#[test]
+fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(&run, "1");
+    let r = run.to_str().unwrap();
+    let step_of = |run: &Path| -> u64 {
+        let dir = ["checkpoint", "checkpoint.old"]
+            .iter()
+            .map(|d| run.join(d))
+            .find(|d| d.join("state.json").is_file())
+            .expect("a complete checkpoint survives every kill");
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap()).unwrap();
+        meta["step"].as_u64().unwrap()
+    };
+    let mut last = step_of(&run);
+    for delay_ms in [40u64, 90, 150, 230, 330, 470] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dinfogan"))
+            .args([
+                "train",
+                "--resume",
+                r,
+                "--steps",
+                "1000000",
+                "--checkpoint-every",
+                "1",
+                "--sample-every",
+                "0",
+                "--quiet",
+            ])
+            .env("BURN_DEVICE", "flex")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let step = step_of(&run);
+        assert!(
+            step >= last,
+            "the checkpoint went back from {last} to {step}"
+        );
+        last = step;
+        ok(&[
+            "generate",
+            "--checkpoint",
+            r,
+            "--out",
+            dir.path().join("g.png").to_str().unwrap(),
+        ]);
+    }
+    assert!(last > 3, "the kills landed while training ({last} steps)");
+    let next = (last + 1).to_string();
+    ok(&["train", "--resume", r, "--steps", &next, "--quiet"]);
+    assert_eq!(step_of(&run), last + 1);
+    assert_eq!(*metric_rows(&run).last().unwrap(), last + 1);
+}
