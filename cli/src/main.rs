@@ -5,6 +5,8 @@ mod backend;
 mod bench;
 mod data;
 mod eval;
+#[cfg(test)]
+mod fuzz;
 mod images;
 mod plot;
 mod run;

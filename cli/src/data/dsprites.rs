@@ -105,7 +105,7 @@ pub fn stream_images(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use npyz::WriterBuilder;
     use std::io::Write;

@@ -1,0 +1,80 @@
+//! Fuzzing the exported model file, which the web page loads from any URL or dropped file:
+//! random bytes, and a valid file with bytes overwritten, inserted or cut off. Loading must end
+//! in a model or an error, never a panic or an allocation the file merely claims.
+//! `PROPTEST_CASES=20000 cargo test --release --workspace --test fuzz` hunts longer.
+
+mod common;
+
+use common::*;
+use dinfogan::{InferenceModel, Trainer};
+use proptest::prelude::*;
+
+fn model_file() -> Vec<u8> {
+    let config = tiny_config();
+    let trainer = Trainer::new(config, &cpu(), 3).unwrap();
+    trainer.inference_model().to_bytes().unwrap()
+}
+
+fn mutated(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    let len = seed.len();
+    // Most mutations land in the first bytes: the magic, the version, the header length and
+    // the JSON header, where the sizes are declared.
+    let position = prop_oneof![3 => 0..len.min(512), 1 => 0..len];
+    (
+        proptest::collection::vec((position.clone(), any::<u8>()), 0..6),
+        proptest::collection::vec((position, any::<u8>()), 0..3),
+        proptest::option::of(0..len),
+    )
+        .prop_map(move |(overwrite, insert, cut)| {
+            let mut bytes = seed.clone();
+            for (at, value) in overwrite {
+                bytes[at] = value;
+            }
+            for (at, value) in insert {
+                bytes.insert(at, value);
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut);
+            }
+            bytes
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fuzz_model_file(bytes in prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..256),
+        mutated(model_file()),
+    ]) {
+        if let Ok(model) = InferenceModel::from_bytes(&bytes, &cpu()) {
+            // What loaded works: it encodes and generates at its declared size.
+            let c = model.config().clone();
+            let z = burn::prelude::Tensor::<2>::zeros([1, c.common_dim], &cpu());
+            let s = burn::prelude::Tensor::<2>::zeros([1, c.salient_dim], &cpu());
+            prop_assert_eq!(model.generate(z, s).dims(), [1, c.channels, c.image_size, c.image_size]);
+        }
+    }
+}
+
+/// The mutations are worth their name: a fair share of them still loads (they reach the
+/// weights and the checks behind the header) and a fair share is refused.
+#[test]
+fn mutations_reach_both_outcomes() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = mutated(model_file());
+    let (mut loaded, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let bytes = strategy.new_tree(&mut runner).unwrap().current();
+        match InferenceModel::from_bytes(&bytes, &cpu()) {
+            Ok(_) => loaded += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        loaded >= 20 && refused >= 20,
+        "{loaded} loaded, {refused} refused"
+    );
+}
