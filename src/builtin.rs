@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::f32::consts::{PI, TAU};
 
 /// Which of the two sets an image belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Domain {
     /// X: only common factors (label 0).
@@ -22,10 +22,22 @@ pub enum Domain {
 }
 
 impl Domain {
+    pub const BOTH: [Domain; 2] = [Domain::Background, Domain::Target];
+
+    /// 0 for background, 1 for target: C's label, and the byte dataset files store.
     pub fn label(self) -> u8 {
         match self {
             Domain::Background => 0,
             Domain::Target => 1,
+        }
+    }
+
+    /// The domain of a stored label, `None` for anything but 0 or 1.
+    pub fn from_label(label: u8) -> Option<Self> {
+        match label {
+            0 => Some(Domain::Background),
+            1 => Some(Domain::Target),
+            _ => None,
         }
     }
 }

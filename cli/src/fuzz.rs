@@ -12,6 +12,7 @@
 
 use std::io::Write;
 
+use dinfogan::builtin::Domain;
 use proptest::prelude::*;
 
 use crate::data::file::{DatasetFile, LabelSpec};
@@ -59,8 +60,8 @@ fn dataset_file() -> Vec<u8> {
         vec![LabelSpec::salient("digit")],
         &["x"],
     );
-    file.push(0, &[3], &[0.5], &[7; 16]);
-    file.push(1, &[4], &[0.25], &[9; 16]);
+    file.push(Domain::Background, &[3], &[0.5], &[7; 16]);
+    file.push(Domain::Target, &[4], &[0.25], &[9; 16]);
     file.to_bytes()
 }
 

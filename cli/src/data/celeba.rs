@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use dinfogan::builtin::Domain;
 use image::imageops::{crop_imm, resize, FilterType};
 
 use super::file::{DatasetFile, LabelSpec};
@@ -201,7 +202,12 @@ pub fn celeba(dir: &Path, side: usize, split: Split, limit: Option<usize>) -> Re
                 .with_context(|| format!("could not decode the image {}", path.display()))?
                 .to_rgb8();
             let pixels = crop_and_resize(&img, 108, side);
-            out.push((class > 0) as u8, &[class as i32], &[], &pixels);
+            let domain = if class > 0 {
+                Domain::Target
+            } else {
+                Domain::Background
+            };
+            out.push(domain, &[class as i32], &[], &pixels);
         }
     }
     Ok(out)

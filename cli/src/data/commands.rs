@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use dinfogan::builtin::Domain;
 
 use super::cifar::Cifar;
 use super::file::DatasetFile;
@@ -204,7 +205,7 @@ fn info(path: &std::path::Path) -> Result<()> {
     println!("background: {bg}, target: {t}");
     for (k, spec) in h.labels.iter().enumerate() {
         let name = &spec.name;
-        let mut counts: BTreeMap<(u8, i32), usize> = BTreeMap::new();
+        let mut counts: BTreeMap<(Domain, i32), usize> = BTreeMap::new();
         for i in 0..h.count {
             *counts
                 .entry((data.domains[i], data.labels_of(i)[k]))
@@ -212,7 +213,13 @@ fn info(path: &std::path::Path) -> Result<()> {
         }
         let text: Vec<String> = counts
             .iter()
-            .map(|((d, v), n)| format!("{}:{v}={n}", if *d == 0 { "bg" } else { "t" }))
+            .map(|((d, v), n)| {
+                let d = match d {
+                    Domain::Background => "bg",
+                    Domain::Target => "t",
+                };
+                format!("{d}:{v}={n}")
+            })
             .collect();
         println!("label {name} [{}]: {}", spec.describe(), text.join(" "));
     }
@@ -229,7 +236,7 @@ fn preview(path: &std::path::Path, out: &std::path::Path, count: usize, strip: b
     let data = DatasetFile::read(path)?;
     let (c, side) = (data.header.channels, data.header.side);
     let mut rows = Vec::new();
-    for domain in [0u8, 1] {
+    for domain in Domain::BOTH {
         let tiles: Vec<_> = (0..data.header.count)
             .filter(|&i| data.domains[i] == domain)
             .take(count)

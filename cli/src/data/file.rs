@@ -13,6 +13,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use dinfogan::builtin::Domain;
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 8] = b"DINFODAT";
@@ -54,12 +55,12 @@ pub enum ScoredOn {
 }
 
 impl ScoredOn {
-    /// Whether an image of `domain` (0 background, 1 target) is scored.
-    pub fn includes(self, domain: u8) -> bool {
+    /// Whether an image of `domain` is scored.
+    pub fn includes(self, domain: Domain) -> bool {
         match self {
             Self::All => true,
-            Self::Target => domain == 1,
-            Self::Background => domain == 0,
+            Self::Target => domain == Domain::Target,
+            Self::Background => domain == Domain::Background,
         }
     }
 }
@@ -190,7 +191,7 @@ impl Header {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatasetFile {
     pub header: Header,
-    pub domains: Vec<u8>,
+    pub domains: Vec<Domain>,
     pub labels: Vec<i32>,
     pub factors: Vec<f32>,
     pub pixels: Vec<u8>,
@@ -228,7 +229,7 @@ impl DatasetFile {
     }
 
     /// Appends one image (`channels x side x side` bytes) with its labels and factors.
-    pub fn push(&mut self, domain: u8, labels: &[i32], factors: &[f32], pixels: &[u8]) {
+    pub fn push(&mut self, domain: Domain, labels: &[i32], factors: &[f32], pixels: &[u8]) {
         assert_eq!(labels.len(), self.header.labels.len());
         assert_eq!(factors.len(), self.header.factor_names.len());
         assert_eq!(pixels.len(), self.image_len());
@@ -262,7 +263,7 @@ impl DatasetFile {
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
         out.extend_from_slice(&header);
-        out.extend_from_slice(&self.domains);
+        out.extend(self.domains.iter().map(|d| d.label()));
         for v in &self.labels {
             out.extend_from_slice(&v.to_le_bytes());
         }
@@ -322,7 +323,10 @@ impl DatasetFile {
             at += len;
             part
         };
-        let domains = take(sizes[0]).to_vec();
+        let domains: Option<Vec<Domain>> = take(sizes[0])
+            .iter()
+            .map(|&d| Domain::from_label(d))
+            .collect();
         let labels = take(sizes[1])
             .chunks_exact(4)
             .map(|c| u32_le(c) as i32)
@@ -332,9 +336,9 @@ impl DatasetFile {
             .map(|c| f32::from_bits(u32_le(c)))
             .collect();
         let pixels = take(sizes[3]).to_vec();
-        if domains.iter().any(|&d| d > 1) {
+        let Some(domains) = domains else {
             bail!("the file is corrupt: a domain is neither 0 (background) nor 1 (target)");
-        }
+        };
         Ok(Self {
             header,
             domains,
@@ -384,7 +388,11 @@ impl DatasetFile {
 
     /// Images per domain (background, target).
     pub fn counts(&self) -> (usize, usize) {
-        let target = self.domains.iter().filter(|&&d| d == 1).count();
+        let target = self
+            .domains
+            .iter()
+            .filter(|&&d| d == Domain::Target)
+            .count();
         (self.domains.len() - target, target)
     }
 }
@@ -435,8 +443,13 @@ mod tests {
             vec![LabelSpec::salient("digit")],
             &["scale", "x"],
         );
-        file.push(0, &[-1], &[f32::NAN, f32::NAN], &[1, 2, 3, 4]);
-        file.push(1, &[7], &[0.5, 0.25], &[5, 6, 7, 8]);
+        file.push(
+            Domain::Background,
+            &[-1],
+            &[f32::NAN, f32::NAN],
+            &[1, 2, 3, 4],
+        );
+        file.push(Domain::Target, &[7], &[0.5, 0.25], &[5, 6, 7, 8]);
         let bytes = file.to_bytes();
         let back = DatasetFile::from_bytes(&bytes).unwrap();
         assert_eq!(back.header, file.header);

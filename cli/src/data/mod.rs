@@ -169,7 +169,7 @@ impl Data {
                 .into());
             }
             let (background, target): (Vec<usize>, Vec<usize>) =
-                (0..h.count).partition(|&i| file.domains[i] == 0);
+                (0..h.count).partition(|&i| file.domains[i] == Domain::Background);
             if background.is_empty() || target.is_empty() {
                 bail!("the dataset {spec} has no background or no target image: it cannot train a contrastive model");
             }

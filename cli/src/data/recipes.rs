@@ -3,7 +3,7 @@
 //!
 //! Pixel arithmetic happens in [0, 1] and is stored back as u8.
 
-use dinfogan::builtin::{inside, SpriteShape};
+use dinfogan::builtin::{inside, Domain, SpriteShape};
 use image::imageops::{resize, FilterType};
 use image::{GrayImage, RgbImage};
 use rand::{rngs::StdRng, seq::SliceRandom, RngExt, SeedableRng};
@@ -80,7 +80,7 @@ pub fn cifar_mnist(
         let class = cifar.labels[i] as i32;
         if k < half {
             let pixels: Vec<u8> = colour.iter().map(|&c| byte(0.5 * unit(c))).collect();
-            out.push(0, &[class, -1], &[], &pixels);
+            out.push(Domain::Background, &[class, -1], &[], &pixels);
         } else {
             let d = rng.random_range(0..mnist.len());
             let digit = resize_grey(mnist.image(d), mnist.side, side);
@@ -89,7 +89,12 @@ pub fn cifar_mnist(
                 .enumerate()
                 .map(|(j, &c)| byte(0.5 * unit(c) + 0.5 * unit(digit[j % m])))
                 .collect();
-            out.push(1, &[class, mnist.labels[d] as i32], &[], &pixels);
+            out.push(
+                Domain::Target,
+                &[class, mnist.labels[d] as i32],
+                &[],
+                &pixels,
+            );
         }
     }
     out
@@ -266,14 +271,19 @@ pub fn dsprites_mnist(
             .collect();
         let mut out = out.borrow_mut();
         out.push(
-            1,
+            Domain::Target,
             &labels,
             &[shape as f32, scale, orientation, x, y],
             &resize_grey(&target, 64, side),
         );
         let g = grid(&mut rng);
         let background: Vec<u8> = g.iter().map(|&d| byte(0.5 * unit(d))).collect();
-        out.push(0, &[-1; 5], &none, &resize_grey(&background, 64, side));
+        out.push(
+            Domain::Background,
+            &[-1; 5],
+            &none,
+            &resize_grey(&background, 64, side),
+        );
     };
     sprites(&mut keep, &mut visit)?;
     Ok(out.into_inner())
@@ -344,7 +354,7 @@ pub fn dsprites_mnist_groups(
             .collect();
         let (shape, scale, orientation, x, y) = factors(index);
         out.push(
-            1,
+            Domain::Target,
             &[fixed as i32, group as i32],
             &[shape as f32, scale, orientation, x, y],
             &resize_grey(&target, 64, side),

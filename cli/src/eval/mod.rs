@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use dinfogan::builtin::Domain;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 
@@ -338,7 +339,7 @@ fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
     // A random sample of the reference set's targets, not its first images (a file's order
     // follows the factor grid or the groups).
     let mut reference_indices: Vec<usize> = (0..reference_file.header.count)
-        .filter(|&i| reference_file.domains[i] == 1)
+        .filter(|&i| reference_file.domains[i] == Domain::Target)
         .collect();
     if reference_indices.is_empty() {
         bail!("the reference set has no target image");
