@@ -135,7 +135,7 @@ fn build(args: BuildArgs) -> Result<()> {
             };
             let mnist = Mnist::open(mnist_dir()?, split)?;
             let build =
-                |factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
+                |factors: &dyn Fn(usize) -> recipes::SpriteFactors,
                  sprites: &mut recipes::SpriteSource| match args.recipe {
                     Recipe::DspritesMnistGroups => recipes::dsprites_mnist_groups(
                         &mnist,

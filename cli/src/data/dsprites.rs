@@ -11,10 +11,12 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use npyz::NpyFile;
 
-/// The factors of every image: (shape 0..3, scale, orientation, x, y).
+use super::recipes::SpriteFactors;
+
+/// The factors of every image.
 #[derive(Debug)]
 pub struct DspritesLatents {
-    pub factors: Vec<(usize, f32, f32, f32, f32)>,
+    pub factors: Vec<SpriteFactors>,
 }
 
 fn archive(path: &Path) -> Result<zip::ZipArchive<BufReader<File>>> {
@@ -55,14 +57,12 @@ pub fn latents(path: &Path) -> Result<DspritesLatents> {
     let factors = classes
         .chunks_exact(6)
         .zip(values.chunks_exact(6))
-        .map(|(c, v)| {
-            (
-                (c[1].clamp(0, 2)) as usize,
-                v[2] as f32,
-                v[3] as f32,
-                v[4] as f32,
-                v[5] as f32,
-            )
+        .map(|(c, v)| SpriteFactors {
+            shape: c[1].clamp(0, 2) as usize,
+            scale: v[2] as f32,
+            orientation: v[3] as f32,
+            x: v[4] as f32,
+            y: v[5] as f32,
         })
         .collect();
     Ok(DspritesLatents { factors })
@@ -154,7 +154,7 @@ pub(crate) mod tests {
         write_small_npz(&path);
         let read = latents(&path).unwrap();
         assert_eq!(read.factors.len(), 3);
-        assert_eq!(read.factors[2], (2, 1.0, 6.2, 1.0, 0.0));
+        assert_eq!(read.factors[2].values(), [2.0, 1.0, 6.2, 1.0, 0.0]);
         let mut seen = Vec::new();
         stream_images(&path, 3, &mut |i| i != 1, &mut |i, img| {
             assert_eq!(img[i], 255);

@@ -103,28 +103,60 @@ pub fn cifar_mnist(
 /// dSprites' factor grid: 3 shapes x 6 scales x 40 orientations x 32 x 32 positions.
 pub const DSPRITES_COUNT: usize = 3 * 6 * 40 * 32 * 32;
 
-/// The factors of dSprites image `index`, in the official ordering (shape slowest, y fastest):
-/// (shape 0..3, scale in [0.5, 1], orientation in [0, 2π], x and y in [0, 1]).
-pub fn dsprite_factors(index: usize) -> (usize, f32, f32, f32, f32) {
+/// The five factors of a dSprites image, as the official file's latents give them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpriteFactors {
+    /// 0 square, 1 ellipse, 2 heart.
+    pub shape: usize,
+    /// 0.5 to 1 in 6 steps.
+    pub scale: f32,
+    /// 0 to 2π in 40 steps.
+    pub orientation: f32,
+    /// 0 to 1 in 32 steps.
+    pub x: f32,
+    pub y: f32,
+}
+
+impl SpriteFactors {
+    /// The values a dataset file stores, in the order of its factor names.
+    pub fn values(&self) -> [f32; 5] {
+        [
+            self.shape as f32,
+            self.scale,
+            self.orientation,
+            self.x,
+            self.y,
+        ]
+    }
+}
+
+/// The factors of dSprites image `index`, in the official ordering (shape slowest, y fastest).
+pub fn dsprite_factors(index: usize) -> SpriteFactors {
     let y = index % 32;
     let x = (index / 32) % 32;
     let orientation = (index / (32 * 32)) % 40;
     let scale = (index / (32 * 32 * 40)) % 6;
     let shape = index / (32 * 32 * 40 * 6);
-    (
+    SpriteFactors {
         shape,
-        0.5 + 0.1 * scale as f32,
-        orientation as f32 * std::f32::consts::TAU / 39.0,
-        x as f32 / 31.0,
-        y as f32 / 31.0,
-    )
+        scale: 0.5 + 0.1 * scale as f32,
+        orientation: orientation as f32 * std::f32::consts::TAU / 39.0,
+        x: x as f32 / 31.0,
+        y: y as f32 / 31.0,
+    }
 }
 
 /// A procedural regeneration of dSprites image `index`: 64x64, binary (0 or 255). The same
 /// factor grid and ordering as the official file, drawn with this project's shapes (not
 /// pixel-identical to it).
 pub fn dsprite(index: usize) -> Vec<u8> {
-    let (shape, scale, orientation, x, y) = dsprite_factors(index);
+    let SpriteFactors {
+        shape,
+        scale,
+        orientation,
+        x,
+        y,
+    } = dsprite_factors(index);
     let shape = SpriteShape::ALL[shape];
     let half = 0.16 * scale;
     // Centres span [0.2, 0.8] of the image, like the official sprites.
@@ -166,14 +198,14 @@ fn dsprite_label_specs() -> Vec<LabelSpec> {
 
 /// The class of each [`DSPRITE_LABELS`] from the factor values of [`dsprite_factors`] (or of
 /// the official file's latents, which use the same grid).
-pub fn dsprite_labels((shape, scale, orientation, x, y): (usize, f32, f32, f32, f32)) -> [i32; 5] {
+pub fn dsprite_labels(f: SpriteFactors) -> [i32; 5] {
     let bin4 = |v: f32| ((v * 4.0).floor() as i32).clamp(0, 3);
     [
-        shape as i32,
-        (((scale - 0.5) / 0.1).round() as i32).clamp(0, 5),
-        bin4(orientation / std::f32::consts::TAU),
-        bin4(x),
-        bin4(y),
+        f.shape as i32,
+        (((f.scale - 0.5) / 0.1).round() as i32).clamp(0, 5),
+        bin4(f.orientation / std::f32::consts::TAU),
+        bin4(f.x),
+        bin4(f.y),
     ]
 }
 
@@ -243,7 +275,7 @@ pub fn dsprites_mnist(
     side: usize,
     probability: f64,
     seed: u64,
-    factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
+    factors: &dyn Fn(usize) -> SpriteFactors,
     sprites: &mut SpriteSource,
 ) -> anyhow::Result<DatasetFile> {
     let rng = std::cell::RefCell::new(StdRng::seed_from_u64(seed));
@@ -261,8 +293,8 @@ pub fn dsprites_mnist(
     let mut keep = |_index: usize| rng.borrow_mut().random_bool(probability);
     let mut visit = |index: usize, sprite: Vec<u8>| {
         let mut rng = rng.borrow_mut();
-        let (shape, scale, orientation, x, y) = factors(index);
-        let labels = dsprite_labels((shape, scale, orientation, x, y));
+        let sprite_factors = factors(index);
+        let labels = dsprite_labels(sprite_factors);
         let g = grid(&mut rng);
         let target: Vec<u8> = sprite
             .iter()
@@ -273,7 +305,7 @@ pub fn dsprites_mnist(
         out.push(
             Domain::Target,
             &labels,
-            &[shape as f32, scale, orientation, x, y],
+            &sprite_factors.values(),
             &resize_grey(&target, 64, side),
         );
         let g = grid(&mut rng);
@@ -311,7 +343,7 @@ pub fn dsprites_mnist_groups(
     groups: usize,
     per_group: usize,
     seed: u64,
-    factors: &dyn Fn(usize) -> (usize, f32, f32, f32, f32),
+    factors: &dyn Fn(usize) -> SpriteFactors,
     sprites: &mut SpriteSource,
 ) -> anyhow::Result<DatasetFile> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -352,11 +384,10 @@ pub fn dsprites_mnist_groups(
             .zip(&g)
             .map(|(&s, &d)| byte(unit(s) + 0.5 * unit(d)))
             .collect();
-        let (shape, scale, orientation, x, y) = factors(index);
         out.push(
             Domain::Target,
             &[fixed as i32, group as i32],
-            &[shape as f32, scale, orientation, x, y],
+            &factors(index).values(),
             &resize_grey(&target, 64, side),
         );
     }
@@ -425,11 +456,11 @@ mod tests {
 
     #[test]
     fn dsprites_grid_ordering_and_shapes() {
-        assert_eq!(dsprite_factors(0), (0, 0.5, 0.0, 0.0, 0.0));
+        assert_eq!(dsprite_factors(0).values(), [0.0, 0.5, 0.0, 0.0, 0.0]);
         let last = dsprite_factors(DSPRITES_COUNT - 1);
-        assert_eq!(last.0, 2);
-        assert!((last.1 - 1.0).abs() < 1e-6 && (last.3 - 1.0).abs() < 1e-6);
-        assert_eq!(dsprite_factors(1).4, 1.0 / 31.0, "y is the fastest factor");
+        assert_eq!(last.shape, 2);
+        assert!((last.scale - 1.0).abs() < 1e-6 && (last.x - 1.0).abs() < 1e-6);
+        assert_eq!(dsprite_factors(1).y, 1.0 / 31.0, "y is the fastest factor");
         // Bigger scale, more pixels; every sprite is binary and non-empty.
         let small = dsprite(0).iter().filter(|&&p| p == 255).count();
         let big = dsprite(5 * 40 * 32 * 32)
