@@ -27,33 +27,37 @@ pub struct ModelArgs {
     pub seed: u64,
 }
 
-/// The model at `--checkpoint`, in evaluation mode, and the data it was trained on (if known).
-pub fn load_model(args: &ModelArgs) -> Result<(InferenceModel, Option<String>)> {
-    let selected = backend::select(args.backend)?;
-    let device = selected.device;
-    device.seed(args.seed);
-    let path = &args.checkpoint;
+impl ModelArgs {
+    /// The model at `--checkpoint` on `--backend`, whose generator is seeded with `--seed`.
+    pub fn load(&self) -> Result<InferenceModel> {
+        let device = backend::select(self.backend)?.device;
+        device.seed(self.seed);
+        load_model(&self.checkpoint, &device)
+    }
+}
+
+/// The model at `path` (a file written by `export`, or a run folder's last checkpoint) on
+/// `device`, in evaluation mode.
+pub fn load_model(path: &Path, device: &Device) -> Result<InferenceModel> {
     if path.is_file() {
         let bytes =
             std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-        let model = InferenceModel::from_bytes(&bytes, &device)
-            .with_context(|| format!("could not load the model file {}", path.display()))?;
-        return Ok((model, None));
+        return InferenceModel::from_bytes(&bytes, device)
+            .with_context(|| format!("could not load the model file {}", path.display()));
     }
     if !path.exists() {
         bail!("the checkpoint {} does not exist", path.display());
     }
     let run = RunDir::open(path)?;
     let (state, meta) = run.load_checkpoint()?;
-    let model = InferenceModel::from_checkpoint(
+    InferenceModel::from_checkpoint(
         meta.config.model.clone(),
         meta.config.salient_prior,
         state.generator,
         state.discriminator,
-        &device,
+        device,
     )
-    .with_context(|| format!("could not load the checkpoint in {}", path.display()))?;
-    Ok((model, Some(meta.data)))
+    .with_context(|| format!("could not load the checkpoint in {}", path.display()))
 }
 
 fn tensor(model: &InferenceModel, pixels: Vec<f32>, n: usize) -> Tensor<4> {
@@ -110,7 +114,7 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
     if args.rows == 0 || args.cols == 0 {
         bail!("--rows and --cols must be at least 1");
     }
-    let (model, _) = load_model(&args.model)?;
+    let model = args.model.load()?;
     let salient_seed = args.salient_seed.unwrap_or(args.model.seed);
     let grid = model.sample_grid(args.rows, args.cols, args.model.seed, salient_seed);
     let tiles = images::tensor_to_rgb(grid)?;
@@ -173,7 +177,7 @@ fn inputs(
 }
 
 pub fn reconstruct(args: ReconstructArgs) -> Result<()> {
-    let (model, _) = load_model(&args.model)?;
+    let model = args.model.load()?;
     let (bg, t) = inputs(
         &model,
         &args.background,
@@ -219,7 +223,7 @@ pub fn swap(args: SwapArgs) -> Result<()> {
             args.target.len()
         );
     }
-    let (model, _) = load_model(&args.model)?;
+    let model = args.model.load()?;
     let (bg, t) = inputs(
         &model,
         &args.background,
@@ -265,7 +269,7 @@ pub fn traverse(args: TraverseArgs) -> Result<()> {
     if args.steps < 2 {
         bail!("--steps must be at least 2");
     }
-    let (model, _) = load_model(&args.model)?;
+    let model = args.model.load()?;
     let values: Vec<f32> = (0..args.steps)
         .map(|i| -1.5 + 3.0 * i as f32 / (args.steps - 1) as f32)
         .collect();
@@ -300,7 +304,7 @@ pub struct EncodeArgs {
 }
 
 pub fn encode(args: EncodeArgs) -> Result<()> {
-    let (model, _) = load_model(&args.model)?;
+    let model = args.model.load()?;
     let c = model.config().clone();
     let data_seed = match args.data_seed {
         Some(s) => s,
@@ -408,11 +412,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
             args.checkpoint.display()
         );
     }
-    let (model, _) = load_model(&ModelArgs {
-        checkpoint: args.checkpoint.clone(),
-        backend: Backend::Cpu,
-        seed: 0,
-    })?;
+    let model = load_model(&args.checkpoint, &backend::select(Backend::Cpu)?.device)?;
     let bytes = model.to_bytes()?;
     write_atomic(&args.out, &bytes)?;
     eprintln!("wrote {} ({} KiB)", args.out.display(), bytes.len() / 1024);

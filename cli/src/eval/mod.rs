@@ -119,7 +119,7 @@ pub struct SeparationArgs {
 
 fn separation_command(args: SeparationArgs) -> Result<()> {
     args.options.check()?;
-    let (model, _) = load_model(&args.model)?;
+    let model = args.model.load()?;
     let rows = args.options.table(&model)?;
     let mut markdown = format!(
         "Encoder in {} mode.\n\n| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
@@ -189,11 +189,8 @@ fn table_command(args: TableArgs) -> Result<()> {
     let mut order: Vec<(Space, String)> = Vec::new();
     let mut results: HashMap<(Space, String), (Wanted, Vec<f64>)> = HashMap::new();
     for run in &args.runs {
-        let (model, _) = load_model(&ModelArgs {
-            checkpoint: run.clone(),
-            backend: crate::backend::Backend::Cpu,
-            seed: 0,
-        })?;
+        let cpu = crate::backend::select(crate::backend::Backend::Cpu)?.device;
+        let model = load_model(run, &cpu)?;
         eprintln!("evaluating {}", run.display());
         for row in args.options.table(&model)? {
             let key = (row.space, row.label.clone());
@@ -300,7 +297,7 @@ fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
     if args.reference_count == 0 {
         bail!("--reference-count must be at least 1");
     }
-    let (model, _) = load_model(&args.model)?;
+    let model = args.model.load()?;
     let groups_file = DatasetFile::read(&args.data)?;
     let h = &groups_file.header;
     let (Some(fixed), Some(group)) = (h.label("fixed_factor"), h.label("group")) else {
@@ -394,7 +391,7 @@ pub struct LeakArgs {
 }
 
 fn leak_command(args: LeakArgs) -> Result<()> {
-    let (model, _) = load_model(&args.model)?;
+    let model = args.model.load()?;
     let (z, s) = leak::leak(&model, args.rows, args.cols, args.model.seed)?;
     let text = format!(
         "Codes of generated targets G(z_r, s_c), {} z x {} s (seed {}): share of their variance \
