@@ -122,7 +122,7 @@ pub fn tensor_to_rgb(images: Tensor<4>) -> Result<Vec<RgbImage>> {
     let [_, channels, side, _] = images.dims();
     let rgba = match dinfogan::gpu::pack_rgba(&images) {
         Some(packed) => dinfogan::gpu::texel_bytes_blocking(packed).map_err(|e| anyhow!(e))?,
-        None => dinfogan::pixels::rgba_from_images(&crate::train::read(images)?, channels, side),
+        None => dinfogan::pixels::rgba_from_images(&crate::io::read(images)?, channels, side),
     };
     Ok(rgba
         .chunks_exact(side * side * 4)
@@ -188,5 +188,5 @@ pub fn save_png(sheet: &RgbImage, path: &Path, scale: u32) -> Result<()> {
         image::ImageFormat::Png,
     )
     .context("could not encode the PNG")?;
-    crate::run::write_atomic(path, &bytes)
+    crate::io::write_atomic(path, &bytes)
 }

@@ -8,6 +8,7 @@ mod eval;
 #[cfg(test)]
 mod fuzz;
 mod images;
+mod io;
 mod plot;
 mod run;
 mod tools;

@@ -12,8 +12,9 @@ use crate::args::{at_least_one, OutputFile};
 use crate::backend::{self, Backend};
 use crate::data::{Data, DataSpec, SizeMismatch, BUILTIN_LEN};
 use crate::images;
-use crate::run::{write_atomic, RunDir};
-use crate::train::read;
+use crate::io::read;
+use crate::io::write_atomic;
+use crate::run::RunDir;
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {

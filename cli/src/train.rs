@@ -163,15 +163,6 @@ pub fn sample_sheet(model: &InferenceModel, data: &Data, path: &Path) -> Result<
     images::save_png(&images::grid(&rows), path, scale)
 }
 
-/// A tensor's values on the host.
-pub fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("could not read a tensor: {e:?}"))
-}
-
 pub fn run(args: TrainArgs) -> Result<()> {
     if args.steps == Some(0) || args.epochs == Some(0) {
         bail!("--steps and --epochs must be at least 1");
@@ -247,7 +238,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         eprintln!("resuming at step {start_step} of {total_steps}");
     } else {
         let text = toml::to_string_pretty(&config)?;
-        crate::run::write_atomic(&run.root.join("run.toml"), text.as_bytes())?;
+        crate::io::write_atomic(&run.root.join("run.toml"), text.as_bytes())?;
     }
 
     let mut metrics = open_metrics(&run.metrics(), start_step)?;

@@ -383,7 +383,7 @@ impl DatasetFile {
 
     /// Written atomically: nothing half-written is left under `path`.
     pub fn write(&self, path: &Path) -> Result<()> {
-        crate::run::write_atomic(path, &self.to_bytes())
+        crate::io::write_atomic(path, &self.to_bytes())
     }
 
     /// Images per domain (background, target).

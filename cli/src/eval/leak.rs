@@ -6,7 +6,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::train::read;
+use crate::io::read;
 
 /// Shares of the total variance of some codes explained by the rows and by the columns.
 #[derive(Debug, Clone, Copy, PartialEq)]

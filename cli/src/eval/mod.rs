@@ -20,7 +20,8 @@ use crate::data::DataSpec;
 
 use crate::args::{at_least_one, OutputFile};
 use crate::data::file::DatasetFile;
-use crate::run::{write_atomic, RunDir};
+use crate::io::write_atomic;
+use crate::run::RunDir;
 use crate::tools::{load_model, ModelArgs};
 use separation::{EncoderMode, SeparationRow, Space, Wanted};
 

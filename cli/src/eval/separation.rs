@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::classifier::cross_validate;
 use crate::data::file::{LabelRole, LabelSpec, ScoredOn};
 use crate::data::{Data, DataSpec, SizeMismatch, Source};
-use crate::train::read;
+use crate::io::read;
 
 /// The latent space a label is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
