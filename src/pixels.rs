@@ -5,6 +5,11 @@
 //! project's WGSL kernel (`shaders/rgba.wgsl`, see `dinfogan::gpu`), which must agree with
 //! [`byte`] exactly.
 
+/// One byte to the network's range [-1, 1]: `b / 127.5 - 1` (the inverse of [`byte`] on bytes).
+pub fn unit(byte: u8) -> f32 {
+    byte as f32 / 127.5 - 1.0
+}
+
 /// One value in [-1, 1] to a byte: `round((clamp(v, -1, 1) + 1) * 127.5)`, halves rounded up.
 pub fn byte(value: f32) -> u8 {
     // floor(x + 0.5) rather than `round`: WGSL's round() goes to even on halves, this does not
@@ -46,7 +51,6 @@ pub fn images_from_rgba(rgba: &[u8], side: usize, channels: usize) -> Option<Vec
     if plane == 0 || rgba.is_empty() || !rgba.len().is_multiple_of(plane * 4) {
         return None;
     }
-    let unit = |v: u8| v as f32 / 127.5 - 1.0;
     let mut out = Vec::with_capacity(rgba.len() / 4 * channels);
     for image in rgba.chunks_exact(plane * 4) {
         if channels == 1 {
@@ -67,6 +71,14 @@ pub fn images_from_rgba(rgba: &[u8], side: usize, channels: usize) -> Option<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_byte_survives_the_trip_through_the_network_range() {
+        for b in 0..=255u8 {
+            assert_eq!(byte(unit(b)), b);
+            assert!((-1.0..=1.0).contains(&unit(b)));
+        }
+    }
 
     #[test]
     fn bytes_cover_the_range_and_round_halves_up() {

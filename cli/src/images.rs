@@ -72,12 +72,12 @@ pub fn from_dynamic(img: &DynamicImage, side: usize, channels: usize) -> Result<
     let mut out = vec![0.0f32; channels * n];
     if channels == 1 {
         for (i, p) in img.to_luma8().pixels().enumerate() {
-            out[i] = p.0[0] as f32 / 127.5 - 1.0;
+            out[i] = dinfogan::pixels::unit(p.0[0]);
         }
     } else {
         for (i, p) in img.to_rgb8().pixels().enumerate() {
             for k in 0..3 {
-                out[k * n + i] = p.0[k] as f32 / 127.5 - 1.0;
+                out[k * n + i] = dinfogan::pixels::unit(p.0[k]);
             }
         }
     }

@@ -244,7 +244,7 @@ fn preview(path: &std::path::Path, out: &std::path::Path, count: usize, strip: b
                 let pixels: Vec<f32> = data
                     .pixels_of(i)
                     .iter()
-                    .map(|&p| p as f32 / 127.5 - 1.0)
+                    .map(|&p| dinfogan::pixels::unit(p))
                     .collect();
                 images::to_rgb(&pixels, c, side)
             })

@@ -259,7 +259,7 @@ impl Data {
                 let i = self.file_index(domain, index).expect("a file source");
                 file.pixels_of(i)
                     .iter()
-                    .map(|&p| p as f32 / 127.5 - 1.0)
+                    .map(|&p| dinfogan::pixels::unit(p))
                     .collect()
             }
             (Source::Folder { background, .. }, Domain::Background) => background[index].clone(),

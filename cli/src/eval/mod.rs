@@ -286,7 +286,7 @@ fn salient_codes(
         .map(|&i| {
             file.pixels_of(i)
                 .iter()
-                .map(|&p| p as f32 / 127.5 - 1.0)
+                .map(|&p| dinfogan::pixels::unit(p))
                 .collect()
         })
         .collect();
