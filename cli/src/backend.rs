@@ -36,9 +36,18 @@ fn pin_default(name: &str) {
     std::env::set_var("BURN_DEVICE", name);
 }
 
+/// The threads burn-flex's rayon pool runs: `RAYON_NUM_THREADS` when set, else every core.
+fn cpu_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 fn cpu() -> Selected {
     pin_default("flex");
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cpu_threads();
     Selected {
         device: Device::flex(),
         description: format!("CPU (burn-flex, {threads} threads)"),
@@ -147,7 +156,6 @@ pub fn list_devices() -> Result<()> {
             info.name, info.backend, info.device_type, info.driver, info.driver_info
         );
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("cpu: burn-flex, {threads} threads");
+    println!("cpu: burn-flex, {} threads", cpu_threads());
     Ok(())
 }
