@@ -75,6 +75,9 @@ export async function launch({ webgpu }) {
 /** A new page that records its console and page errors (printed when a test fails). */
 export async function open(browser, url) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  // Playwright's 30 s default for an action (a click, a file input) is too short on a loaded
+  // 2-core machine, where the CPU path's worker can hold the page for longer (seen once).
+  page.setDefaultTimeout(120_000);
   page.log = [];
   page.on('console', (m) => page.log.push(`console.${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => page.log.push(`pageerror: ${e.message}`));
