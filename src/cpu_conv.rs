@@ -198,6 +198,26 @@ struct View<'a> {
     col_stride: usize,
 }
 
+impl<'a> View<'a> {
+    /// Row-major, rows `stride` apart.
+    fn rows(data: &'a [f32], stride: usize) -> Self {
+        Self {
+            data,
+            row_stride: stride,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix whose rows are `stride` apart.
+    fn transposed(data: &'a [f32], stride: usize) -> Self {
+        Self {
+            data,
+            row_stride: 1,
+            col_stride: stride,
+        }
+    }
+}
+
 /// Where a product goes: `[m, n]` row-major with this row stride, added to what is there or
 /// overwriting it.
 struct Out<'a> {
@@ -324,16 +344,7 @@ fn through_columns(
         let cols = &buffer[..rows * n];
         for (column, width, offset, stride) in order.pieces(r, g, b0, b1) {
             if let (Some(out), Some(w)) = (gathered.as_mut(), weights) {
-                let w = View {
-                    data: w,
-                    row_stride: rows,
-                    col_stride: 1,
-                };
-                let cols = View {
-                    data: &cols[column..],
-                    row_stride: n,
-                    col_stride: 1,
-                };
+                let (w, cols) = (View::rows(w, rows), View::rows(&cols[column..], n));
                 let out = Out {
                     data: &mut out[offset..],
                     row_stride: stride,
@@ -342,16 +353,8 @@ fn through_columns(
                 product(r, width, rows, out, w, cols);
             }
             if let (Some(out), Some(a)) = (grad.as_mut(), a) {
-                let a = View {
-                    data: &a[offset..],
-                    row_stride: stride,
-                    col_stride: 1,
-                };
-                let cols = View {
-                    data: &cols[column..],
-                    row_stride: 1,
-                    col_stride: n,
-                };
+                let a = View::rows(&a[offset..], stride);
+                let cols = View::transposed(&cols[column..], n);
                 let out = Out {
                     data: out,
                     row_stride: rows,
@@ -376,16 +379,10 @@ fn scatter(weights: &[f32], r: usize, a: &[f32], order: Order, g: &Geometry) -> 
         let n = (b1 - b0) * p;
         let cols = &mut buffer[..rows * n];
         for (column, width, offset, stride) in order.pieces(r, g, b0, b1) {
-            let w = View {
-                data: weights,
-                row_stride: 1,
-                col_stride: rows,
-            };
-            let a = View {
-                data: &a[offset..],
-                row_stride: stride,
-                col_stride: 1,
-            };
+            let (w, a) = (
+                View::transposed(weights, rows),
+                View::rows(&a[offset..], stride),
+            );
             let out = Out {
                 data: &mut cols[column..],
                 row_stride: n,

@@ -314,17 +314,14 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
         }
         None => 0,
     };
-    let data =
-        Data::open(&args.data, c.image_size, c.channels, data_seed).map_err(|e| match e
-            .downcast_ref::<SizeMismatch>()
-        {
-            Some(mismatch) => anyhow::anyhow!(
-                "{mismatch}: encode data built at the model's size (`dinfogan data build ... \
-                 --size {}`)",
-                mismatch.model.1
-            ),
-            None => e,
-        })?;
+    let data = Data::open(&args.data, c.image_size, c.channels, data_seed).map_err(|e| {
+        SizeMismatch::advise(e, |m| {
+            format!(
+                "encode data built at the model's size (`dinfogan data build ... --size {}`)",
+                m.model.1
+            )
+        })
+    })?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = vec!["image".into(), "domain".into(), "label".into()];
     header.extend((0..c.common_dim).map(|i| format!("z_{i}")));

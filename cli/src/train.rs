@@ -201,15 +201,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     eprintln!("backend: {}", selected.description);
     let model = &config.model;
     let data = Data::open(&data_spec, model.image_size, model.channels, seed).map_err(|e| {
-        match e.downcast_ref::<SizeMismatch>() {
-            Some(mismatch) => anyhow::anyhow!(
-                "{mismatch}: leave out --size and --channels (a dataset file's own size is the \
-                 default), or build the data at the model's size with `dinfogan data build \
-                 ... --size {}`",
-                mismatch.model.1
-            ),
-            None => e,
-        }
+        SizeMismatch::advise(e, |m| {
+            format!(
+                "leave out --size and --channels (a dataset file's own size is the default), \
+                 or build the data at the model's size with `dinfogan data build ... --size {}`",
+                m.model.1
+            )
+        })
     })?;
     let data = std::sync::Arc::new(data);
     eprintln!("data: {}", data.describe());

@@ -84,6 +84,17 @@ impl std::fmt::Display for SizeMismatch {
 
 impl std::error::Error for SizeMismatch {}
 
+impl SizeMismatch {
+    /// `error` with `advice` appended when it is a size mismatch (the advice depends on the
+    /// command); any other error unchanged.
+    pub fn advise(error: anyhow::Error, advice: impl Fn(&SizeMismatch) -> String) -> anyhow::Error {
+        match error.downcast_ref::<SizeMismatch>() {
+            Some(mismatch) => anyhow::anyhow!("{mismatch}: {}", advice(mismatch)),
+            None => error,
+        }
+    }
+}
+
 pub enum Source {
     Builtin(BuiltinDataset),
     /// A dataset file, and the indices of its images per domain.

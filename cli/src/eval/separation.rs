@@ -159,14 +159,13 @@ impl EvalSet {
     /// background images, a salient one on the targets).
     pub fn open(spec: &DataSpec, side: usize, channels: usize) -> Result<Self> {
         let data = Data::open(spec, side, channels, 0).map_err(|e| {
-            match e.downcast_ref::<SizeMismatch>() {
-                Some(mismatch) => anyhow::anyhow!(
-                    "{mismatch}: evaluate on data built at the model's size (`dinfogan data \
-                     build ... --size {}`), or evaluate a model trained at the data's size",
-                    mismatch.model.1
-                ),
-                None => e,
-            }
+            SizeMismatch::advise(e, |m| {
+                format!(
+                    "evaluate on data built at the model's size (`dinfogan data build ... \
+                     --size {}`), or evaluate a model trained at the data's size",
+                    m.model.1
+                )
+            })
         })?;
         let (mut images, mut domains) = (Vec::new(), Vec::new());
         let mut labels = Vec::new();
