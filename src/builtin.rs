@@ -57,6 +57,11 @@ impl SpriteShape {
         SpriteShape::Ellipse,
         SpriteShape::Heart,
     ];
+
+    /// The shape's place in [`SpriteShape::ALL`] (dSprites' order: its class label).
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// The factors shared by both domains: the grating.
@@ -83,6 +88,37 @@ pub struct SpriteFactors {
     /// Centre, as a fraction of the image side, in [0.25, 0.75].
     pub x: f32,
     pub y: f32,
+}
+
+impl SpriteFactors {
+    /// The sprite drawn on a `side x side` image: for each pixel (row-major) the fraction of
+    /// its `sub x sub` sample points inside the shape (`sub = 1`: the pixel centre only, a
+    /// binary mask). The one renderer of sprites: the built-in data and the dSprites recipes
+    /// both draw with it.
+    pub fn coverage(&self, side: usize, sub: usize) -> Vec<f32> {
+        let n = side as f32;
+        let half = 0.16 * self.scale;
+        let (cos, sin) = (self.rotation.cos(), self.rotation.sin());
+        let samples = (sub * sub) as f32;
+        let mut out = vec![0.0f32; side * side];
+        for row in 0..side {
+            for col in 0..side {
+                let mut covered = 0usize;
+                for sy in 0..sub {
+                    for sx in 0..sub {
+                        let px = (col as f32 + (sx as f32 + 0.5) / sub as f32) / n - self.x;
+                        let py = (row as f32 + (sy as f32 + 0.5) / sub as f32) / n - self.y;
+                        // Into the sprite's frame: rotate by -rotation, scale by the half-size.
+                        let u = (cos * px + sin * py) / half;
+                        let v = (-sin * px + cos * py) / half;
+                        covered += inside(self.shape, u, v) as usize;
+                    }
+                }
+                out[row * side + col] = covered as f32 / samples;
+            }
+        }
+        out
+    }
 }
 
 /// The ground truth of one image.
@@ -112,13 +148,7 @@ impl BuiltinFactors {
     pub fn values(&self) -> [f32; 9] {
         let c = self.common;
         let (shape, scale, rotation, x, y) = match self.sprite {
-            Some(s) => (
-                SpriteShape::ALL.iter().position(|&k| k == s.shape).unwrap() as f32,
-                s.scale,
-                s.rotation,
-                s.x,
-                s.y,
-            ),
+            Some(s) => (s.shape.index() as f32, s.scale, s.rotation, s.x, s.y),
             None => (f32::NAN, f32::NAN, f32::NAN, f32::NAN, f32::NAN),
         };
         [
@@ -227,7 +257,7 @@ pub fn render(factors: &BuiltinFactors, side: usize, channels: usize) -> Vec<f32
     let (dir_x, dir_y) = (c.orientation.cos(), c.orientation.sin());
     let n = side as f32;
     // 4x4 supersampling of the sprite edge keeps it smooth at 32x32.
-    const SUB: usize = 4;
+    let sprite = factors.sprite.map(|s| s.coverage(side, 4));
     let mut out = vec![0.0f32; channels * side * side];
     for row in 0..side {
         for col in 0..side {
@@ -238,21 +268,8 @@ pub fn render(factors: &BuiltinFactors, side: usize, channels: usize) -> Vec<f32
             for k in 0..3 {
                 rgb[k] = dark[k] + (light[k] - dark[k]) * wave;
             }
-            if let Some(s) = factors.sprite {
-                let half = 0.16 * s.scale;
-                let (cos, sin) = (s.rotation.cos(), s.rotation.sin());
-                let mut covered = 0usize;
-                for sy in 0..SUB {
-                    for sx in 0..SUB {
-                        let px = (col as f32 + (sx as f32 + 0.5) / SUB as f32) / n - s.x;
-                        let py = (row as f32 + (sy as f32 + 0.5) / SUB as f32) / n - s.y;
-                        // Into the sprite's frame: rotate by -rotation, scale by the half-size.
-                        let su = (cos * px + sin * py) / half;
-                        let sv = (-sin * px + cos * py) / half;
-                        covered += inside(s.shape, su, sv) as usize;
-                    }
-                }
-                let alpha = covered as f32 / (SUB * SUB) as f32;
+            if let Some(alpha) = &sprite {
+                let alpha = alpha[row * side + col];
                 for value in &mut rgb {
                     *value += (1.0 - *value) * alpha;
                 }
@@ -302,7 +319,7 @@ mod tests {
             assert!(bg.sprite.is_none());
             let t = data.factors(Domain::Target, i);
             let s = t.sprite.expect("targets have a sprite");
-            shapes[SpriteShape::ALL.iter().position(|&k| k == s.shape).unwrap()] += 1;
+            shapes[s.shape.index()] += 1;
             assert!((0.5..=1.0).contains(&s.scale));
             assert!((0.25..=0.75).contains(&s.x) && (0.25..=0.75).contains(&s.y));
             assert!((1.0..=3.0).contains(&t.common.frequency));

@@ -10,6 +10,7 @@ use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ModelConfig, SalientPrior};
+use crate::container::Format;
 use crate::error::{Error, Result};
 use crate::latent::{sample_common, sample_salient, seeded_normal, seeded_salient};
 use crate::model::{Discriminator, Encoder, Generator};
@@ -21,10 +22,14 @@ pub struct Networks {
     pub encoder: Encoder,
 }
 
-/// First bytes of an exported model file.
-pub const MAGIC: &[u8; 8] = b"DINFOGAN";
-/// Version of the exported file layout.
-pub const FORMAT_VERSION: u32 = 1;
+/// The exported model file: the project's container (see [`crate::container`]) holding a JSON
+/// [`Header`] and G's and the encoder's weights as a burnpack record.
+pub const FORMAT: Format = Format {
+    magic: b"DINFOGAN",
+    versions: 1..=1,
+    what: "Double InfoGAN model file",
+    how_to_make: "export one with `dinfogan export`",
+};
 
 /// The JSON header of an exported file: everything needed to rebuild the networks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,9 +320,8 @@ impl InferenceModel {
         Tensor::from_data(TensorData::new(values, [n, width]), &self.device)
     }
 
-    /// One self-describing file: `DINFOGAN`, the format version (u32 LE), the length of a JSON
-    /// header (u32 LE) holding the model configuration, the header, then the burnpack record
-    /// of G and the encoder.
+    /// One self-describing file ([`FORMAT`]): the model configuration in the header, then the
+    /// burnpack record of G and the encoder.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = serde_json::to_vec(&Header {
             model: self.config.clone(),
@@ -333,49 +337,21 @@ impl InferenceModel {
                 what: "model".into(),
                 reason: e.to_string(),
             })?;
-        let mut out = Vec::with_capacity(16 + header.len() + record.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        out.extend_from_slice(&header);
+        let mut out = FORMAT.frame(&header, record.len());
         out.extend_from_slice(&record);
         Ok(out)
     }
 
     /// Reads a file written by [`InferenceModel::to_bytes`] onto `device`.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
-        let not_ours = || {
-            Error::NotAModelFile(
-                "this is not a Double InfoGAN model file (export one with `dinfogan export`)"
-                    .into(),
-            )
-        };
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err(not_ours());
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
-            return Err(Error::NotAModelFile(format!(
-                "this model file has format version {version}; this build reads version \
-                 {FORMAT_VERSION}"
-            )));
-        }
-        let header_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
-        let header_end = 16usize
-            .checked_add(header_len)
-            .filter(|&e| e <= bytes.len());
-        let header_end = header_end.ok_or_else(|| {
-            Error::NotAModelFile("the model file is truncated (its header is incomplete)".into())
-        })?;
-        let header: Header = serde_json::from_slice(&bytes[16..header_end]).map_err(|e| {
+        let file = FORMAT
+            .unframe(bytes)
+            .map_err(|e| Error::NotAModelFile(e.to_string()))?;
+        let header: Header = serde_json::from_slice(file.header).map_err(|e| {
             Error::NotAModelFile(format!("the model file's header is corrupt ({e})"))
         })?;
         let mut model = Self::new(header.model, header.salient_prior, device)?;
-        let networks = load_module(
-            model.networks.clone(),
-            bytes[header_end..].to_vec(),
-            "model",
-        )?;
+        let networks = load_module(model.networks.clone(), file.body.to_vec(), "model")?;
         model.networks = networks.valid();
         Ok(model)
     }

@@ -26,6 +26,7 @@
 
 pub mod builtin;
 pub mod config;
+pub mod container;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cpu_conv;
 pub mod error;

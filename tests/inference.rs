@@ -179,10 +179,7 @@ fn a_model_file_claiming_a_huge_network_is_refused_before_allocating() {
         r#"{{"model":{},"salient_prior":"normal"}}"#,
         serde_json::to_string(&model).unwrap()
     );
-    let mut bytes = dinfogan::infer::MAGIC.to_vec();
-    bytes.extend_from_slice(&dinfogan::infer::FORMAT_VERSION.to_le_bytes());
-    bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
+    let bytes = dinfogan::infer::FORMAT.frame(header.as_bytes(), 0);
     let err = InferenceModel::from_bytes(&bytes, &cpu())
         .unwrap_err()
         .to_string();

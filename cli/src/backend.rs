@@ -50,7 +50,10 @@ fn cpu() -> Selected {
     let threads = cpu_threads();
     Selected {
         device: Device::flex(),
-        description: format!("CPU (burn-flex, {threads} threads)"),
+        description: format!(
+            "CPU (burn-flex, {threads} thread{})",
+            if threads == 1 { "" } else { "s" }
+        ),
     }
 }
 

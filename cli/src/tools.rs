@@ -12,7 +12,6 @@ use crate::args::{at_least_one, OutputFile};
 use crate::backend::{self, Backend};
 use crate::data::{Data, DataSpec, SizeMismatch, BUILTIN_LEN};
 use crate::images;
-use crate::io::read;
 use crate::io::write_atomic;
 use crate::run::RunDir;
 
@@ -342,49 +341,41 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
     out.write_record(&header)?;
     for domain in [Domain::Background, Domain::Target] {
         let n = data.len(domain).min(args.count);
-        for start in (0..n).step_by(64) {
-            let idx: Vec<usize> = (start..(start + 64).min(n)).collect();
-            let pixels = idx.iter().flat_map(|&i| data.image(domain, i)).collect();
-            let (z, s) = model.encode(tensor(&model, pixels, idx.len()))?;
-            let (z, s) = (read(z)?, read(s)?);
-            for (row, &i) in idx.iter().enumerate() {
-                let mut record = vec![
-                    data.name(domain, i),
-                    format!("{domain:?}").to_lowercase(),
-                    domain.label().to_string(),
-                ];
-                record.extend(
-                    z[row * c.common_dim..(row + 1) * c.common_dim]
-                        .iter()
-                        .map(|v| v.to_string()),
-                );
-                record.extend(
-                    s[row * c.salient_dim..(row + 1) * c.salient_dim]
-                        .iter()
-                        .map(|v| v.to_string()),
-                );
-                let number = |v: f32| {
-                    if v.is_nan() {
-                        String::new()
-                    } else {
-                        v.to_string()
-                    }
-                };
-                match &data.source {
-                    crate::data::Source::Builtin(d) => {
-                        record.extend(d.factors(domain, i).values().into_iter().map(number))
-                    }
-                    crate::data::Source::File { file, .. } => {
-                        let k = data.file_index(domain, i).expect("a file source");
-                        record.extend(file.labels_of(k).iter().map(|v| v.to_string()));
-                        record.extend(file.factors_of(k).iter().copied().map(number));
-                    }
-                    crate::data::Source::Folder { .. } => {
-                        record.push(data.subclass(domain, i).unwrap_or_default());
-                    }
+        let (z, s) = crate::eval::separation::encode_images(
+            &model,
+            n,
+            |i| data.image(domain, i),
+            crate::eval::separation::EncoderMode::Inference,
+        )?;
+        for i in 0..n {
+            let mut record = vec![
+                data.name(domain, i),
+                format!("{domain:?}").to_lowercase(),
+                domain.label().to_string(),
+            ];
+            record.extend(z[i].iter().map(|v| v.to_string()));
+            record.extend(s[i].iter().map(|v| v.to_string()));
+            let number = |v: f32| {
+                if v.is_nan() {
+                    String::new()
+                } else {
+                    v.to_string()
                 }
-                out.write_record(&record)?;
+            };
+            match &data.source {
+                crate::data::Source::Builtin(d) => {
+                    record.extend(d.factors(domain, i).values().into_iter().map(number))
+                }
+                crate::data::Source::File { file, .. } => {
+                    let k = data.file_index(domain, i).expect("a file source");
+                    record.extend(file.labels_of(k).iter().map(|v| v.to_string()));
+                    record.extend(file.factors_of(k).iter().copied().map(number));
+                }
+                crate::data::Source::Folder { .. } => {
+                    record.push(data.subclass(domain, i).unwrap_or_default());
+                }
             }
+            out.write_record(&record)?;
         }
     }
     let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;

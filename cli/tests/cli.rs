@@ -2,39 +2,10 @@
 //! must end in one sentence and a non-zero exit, never a panic.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn dinfogan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dinfogan"))
-        .args(args)
-        .env("BURN_DEVICE", "flex")
-        .output()
-        .expect("the binary runs")
-}
-
-/// Succeeds; returns what it printed (stdout, then stderr).
-fn ok(args: &[&str]) -> String {
-    let out = dinfogan(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "dinfogan {args:?} failed:\n{stderr}");
-    String::from_utf8_lossy(&out.stdout).to_string() + &stderr
-}
-
-/// Fails with an `error:` sentence containing `expected`, and no panic.
-fn fails(args: &[&str], expected: &str) {
-    let out = dinfogan(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "dinfogan {args:?}:\n{stderr}");
-    assert!(
-        !stderr.contains("panicked"),
-        "dinfogan {args:?} panicked:\n{stderr}"
-    );
-    assert!(stderr.contains("error:"), "{stderr}");
-    assert!(
-        stderr.contains(expected),
-        "expected {expected:?} in:\n{stderr}"
-    );
-}
+mod common;
+use common::{fails, ok};
 
 const TINY: [&str; 10] = [
     "--size",

@@ -14,19 +14,24 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use dinfogan::builtin::Domain;
+use dinfogan::container::{Format, PREAMBLE};
 use serde::{Deserialize, Serialize};
 
-pub const MAGIC: &[u8; 8] = b"DINFODAT";
-/// Headers are a few hundred bytes; a larger claim is a corrupt or hostile file.
-const MAX_HEADER: usize = 1 << 20;
+/// The dataset file: the project's container (magic, version, JSON header, body; see
+/// [`dinfogan::container`]). Version 2 declares what each label is for ([`LabelSpec`]);
+/// version 1 files (label names only) are still read, their roles taken from their recipe (see
+/// [`Header::from_v1`]).
+pub const FORMAT: Format = Format {
+    magic: b"DINFODAT",
+    versions: 1..=2,
+    what: "dinfogan dataset file",
+    how_to_make: "build one with `dinfogan data build`",
+};
 
 /// The little-endian u32 at the start of `b` (at least 4 bytes).
 fn u32_le(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
-/// Version 2 declares what each label is for ([`LabelSpec`]); version 1 files (label names
-/// only) are still read, their roles taken from their recipe (see [`Header::from_v1`]).
-pub const VERSION: u32 = 2;
 
 /// Which latent space should hold a label's information, in the paper's evaluation (section
 /// 5, Tables 1-3): salient content is read well from s and near chance from z, common content
@@ -257,12 +262,7 @@ impl DatasetFile {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::to_vec(&self.header).expect("the header serialises");
-        let mut out =
-            Vec::with_capacity(16 + header.len() + self.pixels.len() + 8 * self.domains.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        out.extend_from_slice(&header);
+        let mut out = FORMAT.frame(&header, self.pixels.len() + 9 * self.domains.len());
         out.extend(self.domains.iter().map(|d| d.label()));
         for v in &self.labels {
             out.extend_from_slice(&v.to_le_bytes());
@@ -274,27 +274,10 @@ impl DatasetFile {
         out
     }
 
-    /// Whether `bytes` start like a dataset file.
-    pub fn sniff(bytes: &[u8]) -> bool {
-        bytes.starts_with(MAGIC)
-    }
-
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if !Self::sniff(bytes) || bytes.len() < 16 {
-            bail!("it is not a dinfogan dataset file (build one with `dinfogan data build`)");
-        }
-        let version = u32_le(&bytes[8..]);
-        if !(1..=VERSION).contains(&version) {
-            bail!(
-                "it is a dataset file of version {version}; this build reads versions 1 to {VERSION}"
-            );
-        }
-        let header_len = u32_le(&bytes[12..]) as usize;
-        let body = 16 + header_len;
-        if bytes.len() < body {
-            bail!("the file is truncated (its header is incomplete)");
-        }
-        let header = Header::parse(version, &bytes[16..body])?;
+        let file = FORMAT.unframe(bytes)?;
+        let (bytes, version) = (file.body, file.version);
+        let header = Header::parse(version, file.header)?;
         let (n, l, f) = (header.count, header.labels.len(), header.factor_names.len());
         // The header is untrusted: every size it implies is computed without overflow.
         let mul = |a: usize, b: usize| a.checked_mul(b);
@@ -306,7 +289,7 @@ impl DatasetFile {
         let (Some(sizes), Some(needed)) = (sizes, needed) else {
             bail!("the file is corrupt: its header declares sizes no file can have");
         };
-        if bytes.len() - body != needed {
+        if bytes.len() != needed {
             bail!(
                 "the file is truncated or corrupt: {} images of {}x{}x{} need {} bytes after the header, it has {}",
                 n,
@@ -314,10 +297,10 @@ impl DatasetFile {
                 header.side,
                 header.side,
                 needed,
-                bytes.len() - body
+                bytes.len()
             );
         }
-        let mut at = body;
+        let mut at = 0;
         let mut take = |len: usize| {
             let part = &bytes[at..at + len];
             at += len;
@@ -353,22 +336,17 @@ impl DatasetFile {
         use std::io::Read;
         let mut f = std::fs::File::open(path)
             .with_context(|| format!("could not read {}", path.display()))?;
-        let mut start = [0u8; 16];
-        if f.read_exact(&mut start).is_err() || !Self::sniff(&start) {
+        let mut start = [0u8; PREAMBLE];
+        if f.read_exact(&mut start).is_err() || !FORMAT.sniff(&start) {
             return Ok(None);
         }
-        let len = u32_le(&start[12..]) as usize;
-        if len > MAX_HEADER {
-            bail!(
-                "{} is corrupt: its header claims {len} bytes",
-                path.display()
-            );
-        }
+        let (version, len) = FORMAT
+            .preamble(&start)
+            .with_context(|| format!("{} is not readable", path.display()))?;
         let mut header = vec![0u8; len];
         f.read_exact(&mut header).with_context(|| {
             format!("{} is truncated (its header is incomplete)", path.display())
         })?;
-        let version = u32_le(&start[8..]);
         let header = Header::parse(version, &header)
             .with_context(|| format!("the header of {} is not readable", path.display()))?;
         Ok(Some(header))
@@ -407,10 +385,8 @@ mod tests {
             let header = format!(
                 r#"{{"recipe":"{recipe}","description":"old","count":1,"side":1,"channels":1,"label_names":["cifar_class","digit"],"factor_names":[]}}"#
             );
-            let mut bytes = MAGIC.to_vec();
-            bytes.extend_from_slice(&1u32.to_le_bytes());
-            bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(header.as_bytes());
+            let mut bytes = FORMAT.frame(header.as_bytes(), 4);
+            bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
             bytes.push(1); // domain
             bytes.extend_from_slice(&3i32.to_le_bytes());
             bytes.extend_from_slice(&7i32.to_le_bytes());

@@ -3,7 +3,7 @@
 //!
 //! Pixel arithmetic happens in [0, 1] and is stored back as u8.
 
-use dinfogan::builtin::{inside, Domain, SpriteShape};
+use dinfogan::builtin::{Domain, SpriteShape};
 use image::imageops::{resize, FilterType};
 use image::{GrayImage, RgbImage};
 use rand::{rngs::StdRng, seq::SliceRandom, RngExt, SeedableRng};
@@ -34,6 +34,8 @@ fn resize_rgb(planes: &[u8], side: usize, to: usize) -> Vec<u8> {
     crate::images::rgb_planes(&resize(&img, to as u32, to as u32, FilterType::Triangle))
 }
 
+// The recipes compose images in intensities in [0, 1], as the paper writes them (0.5 CIFAR +
+// 0.5 MNIST); the networks' [-1, 1] is `dinfogan::pixels`'s business, at training time.
 fn unit(v: u8) -> f32 {
     v as f32 / 255.0
 }
@@ -157,24 +159,19 @@ pub fn dsprite(index: usize) -> Vec<u8> {
         x,
         y,
     } = dsprite_factors(index);
-    let shape = SpriteShape::ALL[shape];
-    let half = 0.16 * scale;
     // Centres span [0.2, 0.8] of the image, like the official sprites.
-    let (cx, cy) = (0.2 + 0.6 * x, 0.2 + 0.6 * y);
-    let (cos, sin) = (orientation.cos(), orientation.sin());
-    let mut out = vec![0u8; 64 * 64];
-    for row in 0..64 {
-        for col in 0..64 {
-            let px = (col as f32 + 0.5) / 64.0 - cx;
-            let py = (row as f32 + 0.5) / 64.0 - cy;
-            let u = (cos * px + sin * py) / half;
-            let v = (-sin * px + cos * py) / half;
-            if inside(shape, u, v) {
-                out[row * 64 + col] = 255;
-            }
-        }
-    }
-    out
+    let sprite = dinfogan::builtin::SpriteFactors {
+        shape: SpriteShape::ALL[shape],
+        scale,
+        rotation: orientation,
+        x: 0.2 + 0.6 * x,
+        y: 0.2 + 0.6 * y,
+    };
+    sprite
+        .coverage(64, 1)
+        .iter()
+        .map(|&c| if c > 0.5 { 255 } else { 0 })
+        .collect()
 }
 
 /// The labels of a dSprites-MNIST target, which the evaluation reads from z and s: the shape,

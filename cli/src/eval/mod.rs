@@ -281,16 +281,12 @@ fn salient_codes(
             file.header.side
         );
     }
-    let images: Vec<Vec<f32>> = indices
-        .iter()
-        .map(|&i| {
-            file.pixels_of(i)
-                .iter()
-                .map(|&p| dinfogan::pixels::unit(p))
-                .collect()
-        })
-        .collect();
-    let (_, salient) = separation::encode_images(model, &images, EncoderMode::Inference)?;
+    let image = |k: usize| {
+        let pixels = file.pixels_of(indices[k]);
+        pixels.iter().map(|&p| dinfogan::pixels::unit(p)).collect()
+    };
+    let (_, salient) =
+        separation::encode_images(model, indices.len(), image, EncoderMode::Inference)?;
     Ok(salient)
 }
 

@@ -126,7 +126,6 @@ impl EvalSet {
             spec,
             classes: factors.iter().map(f).collect(),
         };
-        let sprite = |f: &BuiltinFactors, k: usize| f.values()[k];
         let labels = vec![
             domain_label(&domains),
             label(LabelSpec::common("hue (6 bins)"), &|f| {
@@ -138,17 +137,18 @@ impl EvalSet {
             label(LabelSpec::common("frequency (4 bins)"), &|f| {
                 bin(f.common.frequency, 1.0, 3.0, 4)
             }),
+            // Background images have no sprite: no class.
             label(LabelSpec::salient("shape"), &|f| {
-                bin(sprite(f, 4), 0.0, 3.0, 3)
+                f.sprite.map(|s| s.shape.index())
             }),
             label(LabelSpec::salient("scale (6 levels)"), &|f| {
-                bin(sprite(f, 5), 0.45, 1.05, 6)
+                f.sprite.and_then(|s| bin(s.scale, 0.45, 1.05, 6))
             }),
             label(LabelSpec::salient("x (4 bins)"), &|f| {
-                bin(sprite(f, 7), 0.25, 0.75, 4)
+                f.sprite.and_then(|s| bin(s.x, 0.25, 0.75, 4))
             }),
             label(LabelSpec::salient("y (4 bins)"), &|f| {
-                bin(sprite(f, 8), 0.25, 0.75, 4)
+                f.sprite.and_then(|s| bin(s.y, 0.25, 0.75, 4))
             }),
         ];
         Self { images, labels }
@@ -254,28 +254,24 @@ pub type Codes = Vec<Vec<f32>>;
 /// Images per encoder call, and the batch size of the public evaluation.
 const ENCODE_BATCH: usize = 128;
 
-/// Common and salient codes of `images` (`channels x side x side` in [-1, 1] each).
+/// Common and salient codes of images `0..count`, `image(i)` giving image i
+/// (`channels x side x side` in [-1, 1]); only one batch of images is in memory at a time.
 pub fn encode_images(
     model: &InferenceModel,
-    images: &[Vec<f32>],
+    count: usize,
+    image: impl Fn(usize) -> Vec<f32>,
     mode: EncoderMode,
 ) -> Result<(Codes, Codes)> {
     let c = model.config();
     // Training mode: shuffled batches mixing both domains (batch statistics depend on them),
     // as the public scripts' `DataLoader(shuffle=True)`, seeded so that a table is reproducible.
-    let mut order: Vec<usize> = (0..images.len()).collect();
+    let mut order: Vec<usize> = (0..count).collect();
     if mode == EncoderMode::Train {
         order.shuffle(&mut StdRng::seed_from_u64(0));
     }
-    let (mut z, mut s) = (
-        vec![Vec::new(); images.len()],
-        vec![Vec::new(); images.len()],
-    );
+    let (mut z, mut s) = (vec![Vec::new(); count], vec![Vec::new(); count]);
     for (k, chunk) in order.chunks(ENCODE_BATCH).enumerate() {
-        let pixels: Vec<f32> = chunk
-            .iter()
-            .flat_map(|&i| images[i].iter().copied())
-            .collect();
+        let pixels: Vec<f32> = chunk.iter().flat_map(|&i| image(i)).collect();
         let batch = Tensor::<4>::from_data(
             TensorData::new(
                 pixels,
@@ -332,7 +328,7 @@ pub fn separation(
     if labels.is_empty() {
         bail!("none of the labels {only:?} exists in this data");
     }
-    let (z, s) = encode_images(model, &set.images, mode)?;
+    let (z, s) = encode_images(model, set.images.len(), |i| set.images[i].clone(), mode)?;
     let mut rows = Vec::new();
     for label in labels {
         let picked: Vec<(usize, usize)> = label
