@@ -1,10 +1,15 @@
 // The model runs here, off the page's thread: on WebGPU when the browser has an adapter, else
 // on the CPU (burn-flex compiled to WebAssembly). The page sends {id, op, args} and gets back
 // {id, ok, result} or {id, ok: false, error} with a sentence for people.
-import init, { Viewer } from './pkg/dinfogan_web.js';
+//
+// The first request is `init` with the URL of wasm-bindgen's glue (dinfogan_web.js) and,
+// optionally, the module's bytes: the page passes the glue's URL beside it; the notebook widget,
+// which has no URL the browser can reach, passes a blob URL and bytes from the kernel. No static
+// import, so that this script also runs from a blob URL.
 
-const ready = init();
+let Viewer = null;
 let viewer = null;
+let startError = 'the WebAssembly module did not start';
 
 const FETCH_TIMEOUT_MS = 60_000;
 
@@ -39,6 +44,17 @@ async function adapterName() {
 }
 
 const ops = {
+  async init({ glue, wasm }) {
+    try {
+      const module = await import(glue);
+      await module.default(wasm === undefined ? undefined : { module_or_path: wasm });
+      Viewer = module.Viewer;
+      return true;
+    } catch (e) {
+      startError = `the viewer's WebAssembly module could not start (${e?.message ?? e})`;
+      throw new Error(startError);
+    }
+  },
   async load({ url, bytes, backend }) {
     const data = bytes ?? await fetchModel(url);
     const next = await Viewer.load(data, backend ?? 'auto');
@@ -82,9 +98,9 @@ self.onmessage = (event) => {
   const { id, op, args } = event.data;
   queue = queue.then(async () => {
     try {
-      await ready;
       if (!(op in ops)) throw new Error(`unknown request ${op}`);
-      if (op !== 'load' && !viewer) throw new Error('no model is loaded yet');
+      if (op !== 'init' && !Viewer) throw new Error(startError);
+      if (!['init', 'load'].includes(op) && !viewer) throw new Error('no model is loaded yet');
       const started = performance.now();
       const result = await ops[op](args ?? {});
       const ms = performance.now() - started;

@@ -1,0 +1,526 @@
+// The viewer itself: its panels, the drawing, the grid, the salient sliders and the swap. One
+// codebase for the page (app.js mounts it into index.html) and the notebook widget
+// (python/dinfogan_viewer/widget.js mounts it into an output cell). The model runs in
+// worker.js, started by `startWorker`.
+//
+// Progress marks for tests and notebooks, on the host element's dataset: state (loading |
+// ready | error), swap and slider (counters of images drawn).
+
+const GAP = 2; // pixels between tiles, as in the CLI's sheets (`dinfogan generate --scale 1`)
+const SHEET_BACKGROUND = [24, 24, 24];
+const MAX_SLIDERS = 16;
+export const EXAMPLES = 8;
+const MAX_SEED = 2 ** 32 - 1;
+
+export const clampInt = (v, lo, hi, fallback) => {
+  const n = Number.parseInt(v, 10);
+  return Number.isFinite(n) ? Math.min(hi, Math.max(lo, n)) : fallback;
+};
+
+/** The viewer's panels; ids are looked up inside the element they are mounted in. */
+export const MARKUP = `
+<main>
+  <section aria-labelledby="model-title" class="panel">
+    <h2 id="model-title">Model</h2>
+    <div class="controls">
+      <label>Bundled model <select id="model-pick"></select></label>
+    </div>
+    <p id="model-about" class="hint"></p>
+    <p id="status" role="status" aria-live="polite">Loading the model…</p>
+    <p id="error" role="alert" hidden></p>
+    <dl class="facts">
+      <div><dt>Runs on</dt><dd id="backend">–</dd></div>
+      <div><dt>Last generation</dt><dd id="timing">–</dd></div>
+      <div><dt>Model</dt><dd id="model-info">–</dd></div>
+    </dl>
+    <div class="chrome">
+      <label for="model-file">Open a model file (<code>dinfogan export</code>):</label>
+      <input type="file" id="model-file" accept=".bpk,application/octet-stream">
+      <p class="hint">…or drop a model file anywhere on this page.</p>
+    </div>
+  </section>
+
+  <section aria-labelledby="grid-title" class="panel">
+    <h2 id="grid-title">Generation</h2>
+    <p class="hint">Each row shares one common code z. The first column has s = 0 (a background
+      image); every other column adds one salient code s, the same down the column.</p>
+    <div class="controls">
+      <label>Common seed <input type="number" id="common-seed" min="0" max="4294967295" value="0"></label>
+      <label>Salient seed <input type="number" id="salient-seed" min="0" max="4294967295" value="0"></label>
+      <button type="button" id="new-common">New z</button>
+      <button type="button" id="new-salient">New s</button>
+    </div>
+    <canvas id="grid" role="img" aria-label="Generated images" width="1" height="1"></canvas>
+  </section>
+
+  <section aria-labelledby="sliders-title" class="panel">
+    <h2 id="sliders-title">Salient sliders</h2>
+    <p class="hint">Move the salient code of one row over [-3, 3] with z fixed (a traversal, the
+      paper's Fig. 9). It starts from the row's first target image.</p>
+    <div class="controls">
+      <label>Row <select id="slider-row"></select></label>
+      <button type="button" id="slider-reset">Reset</button>
+    </div>
+    <div class="slider-view">
+      <canvas id="slider-image" role="img" aria-label="Image from the sliders" width="1" height="1"></canvas>
+      <div id="sliders" class="sliders"></div>
+    </div>
+  </section>
+
+  <section aria-labelledby="swap-title" class="panel">
+    <h2 id="swap-title">Swap salient features</h2>
+    <p class="hint">Give a background image x and a target image y (any size; they are
+      cropped to a square and resized to the model's size). The model encodes both, then shows
+      x given y's salient features, G(z<sub>x</sub>, s<sub>y</sub>), and y with its salient
+      features removed, G(z<sub>y</sub>, 0): its "healthy counterpart".</p>
+    <div class="controls">
+      <label>Background image <input type="file" id="swap-background" accept="image/*"></label>
+      <label>Target image <input type="file" id="swap-target" accept="image/*"></label>
+      <label>Example pair <select id="swap-example"></select></label>
+    </div>
+    <div class="swap" id="swap">
+      <figure><canvas id="swap-x" width="1" height="1" role="img" aria-label="Background image x"></canvas><figcaption>x</figcaption></figure>
+      <figure><canvas id="swap-rx" width="1" height="1" role="img" aria-label="Reconstruction of x"></canvas><figcaption>G(z<sub>x</sub>, 0)</figcaption></figure>
+      <figure><canvas id="swap-gain" width="1" height="1" role="img" aria-label="x given the salient features of y"></canvas><figcaption>G(z<sub>x</sub>, s<sub>y</sub>)</figcaption></figure>
+      <figure><canvas id="swap-y" width="1" height="1" role="img" aria-label="Target image y"></canvas><figcaption>y</figcaption></figure>
+      <figure><canvas id="swap-ry" width="1" height="1" role="img" aria-label="Reconstruction of y"></canvas><figcaption>G(z<sub>y</sub>, s<sub>y</sub>)</figcaption></figure>
+      <figure><canvas id="swap-remove" width="1" height="1" role="img" aria-label="y with its salient features removed"></canvas><figcaption>G(z<sub>y</sub>, 0)</figcaption></figure>
+    </div>
+  </section>
+</main>
+`;
+
+// ---- the worker ----------------------------------------------------------------------------
+
+/**
+ * Starts the model's worker: `workerUrl` is worker.js (a URL or a blob URL), `glue` the URL of
+ * wasm-bindgen's dinfogan_web.js, `wasm` the module's bytes (or undefined: fetched beside the
+ * glue). Returns `call(op, args, transfer)`, a promise of `{ result, ms }` per request;
+ * `onFatal(message)` is told when the worker cannot start.
+ */
+export function startWorker(workerUrl, { glue, wasm }, onFatal) {
+  const worker = new Worker(workerUrl, { type: 'module' });
+  const pending = new Map();
+  let nextId = 0;
+  worker.onmessage = ({ data }) => {
+    const request = pending.get(data.id);
+    pending.delete(data.id);
+    if (data.ok) request.resolve({ result: data.result, ms: data.ms });
+    else request.reject(new Error(data.error));
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    const error = new Error(`the viewer could not start (${event.message || 'its script failed to load'})`);
+    for (const request of pending.values()) request.reject(error);
+    pending.clear();
+    onFatal?.(error.message);
+  };
+  const call = (op, args, transfer = []) => new Promise((resolve, reject) => {
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, op, args }, transfer);
+  });
+  // The first request: the WebAssembly module. Every later one waits for it in the worker.
+  call('init', { glue, wasm }).catch((e) => onFatal?.(e.message));
+  call.terminate = () => worker.terminate();
+  return call;
+}
+
+// ---- drawing -------------------------------------------------------------------------------
+
+/** Draws RGBA tiles (side x side each) as a sheet with the CLI's layout, at 1 pixel per pixel. */
+function drawSheet(canvas, rgba, rows, cols, side, scale) {
+  const width = cols * (side + GAP) + GAP;
+  const height = rows * (side + GAP) + GAP;
+  const sheet = new ImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    sheet.data.set([...SHEET_BACKGROUND, 255], i * 4);
+  }
+  const tile = side * side * 4;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const offset = (r * cols + c) * tile;
+      for (let y = 0; y < side; y++) {
+        const from = offset + y * side * 4;
+        const to = ((GAP + r * (side + GAP) + y) * width + GAP + c * (side + GAP)) * 4;
+        sheet.data.set(rgba.subarray(from, from + side * 4), to);
+      }
+    }
+  }
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext('2d').putImageData(sheet, 0, 0);
+  canvas.style.width = `${width * scale}px`;
+}
+
+function drawTile(canvas, rgba, side, scale = 4) {
+  canvas.width = side;
+  canvas.height = side;
+  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(rgba), side, side), 0, 0);
+  canvas.style.width = `${side * scale}px`;
+}
+
+const tileScale = (side) => (side <= 32 ? 3 : 2);
+
+// ---- the viewer ----------------------------------------------------------------------------
+
+/**
+ * Mounts the viewer's panels into `container` and returns its API.
+ *
+ * options: `call` (from startWorker); `host` (the element whose dataset carries the progress
+ * marks; default `container`); `backend` (auto | webgpu | cpu); `rows`, `cols`, `commonSeed`,
+ * `salientSeed`; `onGrid(canvas)`, told after every grid; `onSalient(values)`, told when the
+ * sliders move.
+ */
+export function mountViewer(container, options) {
+  container.insertAdjacentHTML('beforeend', MARKUP);
+  const $ = (id) => container.querySelector(`#${id}`);
+  const host = options.host ?? container;
+  const { call } = options;
+  const settings = {
+    backend: options.backend ?? 'auto',
+    rows: clampInt(options.rows, 1, 16, 4),
+    cols: clampInt(options.cols, 2, 16, 6),
+  };
+  $('common-seed').value = clampInt(options.commonSeed, 0, MAX_SEED, 0);
+  $('salient-seed').value = clampInt(options.salientSeed, 0, MAX_SEED, 0);
+
+  const state = {
+    model: null, latents: null, sliderSalient: null, examples: null, swapInput: {}, entry: null,
+  };
+
+  // ---- messages ----
+
+  function setStatus(text) {
+    $('status').textContent = text;
+  }
+
+  function showError(text) {
+    const box = $('error');
+    box.textContent = text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? '' : '.');
+    box.hidden = false;
+    host.dataset.state = 'error';
+    setStatus('Something went wrong; see below.');
+  }
+
+  function clearError() {
+    $('error').hidden = true;
+    $('error').textContent = '';
+  }
+
+  function showTiming(what, ms) {
+    $('timing').textContent = `${ms.toFixed(0)} ms (${what})`;
+  }
+
+  function setBusy(busy) {
+    for (const el of container.querySelectorAll('button, select, input')) el.disabled = busy;
+  }
+
+  const count = (mark) => {
+    host.dataset[mark] = String((Number(host.dataset[mark]) || 0) + 1);
+  };
+
+  // ---- the model ----
+
+  /** Loads a model: `source` is { url } or { bytes }; `entry` a catalogue entry (or null). */
+  async function loadModel(source, label, entry = null) {
+    state.entry = entry;
+    $('model-about').textContent = entry?.about ?? '';
+    clearError();
+    setBusy(true);
+    host.dataset.state = 'loading';
+    setStatus(`Loading ${label}…`);
+    try {
+      const started = performance.now();
+      const { result } = await call('load', { ...source, backend: settings.backend });
+      state.model = result;
+      const c = result.config;
+      $('backend').textContent = result.backend;
+      $('model-info').textContent =
+        `${c.image_size}x${c.image_size}, ${c.channels === 1 ? 'grey' : 'colour'}, ` +
+        `${c.common_dim} common and ${c.salient_dim} salient factors`;
+      setupSliders(c);
+      await loadExamples();
+      await drawGrid();
+      await runSwap();
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      setStatus(`Loaded ${label} in ${seconds} s.`);
+      host.dataset.state = 'ready';
+    } catch (e) {
+      showError(e.message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function drawGrid() {
+    const c = state.model.config;
+    const { rows, cols } = settings;
+    $('grid').setAttribute('aria-label',
+      `Generated images: ${rows} rows sharing one common code each; the first column ` +
+      `is a background image (s = 0), the other ${cols - 1} columns add one salient code each`);
+    const commonSeed = clampInt($('common-seed').value, 0, MAX_SEED, 0);
+    const salientSeed = clampInt($('salient-seed').value, 0, MAX_SEED, 0);
+    const { result: latents } = await call('gridLatents', { rows, cols, commonSeed, salientSeed });
+    state.latents = latents;
+    const { result: rgba, ms } = await call('generate', latents);
+    drawSheet($('grid'), rgba, rows, cols, c.image_size, tileScale(c.image_size));
+    // Milliseconds from navigation to the first grid on screen (the benchmark reads it).
+    state.firstGridMs ??= performance.now();
+    showTiming(`grid of ${rows * cols}`, ms);
+    options.onGrid?.($('grid'));
+    resetSliders();
+  }
+
+  function randomSeed() {
+    return crypto.getRandomValues(new Uint32Array(1))[0];
+  }
+
+  async function regenerate(change) {
+    if (!state.model) return;
+    change?.();
+    clearError();
+    try {
+      await drawGrid();
+    } catch (e) {
+      showError(e.message);
+    }
+  }
+
+  /** New seeds or another layout (rows, cols), then a new grid. Any field may be missing. */
+  function setView({ rows, cols, commonSeed, salientSeed }) {
+    return regenerate(() => {
+      if (commonSeed !== undefined) $('common-seed').value = clampInt(commonSeed, 0, MAX_SEED, 0);
+      if (salientSeed !== undefined) $('salient-seed').value = clampInt(salientSeed, 0, MAX_SEED, 0);
+      const layout = rows !== undefined || cols !== undefined;
+      if (rows !== undefined) settings.rows = clampInt(rows, 1, 16, settings.rows);
+      if (cols !== undefined) settings.cols = clampInt(cols, 2, 16, settings.cols);
+      if (layout) setupRows();
+    });
+  }
+
+  $('new-common').addEventListener('click', () => regenerate(() => { $('common-seed').value = randomSeed(); }));
+  $('new-salient').addEventListener('click', () => regenerate(() => { $('salient-seed').value = randomSeed(); }));
+  $('common-seed').addEventListener('change', () => regenerate());
+  $('salient-seed').addEventListener('change', () => regenerate());
+
+  // ---- salient sliders ----
+
+  function setupRows() {
+    const select = $('slider-row');
+    const row = Math.min(Number(select.value || 0), settings.rows - 1);
+    select.replaceChildren(...Array.from({ length: settings.rows }, (_, r) => new Option(`${r + 1}`, `${r}`)));
+    select.value = String(row);
+  }
+
+  function setupSliders(config) {
+    setupRows();
+    const box = $('sliders');
+    box.replaceChildren();
+    const shown = Math.min(config.salient_dim, MAX_SLIDERS);
+    for (let k = 0; k < shown; k++) {
+      const label = document.createElement('label');
+      label.htmlFor = `salient-${k}`;
+      label.textContent = `s${k + 1}`;
+      const input = Object.assign(document.createElement('input'), {
+        type: 'range', id: `salient-${k}`, min: '-3', max: '3', step: '0.05', value: '0',
+      });
+      const output = document.createElement('output');
+      output.htmlFor = input.id;
+      output.id = `salient-${k}-value`;
+      input.addEventListener('input', () => {
+        state.sliderSalient[k] = Number(input.value);
+        output.textContent = Number(input.value).toFixed(2);
+        options.onSalient?.(Array.from(state.sliderSalient));
+        requestSliderImage();
+      });
+      box.append(label, input, output);
+    }
+    if (config.salient_dim > MAX_SLIDERS) {
+      const note = document.createElement('p');
+      note.className = 'hint';
+      note.textContent = `The first ${MAX_SLIDERS} of ${config.salient_dim} salient dimensions.`;
+      box.append(note);
+    }
+  }
+
+  function rowLatents(row) {
+    const c = state.model.config;
+    const { cols } = settings;
+    const L = c.common_dim;
+    const M = c.salient_dim;
+    // The row's first target column (column 1), or s = 0 when there is none.
+    const index = row * cols + Math.min(1, cols - 1);
+    return {
+      common: state.latents.common.slice(index * L, (index + 1) * L),
+      salient: state.latents.salient.slice(index * M, (index + 1) * M),
+    };
+  }
+
+  /** The chosen row's salient code: `values` (M numbers), or the row's own when omitted. */
+  function setSalient(values) {
+    const row = Number($('slider-row').value || 0);
+    const own = rowLatents(row).salient;
+    if (values !== undefined && values.length !== own.length) {
+      throw new Error(`the model has ${own.length} salient factors; ${values.length} values were given`);
+    }
+    state.sliderSalient = Float32Array.from(values ?? own);
+    const shown = Math.min(own.length, MAX_SLIDERS);
+    for (let k = 0; k < shown; k++) {
+      const v = state.sliderSalient[k];
+      $(`salient-${k}`).value = String(Math.max(-3, Math.min(3, v)));
+      $(`salient-${k}-value`).textContent = v.toFixed(2);
+    }
+    options.onSalient?.(Array.from(state.sliderSalient));
+    requestSliderImage();
+  }
+
+  const resetSliders = () => setSalient();
+
+  // Slider moves arrive faster than images: keep one request in flight and the latest waiting.
+  let sliderBusy = false;
+  let sliderAgain = false;
+  async function requestSliderImage() {
+    if (sliderBusy) {
+      sliderAgain = true;
+      return;
+    }
+    sliderBusy = true;
+    try {
+      do {
+        sliderAgain = false;
+        const row = Number($('slider-row').value || 0);
+        const { common } = rowLatents(row);
+        const { result, ms } = await call('generate', { common, salient: Float32Array.from(state.sliderSalient) });
+        const side = state.model.config.image_size;
+        drawTile($('slider-image'), result, side, tileScale(side) + 2);
+        showTiming('one image', ms);
+        count('slider');
+      } while (sliderAgain);
+    } catch (e) {
+      showError(e.message);
+    } finally {
+      sliderBusy = false;
+    }
+  }
+
+  $('slider-row').addEventListener('change', () => resetSliders());
+  $('slider-reset').addEventListener('click', () => resetSliders());
+
+  // ---- swap ----
+
+  async function loadExamples() {
+    const own = state.entry?.examplesUrl;
+    const side = state.model.config.image_size;
+    state.examples = own
+      ? await stripExamples(own, side)
+      : (await call('builtinExamples', { count: EXAMPLES })).result;
+    const name = own ? 'Example' : 'Built-in data';
+    const select = $('swap-example');
+    select.replaceChildren(new Option('(your images)', ''),
+      ...Array.from({ length: EXAMPLES }, (_, i) => new Option(`${name} ${i + 1}`, `${i}`)));
+    select.value = '0';
+    useExample(0);
+  }
+
+  function useExample(i) {
+    const side = state.model.config.image_size;
+    const tile = side * side * 4;
+    state.swapInput.background = state.examples.slice(i * tile, (i + 1) * tile);
+    state.swapInput.target = state.examples.slice((EXAMPLES + i) * tile, (EXAMPLES + i + 1) * tile);
+  }
+
+  async function runSwap() {
+    const { background, target } = state.swapInput;
+    if (!state.model || !background || !target) return;
+    const side = state.model.config.image_size;
+    const scale = tileScale(side) + 1;
+    const { result, ms } = await call('swap', { background, target });
+    const tile = side * side * 4;
+    const part = (k) => result.subarray(k * tile, (k + 1) * tile);
+    drawTile($('swap-x'), background, side, scale);
+    drawTile($('swap-y'), target, side, scale);
+    drawTile($('swap-rx'), part(0), side, scale);
+    drawTile($('swap-ry'), part(1), side, scale);
+    drawTile($('swap-gain'), part(2), side, scale);
+    drawTile($('swap-remove'), part(3), side, scale);
+    showTiming('swap', ms);
+    count('swap');
+  }
+
+  /** An image file as swap input x ('background') or y ('target'). */
+  async function swapFrom(which, file) {
+    if (!state.model || !file) return;
+    clearError();
+    try {
+      state.swapInput[which] = await imageToRgba(file, state.model.config.image_size);
+      $('swap-example').value = '';
+      await runSwap();
+    } catch (e) {
+      showError(e.message);
+    }
+  }
+
+  $('swap-background').addEventListener('change', (e) => swapFrom('background', e.target.files[0]));
+  $('swap-target').addEventListener('change', (e) => swapFrom('target', e.target.files[0]));
+  $('swap-example').addEventListener('change', async (e) => {
+    if (e.target.value === '') return;
+    useExample(Number(e.target.value));
+    try {
+      await runSwap();
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+
+  return {
+    $, call, state, settings, loadModel, drawGrid, runSwap, swapFrom, setView, setSalient,
+    showError,
+  };
+}
+
+// ---- images --------------------------------------------------------------------------------
+
+/** A catalogue entry's example strip as 2 * EXAMPLES RGBA tiles of the model's side. */
+async function stripExamples(url, side) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`the example images ${url} could not be fetched (HTTP ${response.status})`);
+  const bitmap = await createImageBitmap(await response.blob());
+  if (bitmap.width !== 2 * EXAMPLES * side || bitmap.height !== side) {
+    throw new Error(`the example images ${url} are ${bitmap.width}x${bitmap.height}, not a strip of ` +
+      `${2 * EXAMPLES} images of ${side}x${side}`);
+  }
+  const canvas = new OffscreenCanvas(bitmap.width, side);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  // Tile by tile, in the layout the worker's builtinExamples returns.
+  const tile = side * side * 4;
+  const out = new Uint8Array(2 * EXAMPLES * tile);
+  for (let i = 0; i < 2 * EXAMPLES; i++) {
+    out.set(ctx.getImageData(i * side, 0, side, side).data, i * tile);
+  }
+  return out;
+}
+
+/** Any image file to side x side RGBA: the largest centred square, resized. */
+async function imageToRgba(file, side) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    throw new Error(`the file ${file.name} is not an image this browser can decode`);
+  }
+  const size = Math.min(bitmap.width, bitmap.height);
+  const canvas = new OffscreenCanvas(side, side);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(bitmap, (bitmap.width - size) / 2, (bitmap.height - size) / 2, size, size, 0, 0, side, side);
+  bitmap.close();
+  return new Uint8Array(ctx.getImageData(0, 0, side, side).data.buffer);
+}
+
+/** A canvas as PNG bytes. */
+export async function canvasPng(canvas) {
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+  return new Uint8Array(await blob.arrayBuffer());
+}
