@@ -43,4 +43,11 @@ if [ "${DINFOGAN_WASM_OPT:-1}" = 1 ]; then
   fi
   cp "$cache" "$wasm"
 fi
+# The notebook widget's package (web/python) carries the same files; its module travels gzipped.
+static=web/python/src/dinfogan_viewer/static
+rm -rf "$static"
+mkdir -p "$static"
+cp web/dist/viewer.js web/dist/viewer.css web/dist/worker.js web/dist/pkg/dinfogan_web.js "$static/"
+gzip -6 -c "$wasm" > "$static/dinfogan_web_bg.wasm.gz"
+
 echo "built web/dist: $(du -sh web/dist | cut -f1) in all; $wasm is $(stat -c %s "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped"

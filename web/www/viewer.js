@@ -4,7 +4,7 @@
 // worker.js, started by `startWorker`.
 //
 // Progress marks for tests and notebooks, on the host element's dataset: state (loading |
-// ready | error), swap and slider (counters of images drawn).
+// ready | error), grid, swap and slider (counters of images drawn).
 
 const GAP = 2; // pixels between tiles, as in the CLI's sheets (`dinfogan generate --scale 1`)
 const SHEET_BACKGROUND = [24, 24, 24];
@@ -19,7 +19,6 @@ export const clampInt = (v, lo, hi, fallback) => {
 
 /** The viewer's panels; ids are looked up inside the element they are mounted in. */
 export const MARKUP = `
-<main>
   <section aria-labelledby="model-title" class="panel">
     <h2 id="model-title">Model</h2>
     <div class="controls">
@@ -87,7 +86,6 @@ export const MARKUP = `
       <figure><canvas id="swap-remove" width="1" height="1" role="img" aria-label="y with its salient features removed"></canvas><figcaption>G(z<sub>y</sub>, 0)</figcaption></figure>
     </div>
   </section>
-</main>
 `;
 
 // ---- the worker ----------------------------------------------------------------------------
@@ -169,8 +167,9 @@ const tileScale = (side) => (side <= 32 ? 3 : 2);
  *
  * options: `call` (from startWorker); `host` (the element whose dataset carries the progress
  * marks; default `container`); `backend` (auto | webgpu | cpu); `rows`, `cols`, `commonSeed`,
- * `salientSeed`; `onGrid(canvas)`, told after every grid; `onSalient(values)`, told when the
- * sliders move.
+ * `salientSeed`; `onGrid(canvas, view)`, told after every grid with its rows, cols and seeds;
+ * `onSalient(values, row)`, told when the chosen row or its salient code changes; `onStatus({ state,
+ * error })`, told when a model is ready or an error is shown.
  */
 export function mountViewer(container, options) {
   container.insertAdjacentHTML('beforeend', MARKUP);
@@ -201,6 +200,7 @@ export function mountViewer(container, options) {
     box.hidden = false;
     host.dataset.state = 'error';
     setStatus('Something went wrong; see below.');
+    options.onStatus?.({ state: 'error', error: box.textContent });
   }
 
   function clearError() {
@@ -246,6 +246,7 @@ export function mountViewer(container, options) {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       setStatus(`Loaded ${label} in ${seconds} s.`);
       host.dataset.state = 'ready';
+      options.onStatus?.({ state: 'ready', error: '' });
     } catch (e) {
       showError(e.message);
     } finally {
@@ -268,7 +269,8 @@ export function mountViewer(container, options) {
     // Milliseconds from navigation to the first grid on screen (the benchmark reads it).
     state.firstGridMs ??= performance.now();
     showTiming(`grid of ${rows * cols}`, ms);
-    options.onGrid?.($('grid'));
+    count('grid');
+    options.onGrid?.($('grid'), { rows, cols, commonSeed, salientSeed });
     resetSliders();
   }
 
@@ -331,7 +333,7 @@ export function mountViewer(container, options) {
       input.addEventListener('input', () => {
         state.sliderSalient[k] = Number(input.value);
         output.textContent = Number(input.value).toFixed(2);
-        options.onSalient?.(Array.from(state.sliderSalient));
+        options.onSalient?.(Array.from(state.sliderSalient), Number($('slider-row').value || 0));
         requestSliderImage();
       });
       box.append(label, input, output);
@@ -371,11 +373,17 @@ export function mountViewer(container, options) {
       $(`salient-${k}`).value = String(Math.max(-3, Math.min(3, v)));
       $(`salient-${k}-value`).textContent = v.toFixed(2);
     }
-    options.onSalient?.(Array.from(state.sliderSalient));
+    options.onSalient?.(Array.from(state.sliderSalient), row);
     requestSliderImage();
   }
 
   const resetSliders = () => setSalient();
+
+  /** Moves the sliders to row `row` (from 0), starting from its own salient code. */
+  function setRow(row) {
+    $('slider-row').value = String(clampInt(row, 0, settings.rows - 1, 0));
+    resetSliders();
+  }
 
   // Slider moves arrive faster than images: keep one request in flight and the latest waiting.
   let sliderBusy = false;
@@ -474,7 +482,7 @@ export function mountViewer(container, options) {
   });
 
   return {
-    $, call, state, settings, loadModel, drawGrid, runSwap, swapFrom, setView, setSalient,
+    $, call, state, settings, loadModel, drawGrid, runSwap, swapFrom, setView, setSalient, setRow,
     showError,
   };
 }
