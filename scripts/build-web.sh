@@ -38,7 +38,7 @@ if [ "${DINFOGAN_WASM_OPT:-1}" = 1 ]; then
     mkdir -p "$(dirname "$cache")"
     echo "optimising the wasm with wasm-opt -Oz (minutes)..."
     web/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals "$wasm" -o "$cache.tmp"
+      --enable-sign-ext --enable-mutable-globals --enable-simd "$wasm" -o "$cache.tmp"
     mv "$cache.tmp" "$cache"
   fi
   cp "$cache" "$wasm"

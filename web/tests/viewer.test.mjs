@@ -215,3 +215,71 @@ test('embed mode shows the viewer without the page chrome, at phone width', asyn
   assert.ok(overflow <= 0, `no horizontal scrolling at phone width (${overflow} px too wide)`);
   await page.screenshot({ path: join(shots, 'viewer-embed-phone.png'), fullPage: true });
 });
+
+test('the URL follows the page: a copied link shows the same grid and slider image', async (t) => {
+  const page = await viewer(t, browsers.cpu, gridQuery);
+  assert.equal(await settled(page), 'ready');
+  const grids = async () => Number(await page.evaluate(() => document.body.dataset.grid));
+  const drawn = await grids();
+  await page.click('#new-common');
+  await page.waitForFunction((n) => Number(document.body.dataset.grid) > n, drawn);
+  const seed = await page.inputValue('#common-seed');
+  assert.notEqual(seed, String(SEEDS.common));
+  // Another row for the sliders, and one slider moved by hand.
+  await page.selectOption('#slider-row', { value: '2' });
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('row') === '2');
+  const moved = await page.evaluate(() => Number(document.body.dataset.slider));
+  await page.focus('#salient-1');
+  await page.keyboard.press('Home'); // the slider's minimum, -3
+  await page.waitForFunction((n) => Number(document.body.dataset.slider) > n, moved);
+  await page.waitForFunction(() => new URL(location.href).searchParams.has('s'));
+  const link = new URL(page.url());
+  assert.equal(link.searchParams.get('seed'), seed);
+  assert.equal(link.searchParams.get('salient'), String(SEEDS.salient));
+  assert.equal(link.searchParams.get('s').split(',')[1], '-3');
+  await page.waitForFunction(() => document.body.dataset.sliding === 'no');
+  const grid = await canvasBytes(page, '#grid');
+  const slider = await canvasBytes(page, '#slider-image');
+
+  const again = await viewer(t, browsers.cpu, link.search.slice(1));
+  assert.equal(await settled(again), 'ready', await again.textContent('#error'));
+  await again.waitForFunction(() => document.querySelector('#salient-1').value === '-3');
+  await again.waitForFunction(() => document.body.dataset.sliding === 'no');
+  assert.equal(await again.inputValue('#slider-row'), '2');
+  assert.deepEqual(await canvasBytes(again, '#grid'), grid);
+  assert.deepEqual(await canvasBytes(again, '#slider-image'), slider);
+});
+
+test('each panel downloads its images as a PNG of the right size', async (t) => {
+  const page = await viewer(t, browsers.cpu, gridQuery);
+  assert.equal(await settled(page), 'ready');
+  const side = await page.evaluate(() => window.dinfogan.state.model.config.image_size);
+  const sheet = (rows, cols) => [cols * (side + 2) + 2, rows * (side + 2) + 2];
+  const expected = {
+    'download-grid': ['dinfogan-grid.png', sheet(SEEDS.rows, SEEDS.cols)],
+    'download-slider': ['dinfogan-traversal.png', [side, side]],
+    'download-swap': ['dinfogan-swap.png', sheet(2, 3)],
+  };
+  for (const [button, [name, [width, height]]] of Object.entries(expected)) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`#${button}`)]);
+    assert.equal(download.suggestedFilename(), name);
+    const png = readFileSync(await download.path());
+    assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], `${name} is a PNG`);
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [width, height], name);
+  }
+  // The grid's file holds the grid's pixels.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-grid')]);
+  const url = `data:image/png;base64,${readFileSync(await download.path()).toString('base64')}`;
+  const same = await page.evaluate(async (url) => {
+    const image = new Image();
+    image.src = url;
+    await image.decode();
+    const ctx = new OffscreenCanvas(image.width, image.height).getContext('2d');
+    ctx.drawImage(image, 0, 0);
+    const file = ctx.getImageData(0, 0, image.width, image.height).data;
+    const canvas = document.querySelector('#grid');
+    const shown = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    return file.length === shown.length && file.every((v, i) => v === shown[i]);
+  }, url);
+  assert.equal(same, true, 'the downloaded grid has the canvas pixels');
+});

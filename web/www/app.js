@@ -3,7 +3,9 @@
 //
 // URL parameters: model (URL of a `dinfogan export` file; default the first model of the
 // catalogue), embed=1 (the viewer alone, for iframes), backend (auto | webgpu | cpu), rows, cols,
-// seed, salient.
+// seed, salient (the two seeds), row (the sliders' row, from 0) and s (that row's salient code,
+// comma-separated, when moved by hand). The URL follows the page, so that a copied link shows
+// the same images (a model opened from a file cannot be named in it).
 //
 // The catalogue, models/models.json, lists the bundled models, best first: for each its file,
 // a title, a sentence on what it was trained on and how well it separates, and optionally
@@ -18,11 +20,33 @@ const requested = params.get('model');
 if (params.get('embed') === '1') document.body.classList.add('embed');
 
 let ui = null;
-const call = startWorker(
-  new URL('./worker.js', import.meta.url),
-  { glue: new URL('./pkg/dinfogan_web.js', import.meta.url).href },
-  (message) => ui?.showError(message),
-);
+const call = startWorker(new URL('./worker.js', import.meta.url), {
+  glue: new URL('./pkg/dinfogan_web.js', import.meta.url).href,
+  onFatal: (message) => ui?.showError(message),
+  onProgress: (p) => ui?.progress(p),
+});
+
+// ---- the URL follows the page ----
+
+const shown = { model: requested, view: null, row: null, salient: null };
+// f32 values round-trip through 9 significant digits.
+const number = (v) => String(Number(Math.fround(v).toPrecision(9)));
+
+function writeUrl() {
+  const next = new URLSearchParams();
+  for (const key of ['embed', 'backend']) if (params.has(key)) next.set(key, params.get(key));
+  if (shown.model !== null) next.set('model', shown.model);
+  if (shown.view) {
+    next.set('seed', shown.view.commonSeed);
+    next.set('salient', shown.view.salientSeed);
+    next.set('rows', shown.view.rows);
+    next.set('cols', shown.view.cols);
+  }
+  if (shown.row) next.set('row', shown.row);
+  if (shown.salient) next.set('s', shown.salient.map(number).join(','));
+  history.replaceState(null, '', `?${next.toString().replaceAll('%2C', ',')}`);
+}
+
 ui = mountViewer(document.getElementById('viewer'), {
   call,
   host: document.body,
@@ -31,7 +55,32 @@ ui = mountViewer(document.getElementById('viewer'), {
   cols: params.get('cols'),
   commonSeed: params.get('seed'),
   salientSeed: params.get('salient'),
+  onGrid(canvas, view) {
+    shown.view = view;
+    writeUrl();
+  },
+  onSalient(values, row, own) {
+    shown.row = row;
+    shown.salient = own ? null : values;
+    writeUrl();
+  },
 });
+
+/** The sliders' row and code from the URL, once the first grid is drawn. */
+function applySliderParams() {
+  if (params.has('row')) ui.setRow(params.get('row'));
+  if (!params.has('s')) return;
+  const values = params.get('s').split(',').map(Number);
+  if (values.some((v) => !Number.isFinite(v))) {
+    ui.showError(`the link's salient code (s=${params.get('s')}) is not a list of numbers`);
+    return;
+  }
+  try {
+    ui.setSalient(values);
+  } catch (e) {
+    ui.showError(`the link's salient code does not fit this model: ${e.message}`);
+  }
+}
 const { $ } = ui;
 let catalogue = [];
 
@@ -56,7 +105,13 @@ async function loadModelFile(file) {
   if (!file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
   showPicked(null);
+  shown.model = null;
   await ui.loadModel({ bytes }, file.name);
+}
+
+async function loadEntry(entry) {
+  shown.model = `models/${entry.file}`;
+  await ui.loadModel({ url: shown.model }, entry.title, withExamples(entry));
 }
 
 async function start() {
@@ -70,7 +125,7 @@ async function start() {
   pick.replaceChildren(...catalogue.map((m, i) => new Option(m.title, String(i))));
   pick.addEventListener('change', () => {
     const entry = catalogue[Number(pick.value)];
-    if (entry) ui.loadModel({ url: `models/${entry.file}` }, entry.title, withExamples(entry));
+    if (entry) loadEntry(entry);
   });
   const index = requested === null
     ? 0
@@ -78,13 +133,15 @@ async function start() {
   const entry = catalogue[index];
   if (entry) {
     showPicked(index);
-    await ui.loadModel({ url: `models/${entry.file}` }, entry.title, withExamples(entry));
+    await loadEntry(entry);
   } else if (requested !== null) {
     showPicked(null);
     await ui.loadModel({ url: requested }, requested);
   } else {
     ui.showError(`no model to show: the catalogue ${CATALOGUE} is missing; open ?model=URL or a file`);
+    return;
   }
+  if (document.body.dataset.state === 'ready') applySliderParams();
 }
 
 $('model-file').addEventListener('change', (e) => loadModelFile(e.target.files[0]));

@@ -4,7 +4,8 @@
 // worker.js, started by `startWorker`.
 //
 // Progress marks for tests and notebooks, on the host element's dataset: state (loading |
-// ready | error), grid, swap and slider (counters of images drawn).
+// ready | error), grid, swap and slider (counters of images drawn), sliding (yes while slider
+// images are being drawn).
 
 const GAP = 2; // pixels between tiles, as in the CLI's sheets (`dinfogan generate --scale 1`)
 const SHEET_BACKGROUND = [24, 24, 24];
@@ -48,6 +49,7 @@ export const MARKUP = `
       <label>Salient seed <input type="number" id="salient-seed" min="0" max="4294967295" value="0"></label>
       <button type="button" id="new-common">New z</button>
       <button type="button" id="new-salient">New s</button>
+      <button type="button" id="download-grid">Download PNG</button>
     </div>
     <canvas id="grid" role="img" aria-label="Generated images" width="1" height="1"></canvas>
   </section>
@@ -59,6 +61,7 @@ export const MARKUP = `
     <div class="controls">
       <label>Row <select id="slider-row"></select></label>
       <button type="button" id="slider-reset">Reset</button>
+      <button type="button" id="download-slider">Download PNG</button>
     </div>
     <div class="slider-view">
       <canvas id="slider-image" role="img" aria-label="Image from the sliders" width="1" height="1"></canvas>
@@ -77,6 +80,7 @@ export const MARKUP = `
       <label>Target image <input type="file" id="swap-target" accept="image/*"></label>
       <label>Example pair <select id="swap-example"></select></label>
     </div>
+    <div class="controls"><button type="button" id="download-swap">Download PNG</button></div>
     <div class="swap" id="swap">
       <figure><canvas id="swap-x" width="1" height="1" role="img" aria-label="Background image x"></canvas><figcaption>x</figcaption></figure>
       <figure><canvas id="swap-rx" width="1" height="1" role="img" aria-label="Reconstruction of x"></canvas><figcaption>G(z<sub>x</sub>, 0)</figcaption></figure>
@@ -94,13 +98,18 @@ export const MARKUP = `
  * Starts the model's worker: `workerUrl` is worker.js (a URL or a blob URL), `glue` the URL of
  * wasm-bindgen's dinfogan_web.js, `wasm` the module's bytes (or undefined: fetched beside the
  * glue). Returns `call(op, args, transfer)`, a promise of `{ result, ms }` per request;
- * `onFatal(message)` is told when the worker cannot start.
+ * `onFatal(message)` is told when the worker cannot start, `onProgress({ what, loaded, total })`
+ * while the viewer or a model downloads.
  */
-export function startWorker(workerUrl, { glue, wasm }, onFatal) {
+export function startWorker(workerUrl, { glue, wasm, onFatal, onProgress }) {
   const worker = new Worker(workerUrl, { type: 'module' });
   const pending = new Map();
   let nextId = 0;
   worker.onmessage = ({ data }) => {
+    if (data.progress) {
+      onProgress?.(data.progress);
+      return;
+    }
     const request = pending.get(data.id);
     pending.delete(data.id);
     if (data.ok) request.resolve({ result: data.result, ms: data.ms });
@@ -168,13 +177,15 @@ const tileScale = (side) => (side <= 32 ? 3 : 2);
  * options: `call` (from startWorker); `host` (the element whose dataset carries the progress
  * marks; default `container`); `backend` (auto | webgpu | cpu); `rows`, `cols`, `commonSeed`,
  * `salientSeed`; `onGrid(canvas, view)`, told after every grid with its rows, cols and seeds;
- * `onSalient(values, row)`, told when the chosen row or its salient code changes; `onStatus({ state,
+ * `onSalient(values, row, own)`, told when the chosen row or its salient code changes (`own`:
+ * the row's code from the seeds, not moved by hand); `onStatus({ state,
  * error })`, told when a model is ready or an error is shown.
  */
 export function mountViewer(container, options) {
   container.insertAdjacentHTML('beforeend', MARKUP);
   const $ = (id) => container.querySelector(`#${id}`);
   const host = options.host ?? container;
+  host.dataset.state ??= 'loading';
   const { call } = options;
   const settings = {
     backend: options.backend ?? 'auto',
@@ -201,6 +212,15 @@ export function mountViewer(container, options) {
     host.dataset.state = 'error';
     setStatus('Something went wrong; see below.');
     options.onStatus?.({ state: 'error', error: box.textContent });
+  }
+
+  /** Download progress, while a model is loading. */
+  function progress({ what, loaded, total }) {
+    if (host.dataset.state !== 'loading') return;
+    const mb = (n) => (n / 1e6).toFixed(1);
+    // A compressed transfer's length is smaller than what arrives: then no total.
+    const of = total >= loaded ? ` of ${mb(total)}` : '';
+    setStatus(`Downloading ${what}: ${mb(loaded)}${of} MB…`);
   }
 
   function clearError() {
@@ -244,7 +264,12 @@ export function mountViewer(container, options) {
       await drawGrid();
       await runSwap();
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      setStatus(`Loaded ${label} in ${seconds} s.`);
+      // Where WebGPU was wanted but is missing, say so: the CPU is slower for large grids.
+      const reason = result.backend.match(/WebGPU unavailable: ([^)]*)/)?.[1];
+      const fallback = !result.gpu && settings.backend !== 'cpu'
+        ? ` WebGPU is not available${reason ? ` (${reason})` : ''}, so it runs on the CPU, slower for large grids.`
+        : '';
+      setStatus(`Loaded ${label} in ${seconds} s.${fallback}`);
       host.dataset.state = 'ready';
       options.onStatus?.({ state: 'ready', error: '' });
     } catch (e) {
@@ -333,7 +358,7 @@ export function mountViewer(container, options) {
       input.addEventListener('input', () => {
         state.sliderSalient[k] = Number(input.value);
         output.textContent = Number(input.value).toFixed(2);
-        options.onSalient?.(Array.from(state.sliderSalient), Number($('slider-row').value || 0));
+        options.onSalient?.(Array.from(state.sliderSalient), Number($('slider-row').value || 0), false);
         requestSliderImage();
       });
       box.append(label, input, output);
@@ -361,19 +386,20 @@ export function mountViewer(container, options) {
 
   /** The chosen row's salient code: `values` (M numbers), or the row's own when omitted. */
   function setSalient(values) {
+    const own = values === undefined;
     const row = Number($('slider-row').value || 0);
-    const own = rowLatents(row).salient;
-    if (values !== undefined && values.length !== own.length) {
-      throw new Error(`the model has ${own.length} salient factors; ${values.length} values were given`);
+    const code = rowLatents(row).salient;
+    if (!own && values.length !== code.length) {
+      throw new Error(`the model has ${code.length} salient factors; ${values.length} values were given`);
     }
-    state.sliderSalient = Float32Array.from(values ?? own);
-    const shown = Math.min(own.length, MAX_SLIDERS);
+    state.sliderSalient = Float32Array.from(own ? code : values);
+    const shown = Math.min(code.length, MAX_SLIDERS);
     for (let k = 0; k < shown; k++) {
       const v = state.sliderSalient[k];
       $(`salient-${k}`).value = String(Math.max(-3, Math.min(3, v)));
       $(`salient-${k}-value`).textContent = v.toFixed(2);
     }
-    options.onSalient?.(Array.from(state.sliderSalient), row);
+    options.onSalient?.(Array.from(state.sliderSalient), row, own);
     requestSliderImage();
   }
 
@@ -394,6 +420,7 @@ export function mountViewer(container, options) {
       return;
     }
     sliderBusy = true;
+    host.dataset.sliding = 'yes';
     try {
       do {
         sliderAgain = false;
@@ -409,6 +436,7 @@ export function mountViewer(container, options) {
       showError(e.message);
     } finally {
       sliderBusy = false;
+      host.dataset.sliding = 'no';
     }
   }
 
@@ -452,6 +480,9 @@ export function mountViewer(container, options) {
     drawTile($('swap-ry'), part(1), side, scale);
     drawTile($('swap-gain'), part(2), side, scale);
     drawTile($('swap-remove'), part(3), side, scale);
+    // The panel as one sheet, in its on-screen order: x, G(z_x, 0), G(z_x, s_y) over y,
+    // G(z_y, s_y), G(z_y, 0).
+    state.swapSheet = [background, part(0), part(2), target, part(1), part(3)];
     showTiming('swap', ms);
     count('swap');
   }
@@ -469,6 +500,41 @@ export function mountViewer(container, options) {
     }
   }
 
+  // ---- downloads ----
+
+  async function download(name, canvas) {
+    const png = await canvasPng(canvas);
+    const link = Object.assign(document.createElement('a'), {
+      href: URL.createObjectURL(new Blob([png], { type: 'image/png' })),
+      download: name,
+    });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  }
+
+  const downloads = {
+    'download-grid': () => download('dinfogan-grid.png', $('grid')),
+    'download-slider': () => download('dinfogan-traversal.png', $('slider-image')),
+    'download-swap': () => {
+      const side = state.model.config.image_size;
+      const tiles = new Uint8Array(6 * side * side * 4);
+      state.swapSheet.forEach((tile, k) => tiles.set(tile, k * side * side * 4));
+      const canvas = document.createElement('canvas');
+      drawSheet(canvas, tiles, 2, 3, side, 1);
+      return download('dinfogan-swap.png', canvas);
+    },
+  };
+  for (const [id, run] of Object.entries(downloads)) {
+    $(id).addEventListener('click', async () => {
+      if (!state.model) return;
+      try {
+        await run();
+      } catch (e) {
+        showError(`the image could not be saved (${e.message})`);
+      }
+    });
+  }
+
   $('swap-background').addEventListener('change', (e) => swapFrom('background', e.target.files[0]));
   $('swap-target').addEventListener('change', (e) => swapFrom('target', e.target.files[0]));
   $('swap-example').addEventListener('change', async (e) => {
@@ -483,7 +549,7 @@ export function mountViewer(container, options) {
 
   return {
     $, call, state, settings, loadModel, drawGrid, runSwap, swapFrom, setView, setSalient, setRow,
-    showError,
+    showError, progress,
   };
 }
 

@@ -13,7 +13,26 @@ let startError = 'the WebAssembly module did not start';
 
 const FETCH_TIMEOUT_MS = 60_000;
 
-async function fetchModel(url) {
+/** A fetched body, read with progress reports: `report({ loaded, total })`. */
+function counted(response, report) {
+  const total = Number(response.headers.get('content-length')) || 0;
+  let loaded = 0;
+  const body = response.body.pipeThrough(new TransformStream({
+    transform(chunk, controller) {
+      loaded += chunk.byteLength;
+      report({ loaded, total });
+      controller.enqueue(chunk);
+    },
+  }));
+  return new Response(body, { headers: { 'content-type': response.headers.get('content-type') ?? '' } });
+}
+
+// A minimal module with one SIMD128 instruction (as the wasm-feature-detect package tests it).
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+async function fetchModel(url, progress) {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), FETCH_TIMEOUT_MS);
   let response;
@@ -29,7 +48,8 @@ async function fetchModel(url) {
   if (!response.ok) {
     throw new Error(`could not fetch the model at ${url} (HTTP ${response.status} ${response.statusText})`);
   }
-  return new Uint8Array(await response.arrayBuffer());
+  const body = counted(response, (p) => progress({ what: 'the model', ...p }));
+  return new Uint8Array(await body.arrayBuffer());
 }
 
 /** The adapter as the browser describes it, for people (wgpu may get no name on the web). */
@@ -44,10 +64,23 @@ async function adapterName() {
 }
 
 const ops = {
-  async init({ glue, wasm }) {
+  async init({ glue, wasm }, progress) {
+    if (!WebAssembly.validate(SIMD_PROBE)) {
+      startError = 'this browser lacks WebAssembly SIMD, which the viewer needs (Chrome 91, ' +
+        'Firefox 89, Safari 16.4 or later)';
+      throw new Error(startError);
+    }
     try {
       const module = await import(glue);
-      await module.default(wasm === undefined ? undefined : { module_or_path: wasm });
+      let source = wasm;
+      if (source === undefined) {
+        // Fetched here rather than by the glue, to report progress; still compiled as it streams.
+        const url = new URL('dinfogan_web_bg.wasm', glue);
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+        source = counted(response, (p) => progress({ what: 'the viewer', ...p }));
+      }
+      await module.default({ module_or_path: source });
       Viewer = module.Viewer;
       return true;
     } catch (e) {
@@ -55,8 +88,8 @@ const ops = {
       throw new Error(startError);
     }
   },
-  async load({ url, bytes, backend }) {
-    const data = bytes ?? await fetchModel(url);
+  async load({ url, bytes, backend }, progress) {
+    const data = bytes ?? await fetchModel(url, progress);
     const next = await Viewer.load(data, backend ?? 'auto');
     viewer?.free();
     viewer = next;
@@ -102,7 +135,8 @@ self.onmessage = (event) => {
       if (op !== 'init' && !Viewer) throw new Error(startError);
       if (!['init', 'load'].includes(op) && !viewer) throw new Error('no model is loaded yet');
       const started = performance.now();
-      const result = await ops[op](args ?? {});
+      const progress = (p) => self.postMessage({ id, progress: p });
+      const result = await ops[op](args ?? {}, progress);
       const ms = performance.now() - started;
       const transfer = result instanceof Uint8Array ? [result.buffer] : [];
       self.postMessage({ id, ok: true, result, ms }, transfer);

@@ -29,11 +29,11 @@ async function render({ model, el }) {
   const { mountViewer, startWorker, canvasPng } = await import(url(model.get('_viewer_js')));
   let ui = null;
   const fatal = (message) => ui?.showError(message);
-  const call = startWorker(
-    url(model.get('_worker_js')),
-    { glue: url(model.get('_glue_js')), wasm: await gunzip(bytesOf(model.get('_wasm_gz'))) },
-    fatal,
-  );
+  const call = startWorker(url(model.get('_worker_js')), {
+    glue: url(model.get('_glue_js')),
+    wasm: await gunzip(bytesOf(model.get('_wasm_gz'))),
+    onFatal: fatal,
+  });
   // Changes this view makes itself fire the model's change events too: they are not requests.
   let echoing = false;
   const set = (changes) => {
