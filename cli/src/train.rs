@@ -20,9 +20,9 @@ pub struct TrainArgs {
     /// TOML file with the fields to change (on top of --preset); see README "Configuration".
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Start from a named configuration: builtin, celeba, cifar-mnist, dsprites-mnist, brats.
+    /// Start from a named configuration (cpu-hour: your own images on a CPU, about an hour).
     /// Defaults to builtin for the built-in data, to the paper's Table 4 model otherwise.
-    #[arg(long)]
+    #[arg(long, value_parser = preset_parser())]
     pub preset: Option<Preset>,
     /// `builtin` (the default for a new run), a dataset file written by `dinfogan data build`,
     /// or a folder with background/ and target/ sub-folders of images. With --resume: the run's
@@ -66,6 +66,13 @@ pub struct TrainArgs {
     /// No progress bar: one log line per sample sheet instead (for logs and CI).
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `--preset`: the core's list of presets, shown by `--help` and in clap's error for a typo.
+fn preset_parser() -> impl clap::builder::TypedValueParser<Value = Preset> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Preset::ALL.map(Preset::name))
+        .map(|name| name.parse::<Preset>().expect("a listed preset"))
 }
 
 /// Merges TOML `overlay` into `base`, table by table. Hand-written (a layering crate such as
@@ -399,4 +406,25 @@ fn open_metrics(path: &Path, start_step: u64) -> Result<csv::Writer<std::fs::Fil
         writer.write_record(&row)?;
     }
     Ok(writer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--preset cpu-hour` is run D of docs/results.md: the dsprites-mnist preset with that
+    /// run's configuration file on top, at the dataset file's size and channels.
+    #[test]
+    fn the_cpu_hour_preset_is_run_d() {
+        let mut value = toml::Value::try_from(TrainConfig::preset(Preset::DspritesMnist)).unwrap();
+        merge(
+            &mut value,
+            toml::from_str(include_str!("../../docs/results/infoz2.toml")).unwrap(),
+        );
+        let mut run_d: TrainConfig = value.try_into().unwrap();
+        run_d.model.image_size = 32;
+        let mut preset = TrainConfig::preset(Preset::CpuHour);
+        preset.model.channels = 1;
+        assert_eq!(preset, run_d);
+    }
 }

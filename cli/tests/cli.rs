@@ -485,7 +485,7 @@ fn user_mistakes_end_in_a_sentence() {
             "--backend",
             "cpu",
         ],
-        "unknown preset",
+        "invalid value 'imagenet' for '--preset <PRESET>'\n  [possible values: builtin, celeba, cifar-mnist, dsprites-mnist, brats, cpu-hour]",
     );
     fails(
         &[

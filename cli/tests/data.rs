@@ -591,3 +591,121 @@ fn a_full_disk_ends_in_a_sentence_and_leaves_nothing() {
     );
     assert_eq!(stdout.trim(), "left:", "{stdout}");
 }
+
+/// `data folders`: a dataset file as image folders, sorted by a label, which then train and
+/// evaluate through the folder route.
+#[test]
+fn a_dataset_file_as_image_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_mnist(&d.join("mnist"));
+    let p = |n: &str| d.join(n).to_str().unwrap().to_string();
+    ok(&[
+        "data",
+        "build",
+        "dsprites-mnist",
+        "--mnist",
+        &p("mnist"),
+        "--size",
+        "32",
+        "--probability",
+        "0.0002",
+        "--out",
+        &p("ds.dat"),
+    ]);
+    let text = ok(&[
+        "data",
+        "folders",
+        &p("ds.dat"),
+        "--out",
+        &p("folders"),
+        "--count",
+        "20",
+        "--by",
+        "x (4 bins)",
+    ]);
+    assert!(
+        text.contains("wrote 20 background + 20 target images (32x32)"),
+        "{text}"
+    );
+    let pngs = |dir: &Path| -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "png"))
+            .count()
+    };
+    assert_eq!(pngs(&d.join("folders/background")), 20);
+    let classes: Vec<_> = std::fs::read_dir(d.join("folders/target"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        classes.iter().all(|c| c.starts_with("x-4-bins-")),
+        "{classes:?}"
+    );
+    assert!(classes.len() >= 2, "{classes:?}");
+    let targets: usize = classes
+        .iter()
+        .map(|c| pngs(&d.join("folders/target").join(c)))
+        .sum();
+    assert_eq!(targets, 20);
+    let image = image::open(
+        d.join("folders/background")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert_eq!((image.width(), image.height()), (32, 32));
+
+    // The folders train, and their sub-folders are scored as a salient sub-class.
+    ok(&[
+        "train",
+        "--data",
+        &p("folders"),
+        "--out",
+        &p("run"),
+        "--steps",
+        "1",
+        "--width",
+        "2",
+        "--batch-size",
+        "4",
+        "--channels",
+        "1",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    let table = ok(&[
+        "eval",
+        "separation",
+        "--checkpoint",
+        &p("run"),
+        "--data",
+        &p("folders"),
+    ]);
+    assert!(table.contains("target_subclass"), "{table}");
+
+    // Never into a folder that holds files.
+    fails(
+        &["data", "folders", &p("ds.dat"), "--out", &p("folders")],
+        "is not empty",
+    );
+    fails(
+        &[
+            "data",
+            "folders",
+            &p("ds.dat"),
+            "--out",
+            &p("new"),
+            "--by",
+            "colour",
+        ],
+        "has no label \"colour\"; its labels are",
+    );
+}

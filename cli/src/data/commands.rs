@@ -33,6 +33,26 @@ pub enum DataCommand {
         #[arg(long)]
         strip: bool,
     },
+    /// Writes a dataset file's images as PNG files in the folder layout `train --data PATH`
+    /// reads (OUT/background/, OUT/target/), e.g. to try the folder route on known data.
+    Folders {
+        file: PathBuf,
+        /// A new or empty folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// At most this many images per domain: a random sample (files such as dSprites-MNIST
+        /// follow a factor grid, so their first images are not representative).
+        #[arg(long)]
+        count: Option<usize>,
+        /// Seed of the sample.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Sort the images into sub-folders by this label's classes (its name as `data info`
+        /// shows it): `eval separation --data OUT` then scores it as a sub-class. Images
+        /// without a class of it stay in their domain's folder.
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -99,6 +119,13 @@ pub fn run(command: DataCommand) -> Result<()> {
             count,
             strip,
         } => preview(&file, &out, count, strip),
+        DataCommand::Folders {
+            file,
+            out,
+            count,
+            seed,
+            by,
+        } => folders(&file, &out, count, seed, by.as_deref()),
     }
 }
 
@@ -265,5 +292,102 @@ fn preview(path: &std::path::Path, out: &std::path::Path, count: usize, strip: b
     }
     images::save_png(&images::grid(&rows), out, if side <= 32 { 2 } else { 1 })?;
     eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// A label's name as a folder name: lower-case letters and digits, other runs as one '-'.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+fn folders(
+    path: &std::path::Path,
+    out: &std::path::Path,
+    count: Option<usize>,
+    seed: u64,
+    by: Option<&str>,
+) -> Result<()> {
+    if std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some()) {
+        bail!(
+            "{} is not empty: give a new or empty folder, so that no file of yours is overwritten",
+            out.display()
+        );
+    }
+    let data = DatasetFile::read(path)?;
+    let label = match by {
+        None => None,
+        Some(name) => Some(
+            data.header
+                .labels
+                .iter()
+                .position(|l| l.name == name)
+                .with_context(|| {
+                    let names: Vec<_> =
+                        data.header.labels.iter().map(|l| l.name.as_str()).collect();
+                    format!(
+                        "{} has no label {name:?}; its labels are {}",
+                        path.display(),
+                        names.join(", ")
+                    )
+                })?,
+        ),
+    };
+    let (c, side) = (data.header.channels, data.header.side);
+    // Per domain, `count` images drawn at random, written in the file's order.
+    let mut chosen = Vec::new();
+    for domain in Domain::BOTH {
+        use rand::seq::SliceRandom;
+        let mut indices: Vec<usize> = (0..data.header.count)
+            .filter(|&i| data.domains[i] == domain)
+            .collect();
+        if let Some(n) = count.filter(|&n| n < indices.len()) {
+            indices.shuffle(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed));
+            indices.truncate(n);
+        }
+        chosen.extend(indices);
+    }
+    chosen.sort_unstable();
+    let mut written = [0usize; 2];
+    for i in chosen {
+        let domain = data.domains[i];
+        let k = domain.label() as usize;
+        let mut folder = out.join(match domain {
+            Domain::Background => "background",
+            Domain::Target => "target",
+        });
+        if let Some(l) = label {
+            let class = data.labels_of(i)[l];
+            if class >= 0 {
+                folder = folder.join(format!("{}-{class}", slug(&data.header.labels[l].name)));
+            }
+        }
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("could not create {}", folder.display()))?;
+        let pixels: Vec<f32> = data
+            .pixels_of(i)
+            .iter()
+            .map(|&p| dinfogan::pixels::unit(p))
+            .collect();
+        images::save_png(
+            &images::to_rgb(&pixels, c, side),
+            &folder.join(format!("{i:07}.png")),
+            1,
+        )?;
+        written[k] += 1;
+    }
+    eprintln!(
+        "wrote {} background + {} target images ({side}x{side}) under {}",
+        written[0],
+        written[1],
+        out.display()
+    );
     Ok(())
 }
