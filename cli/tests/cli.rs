@@ -710,7 +710,9 @@ fn trains_from_a_folder_of_images() {
 
 /// `kill -9` at moments spread over a run that writes a checkpoint at every step: each time
 /// the folder still holds a complete checkpoint (the last one written, or the one before it
-/// while a swap was under way), a tool opens it, and the run resumes from it.
+/// while a swap was under way), a tool opens it, and the run resumes from it. Each kill comes
+/// a few milliseconds after the run has written a new checkpoint (so that it lands while the
+/// next is being written, however fast the machine is).
 #[test]
 fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -727,8 +729,15 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
             serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap()).unwrap();
         meta["step"].as_u64().unwrap()
     };
+    // While the run writes, a checkpoint folder may vanish between looking and reading.
+    let step_now = |run: &Path| -> Option<u64> {
+        ["checkpoint", "checkpoint.old"].iter().find_map(|d| {
+            let bytes = std::fs::read(run.join(d).join("state.json")).ok()?;
+            serde_json::from_slice::<serde_json::Value>(&bytes).ok()?["step"].as_u64()
+        })
+    };
     let mut last = step_of(&run);
-    for delay_ms in [40u64, 90, 150, 230, 330, 470] {
+    for delay_ms in [0u64, 3, 7, 12, 20, 35] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_dinfogan"))
             .args([
                 "train",
@@ -747,6 +756,14 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        let waited = std::time::Instant::now();
+        while step_now(&run).is_none_or(|s| s <= last) {
+            assert!(
+                waited.elapsed().as_secs() < 120,
+                "the resumed run wrote no checkpoint"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
