@@ -39,6 +39,7 @@ pub mod model;
 pub mod noise;
 pub mod pixels;
 pub mod random;
+pub mod spectral;
 #[cfg(feature = "train")]
 pub mod step;
 pub mod terms;
