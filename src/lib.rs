@@ -24,6 +24,7 @@
 //! - [`pixels`]: network values to RGBA bytes and back; `gpu` (feature `gpu-pixels`): the same
 //!   packing as a WGSL kernel on wgpu.
 
+pub mod attention;
 pub mod builtin;
 pub mod config;
 pub mod container;

@@ -15,8 +15,10 @@
 //! so that a resumed run and an exported model go on exactly where training stopped, and
 //! inference divides by the stored sigma without iterating.
 
-use burn::module::RunningState;
+use burn::module::{Param, RunningState};
+use burn::nn::Initializer;
 use burn::prelude::*;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::Distribution;
 
 /// Guards the normalisations against a zero vector (as PyTorch's `eps`).
@@ -74,6 +76,84 @@ impl SpectralNorm {
     pub fn sync(&self) {
         let _ = self.u.value_sync();
         let _ = self.sigma.value_sync();
+    }
+}
+
+/// A 2-D convolution whose weight is spectrally normalised (`nn.utils.spectral_norm(Conv2d)`).
+#[derive(Module, Debug)]
+pub struct SnConv2d {
+    /// `[out, in, k, k]`, before normalisation.
+    pub weight: Param<Tensor<4>>,
+    pub bias: Option<Param<Tensor<1>>>,
+    pub norm: SpectralNorm,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl SnConv2d {
+    /// `channels_in -> channels_out`, a `kernel x kernel` window; weights N(0, 0.02) as the
+    /// paper's initialisation, bias 0.
+    pub fn new(
+        channels_in: usize,
+        channels_out: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Self {
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: 0.02,
+        };
+        Self {
+            weight: init.init([channels_out, channels_in, kernel, kernel], device),
+            bias: bias.then(|| Initializer::Zeros.init([channels_out], device)),
+            norm: SpectralNorm::new(channels_out, device),
+            stride,
+            padding,
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        burn::tensor::module::conv2d(
+            x,
+            self.norm.normalise(self.weight.val()),
+            self.bias.as_ref().map(Param::val),
+            ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1),
+        )
+    }
+}
+
+/// A linear layer whose weight is spectrally normalised (`nn.utils.spectral_norm(Linear)`).
+#[derive(Module, Debug)]
+pub struct SnLinear {
+    /// `[out, in]` (PyTorch's layout, so that u has one value per output, as there).
+    pub weight: Param<Tensor<2>>,
+    pub bias: Option<Param<Tensor<1>>>,
+    pub norm: SpectralNorm,
+}
+
+impl SnLinear {
+    pub fn new(inputs: usize, outputs: usize, bias: bool, device: &Device) -> Self {
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: 0.02,
+        };
+        Self {
+            weight: init.init([outputs, inputs], device),
+            bias: bias.then(|| Initializer::Zeros.init([outputs], device)),
+            norm: SpectralNorm::new(outputs, device),
+        }
+    }
+
+    /// `[batch, inputs] -> [batch, outputs]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let y = x.matmul(self.norm.normalise(self.weight.val()).transpose());
+        match &self.bias {
+            Some(b) => y.add(b.val().unsqueeze()),
+            None => y,
+        }
     }
 }
 
@@ -209,5 +289,39 @@ mod tests {
         let a = values(norm.normalise(weight.clone()));
         let b = values(restored.normalise(weight));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn layers_apply_the_normalised_weight() {
+        // Inference with fresh state (sigma 1): the plain layer; after training forwards, the
+        // weight divided by the stored sigma.
+        let device = autodiff();
+        let conv = SnConv2d::new(2, 3, 3, 1, 1, true, &device);
+        let x = Tensor::<4>::random([2, 2, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+        for _ in 0..3 {
+            let _ = conv.forward(x.clone());
+        }
+        conv.norm.sync();
+        let sigma = values(conv.norm.sigma.value())[0];
+        let plain = burn::tensor::module::conv2d(
+            x.clone().inner(),
+            conv.weight.val().inner().div_scalar(sigma),
+            conv.bias.as_ref().map(|b| b.val().inner()),
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        );
+        let valid = conv.valid();
+        let out = valid.forward(x.inner());
+        let diff = values(out.sub(plain).abs().max());
+        assert!(diff[0] < 1e-6, "{diff:?}");
+
+        let linear = SnLinear::new(4, 2, false, &device);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 0.0, 0.0], [1, 4]),
+            &device,
+        );
+        let y = values(linear.valid().forward(x.inner()));
+        // With sigma 1 and x = e_0: column 0 of W.
+        let w = values(linear.weight.val());
+        assert_eq!(y, vec![w[0], w[4]]);
     }
 }
