@@ -37,6 +37,7 @@ pub mod infer;
 pub mod latent;
 pub mod loss;
 pub mod model;
+pub mod model_mri;
 pub mod noise;
 pub mod pixels;
 pub mod random;
