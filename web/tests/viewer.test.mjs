@@ -76,6 +76,8 @@ for (const path of ['webgpu', 'cpu']) {
     } else {
       assert.match(backend, /^CPU \(WebAssembly; WebGPU unavailable/);
       assert.equal(gpuPixels, false);
+      // The page says why in a sentence, not only in the facts.
+      assert.match(await page.textContent('#status'), /WebGPU is not available \(.+\), so it runs on the CPU/);
     }
     const diff = await comparePixels(page, '#grid', '/fixtures/grid.png');
     console.log(`${path}: ${backend}; grid vs CLI: ${JSON.stringify(diff)}`);

@@ -215,9 +215,13 @@ export function mountViewer(container, options) {
   }
 
   /** Download progress, while a model is loading. */
-  function progress({ what, loaded, total }) {
+  function progress({ what, loaded, total, done }) {
     if (host.dataset.state !== 'loading') return;
     const mb = (n) => (n / 1e6).toFixed(1);
+    if (done) {
+      setStatus(`Downloaded ${what} (${mb(loaded)} MB); starting it…`);
+      return;
+    }
     // A compressed transfer's length is smaller than what arrives: then no total.
     const of = total >= loaded ? ` of ${mb(total)}` : '';
     setStatus(`Downloading ${what}: ${mb(loaded)}${of} MB…`);

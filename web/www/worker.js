@@ -23,6 +23,9 @@ function counted(response, report) {
       report({ loaded, total });
       controller.enqueue(chunk);
     },
+    flush() {
+      report({ loaded, total, done: true });
+    },
   }));
   return new Response(body, { headers: { 'content-type': response.headers.get('content-type') ?? '' } });
 }
