@@ -9,6 +9,7 @@
 //!   LeakyReLU -> noise -> SN-FC (n or m) -> LeakyReLU, as the table writes them.
 //! - [`MriDiscriminator`]: the encoder, plus D and C: noise -> FC 1 (logits; the sigmoid lives
 //!   in the losses, as for Table 4).
+//! - [`MriRegulariser`]: H, Qs's architecture on two images stacked on the channel axis.
 //!
 //! Where the public code differs (an extra 3x3 conv 2w block at 128x128 in G, no activation after
 //! Qz's and Qs's last layer), the paper is followed. These modules are not wired into training
@@ -146,33 +147,24 @@ impl MriGenerator {
     }
 }
 
-/// The trunk and Qz, Qs of Table 5: what inference keeps of the discriminator.
+/// The convolutional trunk of Table 5: five blocks of noise -> SN 4x4 conv, stride 2 ->
+/// LeakyReLU(0.2), from 128x128 down to `[batch, 8w, 4, 4]`, flattened.
 #[derive(Module, Debug)]
-pub struct MriEncoder {
+pub struct MriTrunk {
     convs: Vec<SnConv2d>,
-    common: [SnLinear; 2],
-    salient: [SnLinear; 2],
     pub noise: GaussianNoise,
     activation: LeakyRelu,
 }
 
-impl MriEncoder {
-    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+impl MriTrunk {
+    pub fn new(config: &ModelConfig, channels_in: usize, device: &Device) -> Self {
         let w = config.width;
-        let channels = [config.channels, w, 2 * w, 4 * w, 8 * w, 8 * w];
-        let head = |outputs| {
-            [
-                SnLinear::new(8 * w * 16, HEAD_HIDDEN, false, device),
-                SnLinear::new(HEAD_HIDDEN, outputs, true, device),
-            ]
-        };
+        let channels = [channels_in, w, 2 * w, 4 * w, 8 * w, 8 * w];
         Self {
             convs: channels
                 .windows(2)
                 .map(|c| SnConv2d::new(c[0], c[1], 4, 2, 1, true, device))
                 .collect(),
-            common: head(config.common_dim),
-            salient: head(config.salient_dim),
             noise: GaussianNoiseConfig::new(config.noise_std).init(),
             activation: LeakyReluConfig::new().with_negative_slope(0.2).init(),
         }
@@ -182,13 +174,10 @@ impl MriEncoder {
         for conv in &self.convs {
             conv.norm.sync();
         }
-        for layer in self.common.iter().chain(&self.salient) {
-            layer.norm.sync();
-        }
     }
 
-    /// `[batch, channels, 128, 128]` -> the flattened trunk output `[batch, 8w * 16]`.
-    pub fn trunk(&self, images: Tensor<4>) -> Tensor<2> {
+    /// `[batch, channels_in, 128, 128]` -> `[batch, 8w * 16]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.convs {
             x = self
@@ -197,26 +186,106 @@ impl MriEncoder {
         }
         x.flatten(1, 3)
     }
+}
 
-    fn head(&self, layers: &[SnLinear; 2], features: Tensor<2>) -> Tensor<2> {
+/// A Q head of Table 5: noise -> SN-FC 128 -> LeakyReLU -> noise -> SN-FC `outputs` ->
+/// LeakyReLU.
+#[derive(Module, Debug)]
+pub struct MriHead {
+    layers: [SnLinear; 2],
+    noise: GaussianNoise,
+    activation: LeakyRelu,
+}
+
+impl MriHead {
+    fn new(config: &ModelConfig, outputs: usize, device: &Device) -> Self {
+        Self {
+            layers: [
+                SnLinear::new(8 * config.width * 16, HEAD_HIDDEN, false, device),
+                SnLinear::new(HEAD_HIDDEN, outputs, true, device),
+            ],
+            noise: GaussianNoiseConfig::new(config.noise_std).init(),
+            activation: LeakyReluConfig::new().with_negative_slope(0.2).init(),
+        }
+    }
+
+    fn sync(&self) {
+        for layer in &self.layers {
+            layer.norm.sync();
+        }
+    }
+
+    pub fn forward(&self, features: Tensor<2>) -> Tensor<2> {
         let hidden = self
             .activation
-            .forward(layers[0].forward(add_noise(&self.noise, features)));
+            .forward(self.layers[0].forward(add_noise(&self.noise, features)));
         self.activation
-            .forward(layers[1].forward(add_noise(&self.noise, hidden)))
+            .forward(self.layers[1].forward(add_noise(&self.noise, hidden)))
+    }
+}
+
+/// The trunk and Qz, Qs of Table 5: what inference keeps of the discriminator.
+#[derive(Module, Debug)]
+pub struct MriEncoder {
+    pub trunk: MriTrunk,
+    common: MriHead,
+    salient: MriHead,
+}
+
+impl MriEncoder {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        Self {
+            trunk: MriTrunk::new(config, config.channels, device),
+            common: MriHead::new(config, config.common_dim, device),
+            salient: MriHead::new(config, config.salient_dim, device),
+        }
+    }
+
+    pub fn sync_running_stats(&self) {
+        self.trunk.sync_running_stats();
+        self.common.sync();
+        self.salient.sync();
     }
 
     /// Qz and Qs from trunk features: (`[batch, L]`, `[batch, M]`).
     pub fn heads(&self, features: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         (
-            self.head(&self.common, features.clone()),
-            self.head(&self.salient, features),
+            self.common.forward(features.clone()),
+            self.salient.forward(features),
         )
     }
 
     /// (ẑ, ŝ) of images.
     pub fn forward(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        self.heads(self.trunk(images))
+        self.heads(self.trunk.forward(images))
+    }
+}
+
+/// H for Table 5: "the same architecture as Q_s" (the paper's Table 4 caption) on two images
+/// stacked on the channel axis, giving M logits for which salient factor they share.
+#[derive(Module, Debug)]
+pub struct MriRegulariser {
+    trunk: MriTrunk,
+    head: MriHead,
+}
+
+impl MriRegulariser {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        Self {
+            trunk: MriTrunk::new(config, 2 * config.channels, device),
+            head: MriHead::new(config, config.salient_dim, device),
+        }
+    }
+
+    pub fn sync_running_stats(&self) {
+        self.trunk.sync_running_stats();
+        self.head.sync();
+    }
+
+    /// Two batches of images `[batch, channels, 128, 128]` -> `[batch, M]` logits.
+    pub fn forward(&self, first: Tensor<4>, second: Tensor<4>) -> Tensor<2> {
+        self.head
+            .forward(self.trunk.forward(Tensor::cat(vec![first, second], 1)))
     }
 }
 
@@ -248,8 +317,8 @@ impl MriDiscriminator {
     }
 
     pub fn forward(&self, images: Tensor<4>) -> DiscriminatorOutput {
-        let features = self.encoder.trunk(images);
-        let noise = &self.encoder.noise;
+        let features = self.encoder.trunk.forward(images);
+        let noise = &self.encoder.trunk.noise;
         let logit = |fc: &Linear| fc.forward(add_noise(noise, features.clone())).flatten(0, 1);
         let (adversarial, class) = (logit(&self.adversarial), logit(&self.class));
         let (common, salient) = self.encoder.heads(features);
@@ -290,11 +359,13 @@ mod tests {
         let range = images.clone().abs().max().into_scalar::<f32>();
         assert!(range <= 1.0, "tanh output in [-1, 1]: {range}");
         let d = MriDiscriminator::new(&config, &device);
-        let out = d.forward(images);
+        let out = d.forward(images.clone());
         assert_eq!(out.adversarial.dims(), [2]);
         assert_eq!(out.class.dims(), [2]);
         assert_eq!(out.common.dims(), [2, 5]);
         assert_eq!(out.salient.dims(), [2, 3]);
+        let h = MriRegulariser::new(&config, &device);
+        assert_eq!(h.forward(images.clone(), images.clone()).dims(), [2, 3]);
         // A training step reaches every weight of G through D.
         let loss = out.adversarial.sum().add(out.salient.sum());
         let grads = loss.backward();
@@ -321,8 +392,11 @@ mod tests {
             .collect();
         assert_eq!(outs, [1024, 512, 256, 256, 128, 64]);
         let e = MriEncoder::new(&config, &device);
-        let outs: Vec<usize> = e.convs.iter().map(|c| c.weight.dims()[0]).collect();
+        let outs: Vec<usize> = e.trunk.convs.iter().map(|c| c.weight.dims()[0]).collect();
         assert_eq!(outs, [64, 128, 256, 512, 512]);
-        assert_eq!(e.common[0].weight.dims(), [128, 8192]);
+        assert_eq!(e.common.layers[0].weight.dims(), [128, 8192]);
+        let h = MriRegulariser::new(&config, &device);
+        assert_eq!(h.trunk.convs[0].weight.dims(), [64, 2, 4, 4]);
+        assert_eq!(h.head.layers[1].weight.dims(), [3, 128]);
     }
 }
