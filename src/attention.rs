@@ -47,6 +47,13 @@ impl SelfAttention {
         }
     }
 
+    /// Folds the spectral norms' last updates into their state: call before taking a record.
+    pub fn sync(&self) {
+        for conv in [&self.theta, &self.phi, &self.g, &self.o] {
+            conv.norm.sync();
+        }
+    }
+
     /// `[batch, C, H, W] -> [batch, C, H, W]`, H and W even.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [batch, channels, height, width] = x.dims();

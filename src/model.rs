@@ -35,8 +35,9 @@ pub fn initialized<M: Module>(module: M) -> M {
     module
 }
 
-/// DCGAN initialisation, N(0, 0.02), for every convolution.
-fn dcgan_init() -> Initializer {
+/// DCGAN initialisation, N(0, 0.02), for every convolution and linear layer (the paper's
+/// networks, Table 4 and Table 5).
+pub(crate) fn dcgan_init() -> Initializer {
     Initializer::Normal {
         mean: 0.0,
         std: 0.02,

@@ -18,8 +18,8 @@
 
 use burn::nn::{
     conv::{Conv2d, Conv2dConfig},
-    BatchNorm, BatchNormConfig, GaussianNoise, GaussianNoiseConfig, Initializer, LeakyRelu,
-    LeakyReluConfig, Linear, LinearConfig, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, GaussianNoise, GaussianNoiseConfig, LeakyRelu, LeakyReluConfig,
+    Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
@@ -27,7 +27,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::attention::SelfAttention;
 use crate::config::ModelConfig;
-use crate::model::DiscriminatorOutput;
+use crate::model::{dcgan_init, DiscriminatorOutput};
 use crate::noise::add_noise;
 use crate::spectral::{SnConv2d, SnLinear};
 
@@ -35,13 +35,6 @@ use crate::spectral::{SnConv2d, SnLinear};
 pub const SIDE: usize = 128;
 /// Hidden features of Qz and Qs.
 const HEAD_HIDDEN: usize = 128;
-
-fn init() -> Initializer {
-    Initializer::Normal {
-        mean: 0.0,
-        std: 0.02,
-    }
-}
 
 fn upsample(x: Tensor<4>) -> Tensor<4> {
     burn::tensor::module::interpolate(
@@ -64,7 +57,7 @@ impl UpBlock {
             conv: Conv2dConfig::new([channels_in, channels_out], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .with_bias(false)
-                .with_initializer(init())
+                .with_initializer(dcgan_init())
                 .init(device),
             norm: BatchNormConfig::new(channels_out).init(device),
             upsample,
@@ -95,7 +88,7 @@ impl MriGenerator {
         Self {
             input: LinearConfig::new(config.common_dim + config.salient_dim, 8 * w * 16)
                 .with_bias(false)
-                .with_initializer(init())
+                .with_initializer(dcgan_init())
                 .init(device),
             early: vec![
                 UpBlock::new(8 * w, 16 * w, true, device),
@@ -110,7 +103,7 @@ impl MriGenerator {
             ],
             output: Conv2dConfig::new([w, config.channels], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_initializer(init())
+                .with_initializer(dcgan_init())
                 .init(device),
             width: w,
         }
@@ -121,14 +114,7 @@ impl MriGenerator {
             let _ = block.norm.running_mean.value_sync();
             let _ = block.norm.running_var.value_sync();
         }
-        for conv in [
-            &self.attention.theta,
-            &self.attention.phi,
-            &self.attention.g,
-            &self.attention.o,
-        ] {
-            conv.norm.sync();
-        }
+        self.attention.sync();
     }
 
     /// `[batch, L]`, `[batch, M]` -> `[batch, channels, 128, 128]` in [-1, 1].
@@ -302,7 +288,7 @@ impl MriDiscriminator {
         let features = 8 * config.width * 16;
         let fc = || {
             LinearConfig::new(features, 1)
-                .with_initializer(init())
+                .with_initializer(dcgan_init())
                 .init(device)
         };
         Self {

@@ -21,6 +21,8 @@ use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::Distribution;
 
+use crate::model::dcgan_init;
+
 /// Guards the normalisations against a zero vector (as PyTorch's `eps`).
 const EPS: f32 = 1e-12;
 
@@ -91,8 +93,8 @@ pub struct SnConv2d {
 }
 
 impl SnConv2d {
-    /// `channels_in -> channels_out`, a `kernel x kernel` window; weights N(0, 0.02) as the
-    /// paper's initialisation, bias 0.
+    /// `channels_in -> channels_out`, a `kernel x kernel` window; weights N(0, 0.02) (the
+    /// paper's initialisation), bias 0.
     pub fn new(
         channels_in: usize,
         channels_out: usize,
@@ -102,10 +104,7 @@ impl SnConv2d {
         bias: bool,
         device: &Device,
     ) -> Self {
-        let init = Initializer::Normal {
-            mean: 0.0,
-            std: 0.02,
-        };
+        let init = dcgan_init();
         Self {
             weight: init.init([channels_out, channels_in, kernel, kernel], device),
             bias: bias.then(|| Initializer::Zeros.init([channels_out], device)),
@@ -136,10 +135,7 @@ pub struct SnLinear {
 
 impl SnLinear {
     pub fn new(inputs: usize, outputs: usize, bias: bool, device: &Device) -> Self {
-        let init = Initializer::Normal {
-            mean: 0.0,
-            std: 0.02,
-        };
+        let init = dcgan_init();
         Self {
             weight: init.init([outputs, inputs], device),
             bias: bias.then(|| Initializer::Zeros.init([outputs], device)),

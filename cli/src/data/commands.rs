@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use dinfogan::builtin::Domain;
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
 use super::cifar::Cifar;
 use super::file::DatasetFile;
@@ -344,12 +345,11 @@ fn folders(
     // Per domain, `count` images drawn at random, written in the file's order.
     let mut chosen = Vec::new();
     for domain in Domain::BOTH {
-        use rand::seq::SliceRandom;
         let mut indices: Vec<usize> = (0..data.header.count)
             .filter(|&i| data.domains[i] == domain)
             .collect();
         if let Some(n) = count.filter(|&n| n < indices.len()) {
-            indices.shuffle(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed));
+            indices.shuffle(&mut StdRng::seed_from_u64(seed));
             indices.truncate(n);
         }
         chosen.extend(indices);
