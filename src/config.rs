@@ -7,16 +7,43 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Shape of the generator G and of the discriminator/encoder trunk (Supplementary Table 4).
+/// Which of the paper's two networks a model is. It follows from the image side, so that a
+/// configuration cannot pair a side with a network that does not take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    /// Supplementary Table 4: DCGAN transposed convolutions in G, a batch-normalised trunk in
+    /// D, 4x4 convolution heads; 32x32 or 64x64.
+    Dcgan,
+    /// Supplementary Table 5, the paper's brain-MRI network at 128x128: upsampling 3x3
+    /// convolutions and self-attention in G, spectral normalisation (no batch norm) and fully
+    /// connected heads in D.
+    Mri,
+}
+
+impl Architecture {
+    /// A few words for messages and the model's description.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Architecture::Dcgan => "the DCGAN network of the paper's Table 4",
+            Architecture::Mri => {
+                "the 128x128 network of the paper's Table 5 (self-attention, spectral norm)"
+            }
+        }
+    }
+}
+
+/// Shape of the generator G and of the discriminator/encoder trunk (Supplementary Tables 4-5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Image side in pixels: 64 as in the paper, or 32 (one block fewer) for quick CPU runs.
+    /// Image side in pixels: 64 as in the paper, or 32 (one block fewer) for quick CPU runs,
+    /// with the Table 4 network; 128 with the Table 5 network (see [`Architecture`]).
     pub image_size: usize,
     /// 1 (grey) or 3 (RGB).
     pub channels: usize,
     /// Channels of the first discriminator block and of the last generator block; they double
-    /// at each block (the paper's 64, 128, 256, 512 is `width = 64` at 64x64).
+    /// at each block (the paper's 64, 128, 256, 512 is `width = 64` at 64x64; Table 5 scales
+    /// every channel count with it, 64 in the paper).
     pub width: usize,
     /// L, the number of common factors z.
     pub common_dim: usize,
@@ -47,6 +74,15 @@ pub const MAX_WIDTH: usize = 1024;
 pub const MAX_LATENT: usize = 4096;
 
 impl ModelConfig {
+    /// The network this configuration builds.
+    pub fn architecture(&self) -> Architecture {
+        if self.image_size == 128 {
+            Architecture::Mri
+        } else {
+            Architecture::Dcgan
+        }
+    }
+
     /// Number of stride-2 blocks in the trunk (and of upsampling blocks in G): 4 at 64x64, 3 at 32x32.
     pub fn blocks(&self) -> usize {
         (self.image_size.trailing_zeros() as usize).saturating_sub(2)
@@ -59,9 +95,10 @@ impl ModelConfig {
 
     /// Checks the values a model can be built from, with a sentence a user can act on.
     pub fn validate(&self) -> Result<(), String> {
-        if self.image_size != 32 && self.image_size != 64 {
+        if ![32, 64, 128].contains(&self.image_size) {
             return Err(format!(
-                "image_size must be 32 or 64 (the paper's architecture), not {}",
+                "image_size must be 32 or 64 (the paper's Table 4 network) or 128 (its Table 5 \
+                 network, made for brain MRI), not {}",
                 self.image_size
             ));
         }
@@ -73,6 +110,13 @@ impl ModelConfig {
         }
         if self.width == 0 || self.common_dim == 0 || self.salient_dim == 0 {
             return Err("width, common_dim and salient_dim must all be at least 1".into());
+        }
+        if self.architecture() == Architecture::Mri && !self.width.is_multiple_of(2) {
+            return Err(format!(
+                "the 128x128 network needs an even width (its attention block splits 4 x width \
+                 channels into eighths), not {}",
+                self.width
+            ));
         }
         // Upper bounds: a model file's header is untrusted (the browser viewer loads files
         // from anywhere), and these sizes decide what is allocated before any weight is read.
@@ -233,7 +277,7 @@ pub enum Preset {
     Celeba,
     CifarMnist,
     DspritesMnist,
-    /// Brats' hyper-parameters on the Table 4 network (not the paper's Table 5 network).
+    /// Brain MRI at 128x128 on the paper's Table 5 network, with its Table 6 values.
     Brats,
     /// For your own images on a CPU: a 32x32 model that trains in about an hour on two cores
     /// (run D of docs/results.md).
@@ -369,12 +413,11 @@ impl TrainConfig {
                 },
                 5e-5,
             ),
-            // The paper trains Brats at 128x128 with the Table 5 network (spectral norm,
-            // attention); this preset keeps its hyper-parameters (batch 32, lr 1e-4, CR) on
-            // the Table 4 network at 64x64, grey.
+            // 128x128 grey, so the Table 5 network; batch 32, lr 1e-4, CR on (Table 6).
             Preset::Brats => with_cr(
                 Self {
                     model: ModelConfig {
+                        image_size: 128,
                         channels: 1,
                         ..ModelConfig::default()
                     },
@@ -490,6 +533,8 @@ mod tests {
         let brats = TrainConfig::preset(Preset::Brats);
         assert_eq!(brats.batch_size, 32);
         assert_eq!(brats.optim.lr_regulariser, 1e-4);
+        assert_eq!(brats.model.architecture(), Architecture::Mri);
+        assert_eq!(brats.model.width, 64);
 
         for preset in Preset::ALL {
             assert_eq!(preset.name().parse::<Preset>(), Ok(preset));
@@ -535,8 +580,11 @@ mod tests {
     #[test]
     fn validation_speaks_to_the_user() {
         let mut c = TrainConfig::default();
-        c.model.image_size = 128;
+        c.model.image_size = 100;
         assert!(c.validate().unwrap_err().contains("32 or 64"));
+        c.model.image_size = 128;
+        c.model.width = 3;
+        assert!(c.validate().unwrap_err().contains("even width"));
         let mut c = TrainConfig::default();
         c.loss.class = -1.0;
         assert!(c.validate().unwrap_err().contains("class"));

@@ -13,7 +13,7 @@ use crate::config::{ModelConfig, SalientPrior};
 use crate::container::Format;
 use crate::error::{Error, Result};
 use crate::latent::{sample_common, sample_salient, seeded_normal, seeded_salient};
-use crate::model::{Discriminator, Encoder, Generator};
+use crate::networks::{Discriminator, Encoder, Generator};
 
 /// The networks an exported model carries.
 #[derive(Module, Debug)]
@@ -103,7 +103,7 @@ impl InferenceModel {
             salient_prior,
             networks: Networks {
                 generator,
-                encoder: discriminator.encoder,
+                encoder: discriminator.into_encoder(),
             }
             .valid(),
             device,

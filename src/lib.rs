@@ -8,7 +8,10 @@
 //! `wasm32-unknown-unknown`.
 //!
 //! - [`config`]: model shape, loss weights, optimisers, presets (paper Table 6).
-//! - [`model`]: G, the discriminator with heads D, C, Qz, Qs, and the regulariser H.
+//! - [`model`]: G, the discriminator with heads D, C, Qz, Qs, and the regulariser H of the
+//!   paper's Table 4 (32x32, 64x64); [`model_mri`]: the same of its Table 5 (128x128, brain
+//!   MRI), with [`spectral`] normalisation and self-[`attention`]; [`networks`]: either one,
+//!   chosen by the image side.
 //! - `cpu_conv` (native): every convolution of the model as one matrix product over the batch
 //!   on burn-flex, forward and backward.
 //! - [`noise`]: the discriminator's Gaussian noise, drawn fast on the CPU.
@@ -38,6 +41,7 @@ pub mod latent;
 pub mod loss;
 pub mod model;
 pub mod model_mri;
+pub mod networks;
 pub mod noise;
 pub mod pixels;
 pub mod random;
@@ -47,7 +51,8 @@ pub mod step;
 pub mod terms;
 
 pub use config::{
-    Batching, LossWeights, ModelConfig, OptimConfig, Preset, SalientPrior, TrainConfig,
+    Architecture, Batching, LossWeights, ModelConfig, OptimConfig, Preset, SalientPrior,
+    TrainConfig,
 };
 pub use error::{Error, Result};
 pub use infer::InferenceModel;

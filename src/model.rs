@@ -1,9 +1,9 @@
 //! The three networks of Double InfoGAN (paper section 4, Supplementary Table 4 and Fig. 10):
 //!
-//! - [`Generator`] G(z, s): DCGAN transposed convolutions from (L+M, 1, 1) to an image.
-//! - [`Discriminator`]: one trunk shared by four heads, D (real/fake), C (background/target),
-//!   Qz and Qs. The trunk with Qz and Qs is the [`Encoder`] that inference keeps.
-//! - [`Regulariser`] H: the contrastive regulariser, the same trunk on two images stacked on the
+//! - [`DcganGenerator`] G(z, s): DCGAN transposed convolutions from (L+M, 1, 1) to an image.
+//! - [`DcganDiscriminator`]: one trunk shared by four heads, D (real/fake), C (background/target),
+//!   Qz and Qs. The trunk with Qz and Qs is the [`DcganEncoder`] that inference keeps.
+//! - [`DcganRegulariser`] H: the contrastive regulariser, the same trunk on two images stacked on the
 //!   channel axis, predicting which salient factor they share.
 //!
 //! Heads return logits; the sigmoid of D and C lives in the losses (`log_sigmoid`), which is the
@@ -103,7 +103,7 @@ fn sync_running_stats(norms: &[BatchNorm]) {
 
 /// G(z, s) of Table 4.
 #[derive(Module, Debug)]
-pub struct Generator {
+pub struct DcganGenerator {
     /// ConvT blocks, each followed by batch norm and ReLU: 1 -> 4 -> 8 -> ... -> side/2.
     blocks: Vec<ConvTranspose2d>,
     norms: Vec<BatchNorm>,
@@ -113,7 +113,7 @@ pub struct Generator {
     salient_dim: usize,
 }
 
-impl Generator {
+impl DcganGenerator {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
         let blocks = config.blocks();
         // Channels from the top (512 at 64x64) down to `width`.
@@ -214,7 +214,7 @@ impl Trunk {
 
 /// The trunk with its two latent heads, Q = (Qz, Qs): what encodes a real image into (z, s).
 #[derive(Module, Debug)]
-pub struct Encoder {
+pub struct DcganEncoder {
     pub trunk: Trunk,
     /// Qz: L values per image.
     common: Conv2d,
@@ -230,7 +230,7 @@ fn flat(x: Tensor<4>) -> Tensor<2> {
     x.reshape([batch, k])
 }
 
-impl Encoder {
+impl DcganEncoder {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
         let top = config.top_channels();
         Self {
@@ -272,17 +272,17 @@ pub struct DiscriminatorOutput {
 
 /// The discriminator with its four heads (D, C, Qz, Qs) on one shared trunk.
 #[derive(Module, Debug)]
-pub struct Discriminator {
-    pub encoder: Encoder,
+pub struct DcganDiscriminator {
+    pub encoder: DcganEncoder,
     adversarial: Conv2d,
     class: Conv2d,
 }
 
-impl Discriminator {
+impl DcganDiscriminator {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
         let top = config.top_channels();
         Self {
-            encoder: Encoder::new(config, device),
+            encoder: DcganEncoder::new(config, device),
             adversarial: head(top, 1, device),
             class: head(top, 1, device),
         }
@@ -316,13 +316,13 @@ impl Discriminator {
 /// factor do these two images share". The paper's noise level (0.2) is used; the public code
 /// used 0.1 here.
 #[derive(Module, Debug)]
-pub struct Regulariser {
+pub struct DcganRegulariser {
     trunk: Trunk,
     noise: GaussianNoise,
     output: Conv2d,
 }
 
-impl Regulariser {
+impl DcganRegulariser {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
         Self {
             trunk: Trunk::new(config, 2 * config.channels, device),
@@ -365,13 +365,13 @@ mod tests {
             noise_std: 0.2,
         };
         let device = device();
-        let generator = Generator::new(&config, &device);
+        let generator = DcganGenerator::new(&config, &device);
         let z = Tensor::<2>::random([2, 5], burn::tensor::Distribution::Default, &device);
         let s = Tensor::<2>::zeros([2, 3], &device);
         let images = generator.forward(z, s);
         assert_eq!(images.dims(), [2, channels, size, size]);
 
-        let discriminator = Discriminator::new(&config, &device);
+        let discriminator = DcganDiscriminator::new(&config, &device);
         let out = discriminator.forward(images.clone());
         assert_eq!(out.adversarial.dims(), [2]);
         assert_eq!(out.class.dims(), [2]);
@@ -380,7 +380,7 @@ mod tests {
         let trunk = discriminator.encoder.trunk.forward(images.clone());
         assert_eq!(trunk.dims(), [2, config.top_channels(), 4, 4]);
 
-        let regulariser = Regulariser::new(&config, &device);
+        let regulariser = DcganRegulariser::new(&config, &device);
         assert_eq!(regulariser.forward(images.clone(), images).dims(), [2, 3]);
     }
 
@@ -395,13 +395,13 @@ mod tests {
     fn paper_sizes_have_paper_channel_counts() {
         let config = ModelConfig::default();
         let device = device();
-        let g = Generator::new(&config, &device);
+        let g = DcganGenerator::new(&config, &device);
         // ConvT (110->512) + 512->256 + 256->128 + 128->64 + 64->3, all 4x4, no bias; batch
         // norm: gamma, beta and the two running statistics (counted by burn, and saved).
         let convs = 4 * 4 * (110 * 512 + 512 * 256 + 256 * 128 + 128 * 64 + 64 * 3);
         let norms = 4 * (512 + 256 + 128 + 64);
         assert_eq!(g.num_params(), convs + norms);
-        let d = Discriminator::new(&config, &device);
+        let d = DcganDiscriminator::new(&config, &device);
         let trunk = 16 * (3 * 64 + 64 * 128 + 128 * 256 + 256 * 512) + 4 * (128 + 256 + 512);
         let heads = 16 * 512 * (1 + 1 + 95 + 15);
         assert_eq!(d.num_params(), trunk + heads);

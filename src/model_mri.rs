@@ -12,9 +12,8 @@
 //! - [`MriRegulariser`]: H, Qs's architecture on two images stacked on the channel axis.
 //!
 //! Where the public code differs (an extra 3x3 conv 2w block at 128x128 in G, no activation after
-//! Qz's and Qs's last layer), the paper is followed. These modules are not wired into training
-//! yet; their interface mirrors the Table 4 networks' (`forward`, `heads`,
-//! `sync_running_stats`).
+//! Qz's and Qs's last layer), the paper is followed. [`crate::networks`] puts them behind the
+//! same interface as the Table 4 networks.
 
 use burn::nn::{
     conv::{Conv2d, Conv2dConfig},

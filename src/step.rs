@@ -22,7 +22,8 @@ use crate::loss::{
     binary_cross_entropy, cross_entropy, discriminator_adversarial, generator_adversarial, l1,
     l1_to_zero,
 };
-use crate::model::{initialized, Discriminator, DiscriminatorOutput, Generator, Regulariser};
+use crate::model::{initialized, DiscriminatorOutput};
+use crate::networks::{Discriminator, Generator, Regulariser};
 use crate::terms::{LossTerm, LossValues};
 
 /// The unweighted loss terms of the last G, D and H steps of an iteration (0 for a term that
@@ -287,8 +288,8 @@ impl Trainer {
         }
         if w.image > 0.0 {
             // Encodings of real images by the frozen encoder: constants for this step.
-            let (bg_common, _) = discriminator.encoder.forward(background.clone());
-            let (t_common, t_salient) = discriminator.encoder.forward(target.clone());
+            let (bg_common, _) = discriminator.encode(background.clone());
+            let (t_common, t_salient) = discriminator.encode(target.clone());
             let image = self.image_loss(
                 &self.generator,
                 background,
@@ -415,7 +416,7 @@ impl Trainer {
             self.config.model.clone(),
             self.config.salient_prior,
             self.generator.valid(),
-            self.discriminator.encoder.valid(),
+            self.discriminator.clone().into_encoder().valid(),
             self.device.clone().without_autodiff(),
         )
     }

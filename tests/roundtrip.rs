@@ -14,7 +14,14 @@ use dinfogan::{Error, InferenceModel, Trainer};
 static RNG: Mutex<()> = Mutex::new(());
 
 fn trained(seed: u64, iterations: usize) -> (Trainer, Tensor<4>, Tensor<4>) {
-    let config = tiny_config();
+    trained_with(tiny_config(), seed, iterations)
+}
+
+fn trained_with(
+    config: dinfogan::TrainConfig,
+    seed: u64,
+    iterations: usize,
+) -> (Trainer, Tensor<4>, Tensor<4>) {
     let mut trainer = Trainer::new(config.clone(), &cpu(), seed).unwrap();
     let bg = builtin_batch(&config, Domain::Background, 0, 4, trainer.device());
     let t = builtin_batch(&config, Domain::Target, 0, 4, trainer.device());
@@ -44,19 +51,31 @@ fn checkpoint_round_trip_restores_every_weight() {
 
 #[test]
 fn resume_continues_exactly_with_the_optimiser_state() {
+    resume_continues_exactly(tiny_config());
+}
+
+/// The Table 5 network carries state beyond weights and batch-norm statistics: the spectral
+/// norms' u vectors and sigmas. They travel in the checkpoint, or the resumed run would differ.
+#[test]
+fn table_5_resumes_exactly_and_exports() {
+    resume_continues_exactly(tiny_mri_config());
+    exported_round_trip(tiny_mri_config());
+}
+
+fn resume_continues_exactly(config: dinfogan::TrainConfig) {
     let _guard = RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (mut original, bg, t) = trained(3, 2);
+    let (mut original, bg, t) = trained_with(config.clone(), 3, 2);
     let state = original.state().unwrap();
 
-    let mut resumed = Trainer::new(tiny_config(), &cpu(), 50).unwrap();
+    let mut resumed = Trainer::new(config.clone(), &cpu(), 50).unwrap();
     resumed.load_state(state.clone()).unwrap();
 
     // The same weights with fresh (empty) Adam moments: a different next step.
-    let fresh = Trainer::new(tiny_config(), &cpu(), 51)
+    let fresh = Trainer::new(config.clone(), &cpu(), 51)
         .unwrap()
         .state()
         .unwrap();
-    let mut restarted = Trainer::new(tiny_config(), &cpu(), 52).unwrap();
+    let mut restarted = Trainer::new(config, &cpu(), 52).unwrap();
     restarted
         .load_state(dinfogan::TrainerState {
             optim_generator: fresh.optim_generator,
@@ -85,8 +104,12 @@ fn resume_continues_exactly_with_the_optimiser_state() {
 
 #[test]
 fn exported_model_round_trip_gives_the_same_images_and_codes() {
+    exported_round_trip(tiny_config());
+}
+
+fn exported_round_trip(config: dinfogan::TrainConfig) {
     let _guard = RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (trainer, bg, t) = trained(5, 3);
+    let (trainer, bg, t) = trained_with(config, 5, 3);
     let model = trainer.inference_model();
     let bytes = model.to_bytes().unwrap();
     let loaded = InferenceModel::from_bytes(&bytes, &cpu()).unwrap();

@@ -32,6 +32,15 @@ pub fn tiny_config() -> TrainConfig {
     config
 }
 
+/// The same at 128x128: the Table 5 network (spectral norm, self-attention), grey.
+pub fn tiny_mri_config() -> TrainConfig {
+    let mut config = tiny_config();
+    config.model.image_size = 128;
+    config.model.channels = 1;
+    config.model.width = 2;
+    config
+}
+
 /// `batch` built-in images of one domain as a tensor on `device`.
 pub fn builtin_batch(
     config: &TrainConfig,
