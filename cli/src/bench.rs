@@ -1,6 +1,6 @@
 //! `dinfogan bench`: the time of one training iteration (one G step and one D step, B
-//! background + B target real images, B fakes per domain) of the paper's Table 4 model, and
-//! the process's peak memory. Figures go to BENCHMARKS.md.
+//! background + B target real images, B fakes per domain) of the paper's Table 4 model (or,
+//! at 128x128, its Table 5 model), and the process's peak memory. Figures go to BENCHMARKS.md.
 
 use std::time::Instant;
 
@@ -16,9 +16,12 @@ use crate::backend::{self, Backend};
 pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
-    /// Image side, 32 or 64.
+    /// Image side: 32 or 64 (the Table 4 network) or 128 (the Table 5 network).
     #[arg(long, default_value_t = 64)]
     pub size: usize,
+    /// Image channels: 3 (RGB) or 1 (grey, as for brain MRI).
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
     /// Real images per domain (B).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
@@ -45,18 +48,19 @@ fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Real images of one domain, `[b, 3, side, side]`, from the built-in data.
+/// Real images of one domain, `[b, channels, side, side]`, from the built-in data.
 fn real_batch(
     data: &BuiltinDataset,
     domain: Domain,
+    m: &ModelConfig,
     b: usize,
-    side: usize,
     device: &Device,
 ) -> Tensor<4> {
+    let (side, c) = (m.image_size, m.channels);
     let pixels: Vec<f32> = (0..b)
-        .flat_map(|i| data.image(domain, i, side, 3))
+        .flat_map(|i| data.image(domain, i, side, c))
         .collect();
-    Tensor::from_data(TensorData::new(pixels, [b, 3, side, side]), device)
+    Tensor::from_data(TensorData::new(pixels, [b, c, side, side]), device)
 }
 
 /// Two iterations on `device` and on the CPU from the same weights, images and random numbers
@@ -66,14 +70,14 @@ fn check(config: &TrainConfig, device: &Device) -> Result<(f64, LossTerm, usize)
     let mut cpu = Trainer::new(config.clone(), &Device::flex(), 0)?;
     let mut other = Trainer::new(config.clone(), device, 0)?;
     other.load_state(cpu.state()?)?;
-    let (b, side) = (config.batch_size, config.model.image_size);
+    let b = config.batch_size;
     let data = BuiltinDataset::new(1, b);
     let mut worst = (0.0, LossTerm::ALL[0], 1);
     for iteration in 1..=2 {
         let losses = |trainer: &mut Trainer| {
             let device = trainer.device().clone();
-            let bg = real_batch(&data, Domain::Background, b, side, &device);
-            let t = real_batch(&data, Domain::Target, b, side, &device);
+            let bg = real_batch(&data, Domain::Background, &config.model, b, &device);
+            let t = real_batch(&data, Domain::Target, &config.model, b, &device);
             dinfogan::random::with_host_stream(iteration as u64, || trainer.iteration(bg, t))
                 .values()
         };
@@ -94,16 +98,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let config = TrainConfig {
         model: ModelConfig {
             image_size: args.size,
+            channels: args.channels,
             width: args.width,
             ..ModelConfig::default()
         },
         batch_size: args.batch,
         ..TrainConfig::default()
     };
-    let (b, side) = (args.batch, args.size);
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid benchmark model: {e}"))?;
+    let (b, side, c) = (args.batch, args.size, args.channels);
     println!(
-        "backend: {}\nmodel: Table 4, {side}x{side}x3, width {}, L = {}, M = {}; B = {b} + {b} real, {b} + {b} fake",
-        selected.description, args.width, config.model.common_dim, config.model.salient_dim
+        "backend: {}\nmodel: {}, {side}x{side}x{c}, width {}, L = {}, M = {}; B = {b} + {b} real, {b} + {b} fake",
+        selected.description,
+        config.model.architecture().describe(),
+        args.width,
+        config.model.common_dim,
+        config.model.salient_dim
     );
     if args.check {
         let (difference, name, iteration) = check(&config, &selected.device)?;
@@ -123,8 +135,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let mut trainer = Trainer::new(config.clone(), &selected.device, 0)?;
     let data = BuiltinDataset::new(0, b);
-    let bg = real_batch(&data, Domain::Background, b, side, trainer.device());
-    let t = real_batch(&data, Domain::Target, b, side, trainer.device());
+    let bg = real_batch(
+        &data,
+        Domain::Background,
+        &config.model,
+        b,
+        trainer.device(),
+    );
+    let t = real_batch(&data, Domain::Target, &config.model, b, trainer.device());
     let mut g_times = Vec::new();
     let mut d_times = Vec::new();
     for i in 0..=args.iters {

@@ -29,7 +29,8 @@ pub struct TrainArgs {
     /// own data, which this may only repeat.
     #[arg(long)]
     pub data: Option<DataSpec>,
-    /// Image side: 32 or 64.
+    /// Image side: 32 or 64 (the paper's Table 4 network), or 128 (its Table 5 network, made
+    /// for brain MRI).
     #[arg(long)]
     pub size: Option<usize>,
     /// Image channels: 1 or 3.

@@ -8,6 +8,7 @@
 //! labels     n x L x i32 LE    (-1: none, e.g. the digit of a background image)
 //! factors    n x F x f32 LE    (NaN: none)
 //! pixels     n x C x S x S u8  (channel-major)
+//! masks      n x S x S u8      (version 3, when the header says `masks`: 1 lesion, 0 not)
 //! ```
 
 use std::path::Path;
@@ -19,11 +20,12 @@ use serde::{Deserialize, Serialize};
 
 /// The dataset file: the project's container (magic, version, JSON header, body; see
 /// [`dinfogan::container`]). Version 2 declares what each label is for ([`LabelSpec`]);
-/// version 1 files (label names only) are still read, their roles taken from their recipe (see
+/// version 3 may carry a segmentation mask per image (brain MRI: where the tumour is); version
+/// 1 files (label names only) are still read, their roles taken from their recipe (see
 /// [`Header::from_v1`]).
 pub const FORMAT: Format = Format {
     magic: b"DINFODAT",
-    versions: 1..=2,
+    versions: 1..=3,
     what: "dinfogan dataset file",
     how_to_make: "build one with `dinfogan data build`",
 };
@@ -134,6 +136,10 @@ pub struct Header {
     pub channels: usize,
     pub labels: Vec<LabelSpec>,
     pub factor_names: Vec<String>,
+    /// Whether every image has a segmentation mask (`S x S`, 1 inside the lesion); absent
+    /// before version 3.
+    #[serde(default)]
+    pub masks: bool,
 }
 
 /// The header of version 1 files: label names without roles.
@@ -175,6 +181,7 @@ impl Header {
             channels: old.channels,
             labels,
             factor_names: old.factor_names,
+            masks: false,
         })
     }
 
@@ -200,6 +207,8 @@ pub struct DatasetFile {
     pub labels: Vec<i32>,
     pub factors: Vec<f32>,
     pub pixels: Vec<u8>,
+    /// `S x S` per image when the header says `masks`, else empty.
+    pub masks: Vec<u8>,
 }
 
 impl DatasetFile {
@@ -221,12 +230,25 @@ impl DatasetFile {
                 channels,
                 labels,
                 factor_names: factors.iter().map(|s| s.to_string()).collect(),
+                masks: false,
             },
             domains: Vec::new(),
             labels: Vec::new(),
             factors: Vec::new(),
             pixels: Vec::new(),
+            masks: Vec::new(),
         }
+    }
+
+    /// The same, every image with a segmentation mask (see [`DatasetFile::push_with_mask`]).
+    pub fn with_masks(mut self) -> Self {
+        self.header.masks = true;
+        self
+    }
+
+    /// Side x side: the size of one mask.
+    pub fn mask_len(&self) -> usize {
+        self.header.side * self.header.side
     }
 
     pub fn image_len(&self) -> usize {
@@ -235,6 +257,27 @@ impl DatasetFile {
 
     /// Appends one image (`channels x side x side` bytes) with its labels and factors.
     pub fn push(&mut self, domain: Domain, labels: &[i32], factors: &[f32], pixels: &[u8]) {
+        assert!(!self.header.masks, "this dataset needs a mask per image");
+        self.push_unchecked(domain, labels, factors, pixels);
+    }
+
+    /// Appends one image with its segmentation mask (`side x side`, 1 inside the lesion).
+    pub fn push_with_mask(
+        &mut self,
+        domain: Domain,
+        labels: &[i32],
+        factors: &[f32],
+        pixels: &[u8],
+        mask: &[u8],
+    ) {
+        assert!(self.header.masks, "this dataset has no masks");
+        assert_eq!(mask.len(), self.mask_len());
+        assert!(mask.iter().all(|&m| m <= 1), "masks hold 0 or 1");
+        self.masks.extend_from_slice(mask);
+        self.push_unchecked(domain, labels, factors, pixels);
+    }
+
+    fn push_unchecked(&mut self, domain: Domain, labels: &[i32], factors: &[f32], pixels: &[u8]) {
         assert_eq!(labels.len(), self.header.labels.len());
         assert_eq!(factors.len(), self.header.factor_names.len());
         assert_eq!(pixels.len(), self.image_len());
@@ -255,6 +298,12 @@ impl DatasetFile {
         &self.labels[i * n..(i + 1) * n]
     }
 
+    /// Image `i`'s segmentation mask, when the file has masks.
+    pub fn mask_of(&self, i: usize) -> Option<&[u8]> {
+        let n = self.mask_len();
+        self.header.masks.then(|| &self.masks[i * n..(i + 1) * n])
+    }
+
     pub fn factors_of(&self, i: usize) -> &[f32] {
         let n = self.header.factor_names.len();
         &self.factors[i * n..(i + 1) * n]
@@ -262,7 +311,8 @@ impl DatasetFile {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = serde_json::to_vec(&self.header).expect("the header serialises");
-        let mut out = FORMAT.frame(&header, self.pixels.len() + 9 * self.domains.len());
+        let body = self.pixels.len() + self.masks.len() + 9 * self.domains.len();
+        let mut out = FORMAT.frame(&header, body);
         out.extend(self.domains.iter().map(|d| d.label()));
         for v in &self.labels {
             out.extend_from_slice(&v.to_le_bytes());
@@ -271,6 +321,7 @@ impl DatasetFile {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&self.pixels);
+        out.extend_from_slice(&self.masks);
         out
     }
 
@@ -283,7 +334,18 @@ impl DatasetFile {
         let mul = |a: usize, b: usize| a.checked_mul(b);
         let sizes = (|| {
             let image = mul(mul(header.channels, header.side)?, header.side)?;
-            Some([n, mul(mul(4, n)?, l)?, mul(mul(4, n)?, f)?, mul(n, image)?])
+            let masks = if header.masks {
+                mul(mul(n, header.side)?, header.side)?
+            } else {
+                0
+            };
+            Some([
+                n,
+                mul(mul(4, n)?, l)?,
+                mul(mul(4, n)?, f)?,
+                mul(n, image)?,
+                masks,
+            ])
         })();
         let needed = sizes.and_then(|s| s.iter().try_fold(0usize, |a, &b| a.checked_add(b)));
         let (Some(sizes), Some(needed)) = (sizes, needed) else {
@@ -291,11 +353,12 @@ impl DatasetFile {
         };
         if bytes.len() != needed {
             bail!(
-                "the file is truncated or corrupt: {} images of {}x{}x{} need {} bytes after the header, it has {}",
+                "the file is truncated or corrupt: {} images of {}x{}x{}{} need {} bytes after the header, it has {}",
                 n,
                 header.channels,
                 header.side,
                 header.side,
+                if header.masks { " with masks" } else { "" },
                 needed,
                 bytes.len()
             );
@@ -319,15 +382,20 @@ impl DatasetFile {
             .map(|c| f32::from_bits(u32_le(c)))
             .collect();
         let pixels = take(sizes[3]).to_vec();
+        let masks = take(sizes[4]).to_vec();
         let Some(domains) = domains else {
             bail!("the file is corrupt: a domain is neither 0 (background) nor 1 (target)");
         };
+        if masks.iter().any(|&m| m > 1) {
+            bail!("the file is corrupt: a mask value is neither 0 nor 1");
+        }
         Ok(Self {
             header,
             domains,
             labels,
             factors,
             pixels,
+            masks,
         })
     }
 
@@ -449,5 +517,34 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a dinfogan dataset"));
+    }
+
+    #[test]
+    fn masks_round_trip_and_are_checked() {
+        let mut file = DatasetFile::new("test", "masked", 2, 1, vec![], &[]).with_masks();
+        file.push_with_mask(Domain::Target, &[], &[], &[9, 9, 9, 9], &[0, 1, 1, 0]);
+        file.push_with_mask(Domain::Background, &[], &[], &[1, 2, 3, 4], &[0; 4]);
+        let bytes = file.to_bytes();
+        let back = DatasetFile::from_bytes(&bytes).unwrap();
+        assert_eq!(back, file);
+        assert_eq!(back.mask_of(0), Some(&[0u8, 1, 1, 0][..]));
+        // The masks are part of the size check, and their values are 0 or 1.
+        let err = DatasetFile::from_bytes(&bytes[..bytes.len() - 2])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("with masks"), "{err}");
+        let mut bad = bytes.clone();
+        *bad.last_mut().unwrap() = 7;
+        let err = DatasetFile::from_bytes(&bad).unwrap_err().to_string();
+        assert!(err.contains("mask value"), "{err}");
+        // A file without masks answers None.
+        let mut plain = DatasetFile::new("test", "plain", 2, 1, vec![], &[]);
+        plain.push(Domain::Target, &[], &[], &[1, 2, 3, 4]);
+        assert_eq!(
+            DatasetFile::from_bytes(&plain.to_bytes())
+                .unwrap()
+                .mask_of(0),
+            None
+        );
     }
 }

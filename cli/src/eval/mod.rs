@@ -5,6 +5,7 @@
 pub mod classifier;
 pub mod factorvae;
 pub mod leak;
+pub mod lesion;
 pub mod separation;
 
 use std::collections::HashMap;
@@ -35,6 +36,9 @@ pub enum EvalCommand {
     Factorvae(FactorVaeArgs),
     /// How much of the codes of generated images G(z, s) comes from z and how much from s.
     Leak(LeakArgs),
+    /// How well the healthy counterpart G(Qz(y), 0) finds each target image's lesion (a dataset
+    /// with segmentation masks, from `data build brats`): ROC AUC and Dice of |y - G(Qz(y), 0)|.
+    Lesion(LesionArgs),
 }
 
 pub fn run(command: EvalCommand) -> Result<()> {
@@ -43,6 +47,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
         EvalCommand::Separation(args) => separation_command(args),
         EvalCommand::Table(args) => table_command(args),
         EvalCommand::Leak(args) => leak_command(args),
+        EvalCommand::Lesion(args) => lesion_command(args),
     }
 }
 
@@ -401,4 +406,151 @@ fn leak_command(args: LeakArgs) -> Result<()> {
         write_atomic(out, text.as_bytes())?;
     }
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct LesionArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A dataset file with segmentation masks (`dinfogan data build brats`), e.g. the test split.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The dataset whose anomaly maps choose the Dice threshold, e.g. the training split
+    /// (default: the run's training data, when it is a dataset file with masks).
+    #[arg(long, conflicts_with = "threshold")]
+    pub calibrate: Option<PathBuf>,
+    /// A fixed threshold on the anomaly map (in units of [-1, 1] images) instead.
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Standard deviation of the Gaussian that smooths the anomaly map, in pixels (0: none).
+    #[arg(long, default_value_t = 2.0)]
+    pub sigma: f32,
+    /// A folder for the tables (lesion.md, lesion.csv) and the overlays of the first images.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How many overlays to write under --out.
+    #[arg(long, default_value_t = 16)]
+    pub overlays: usize,
+}
+
+/// Most calibration images used, evenly spaced through the file (their maps cost one encoding
+/// and one generation each).
+const CALIBRATION_IMAGES: usize = 500;
+
+fn lesion_command(args: LesionArgs) -> Result<()> {
+    if !(args.sigma.is_finite() && args.sigma >= 0.0) {
+        bail!(
+            "--sigma must be a non-negative number of pixels, not {}",
+            args.sigma
+        );
+    }
+    let model = args.model.load()?;
+    let c = model.config().clone();
+    let read = |path: &std::path::Path| -> Result<Vec<lesion::LesionImage>> {
+        let file = DatasetFile::read(path)?;
+        let h = &file.header;
+        if h.side != c.image_size || h.channels != c.channels {
+            bail!(
+                "{} holds {}x{}x{} images but the model works on {}x{}x{}",
+                path.display(),
+                h.channels,
+                h.side,
+                h.side,
+                c.channels,
+                c.image_size,
+                c.image_size
+            );
+        }
+        lesion::lesion_images(&file).with_context(|| format!("{}", path.display()))
+    };
+    let maps = |images: &[lesion::LesionImage]| -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+        let healthy = lesion::counterparts(&model, images)?;
+        let maps = images
+            .iter()
+            .zip(&healthy)
+            .map(|(i, h)| lesion::anomaly_map(&i.image, h, c.image_size, args.sigma))
+            .collect();
+        Ok((healthy, maps))
+    };
+    let (threshold, calibration) = match (args.threshold, &args.calibrate) {
+        (Some(t), _) => (t, "given".to_string()),
+        (None, given) => {
+            let path = match given {
+                Some(path) => path.clone(),
+                None => run_training_file(&args.model.checkpoint).context(
+                    "pass --calibrate with a dataset that has masks (e.g. the training split) \
+                     or --threshold",
+                )?,
+            };
+            let all = read(&path)?;
+            let stride = all.len().div_ceil(CALIBRATION_IMAGES);
+            let images: Vec<_> = all.into_iter().step_by(stride).collect();
+            eprintln!(
+                "choosing the threshold on {} images of {}",
+                images.len(),
+                path.display()
+            );
+            let (_, calibration_maps) = maps(&images)?;
+            (
+                lesion::best_threshold(&images, &calibration_maps),
+                format!("best Dice on {} images of {}", images.len(), path.display()),
+            )
+        }
+    };
+    let images = read(&args.data)?;
+    eprintln!("scoring {} target images with a lesion", images.len());
+    let (healthy, maps) = maps(&images)?;
+    let rows = lesion::score(&images, &maps, threshold);
+    let aucs: Vec<f64> = rows.iter().filter_map(|r| r.auc).collect();
+    let dices: Vec<f64> = rows.iter().map(|r| r.dice).collect();
+    let ((auc, auc_std), (dice, dice_std)) = (lesion::mean_std(&aucs), lesion::mean_std(&dices));
+    let text = format!(
+        "Lesion localisation by the healthy counterpart: map |y - G(Qz(y), 0)|, smoothed \
+         (sigma {} px), on {} target images of {} with a lesion; threshold {threshold:.4} ({calibration}).\n\n\
+         | images | ROC AUC (lesion vs brain) | Dice |\n|---|---|---|\n| {} | {auc:.3} ± {auc_std:.3} | {dice:.3} ± {dice_std:.3} |\n",
+        args.sigma,
+        rows.len(),
+        args.data.display(),
+        rows.len()
+    );
+    print!("{text}");
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+        write_atomic(&dir.join("lesion.md"), text.as_bytes())?;
+        write_atomic(&dir.join("lesion.csv"), &to_csv(&rows)?)?;
+        for ((image, counterpart), map) in
+            images.iter().zip(&healthy).zip(&maps).take(args.overlays)
+        {
+            let sheet =
+                lesion::overlay(image, counterpart, map, threshold, c.channels, c.image_size);
+            let path = dir.join(format!("image-{:05}.png", image.index));
+            crate::images::save_png(&sheet, &path, 1)?;
+        }
+        eprintln!(
+            "wrote {} (lesion.md, lesion.csv, {} overlays: image, healthy counterpart, map, outlines)",
+            dir.display(),
+            args.overlays.min(images.len())
+        );
+    }
+    Ok(())
+}
+
+/// The training data of the run at `checkpoint`, when it is a dataset file (with masks or
+/// not: reading it says so).
+fn run_training_file(checkpoint: &std::path::Path) -> Result<PathBuf> {
+    if !checkpoint.is_dir() {
+        bail!(
+            "{} is a model file, which does not say what it was trained on",
+            checkpoint.display()
+        );
+    }
+    let data = RunDir::open(checkpoint)?.load_meta()?.data;
+    match data.parse::<DataSpec>() {
+        Ok(DataSpec::File(path)) => Ok(path),
+        _ => bail!(
+            "the run in {} was not trained on a dataset file ({data})",
+            checkpoint.display()
+        ),
+    }
 }
