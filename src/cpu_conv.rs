@@ -594,6 +594,39 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         .unwrap_or_else(|| conv.forward(x))
 }
 
+/// A convolution of `x` by a weight tensor `[R, C, k, k]` (square kernel, the same stride and
+/// padding on both axes), plus `bias`: batched on burn-flex like [`conv2d`], else burn's own.
+/// For weights computed in the forward pass (spectral normalisation), which no `Conv2d` holds.
+pub fn conv2d_weight(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    let [channels_out, weight_in, k, k1] = weight.dims();
+    let op = (k == k1 && x.dims()[1] == weight_in)
+        .then(|| Geometry::new(x.dims(), k, stride, padding))
+        .flatten()
+        .map(|geometry| Op {
+            kind: Kind::Conv,
+            geometry,
+            other: channels_out,
+        });
+    match op.and_then(|op| run(op, x.clone(), weight.clone())) {
+        Some(y) => match bias {
+            Some(b) => y.add(b.reshape([1, channels_out, 1, 1])),
+            None => y,
+        },
+        None => burn::tensor::module::conv2d(
+            x,
+            weight,
+            bias,
+            burn::tensor::ops::ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1),
+        ),
+    }
+}
+
 fn conv_op(conv: &Conv2d, x: [usize; 4]) -> Option<Op> {
     let padding = match conv.padding {
         PaddingConfig2d::Valid => 0,
@@ -729,6 +762,32 @@ mod tests {
             check(
                 [2, 5, side, side],
                 |x| conv_transpose2d(&conv, x),
+                |x| conv.forward(x),
+                || conv.weight.val(),
+            );
+        }
+    }
+
+    /// The weight-tensor entry with a bias (Table 5's spectrally normalised convolutions).
+    #[test]
+    fn weight_tensor_convolution_with_bias_matches_burn() {
+        let device = Device::flex().autodiff();
+        for (stride, padding, side, kernel) in [(2, 1, 8, 4), (1, 1, 5, 3), (1, 0, 4, 1)] {
+            let conv = Conv2dConfig::new([3, 5], [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(
+                    padding, padding, padding, padding,
+                ))
+                .with_initializer(burn::nn::Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.5,
+                })
+                .init(&device);
+            let conv = crate::model::initialized(conv);
+            let bias = || conv.bias.as_ref().map(|b| b.val());
+            check(
+                [3, 3, side, side],
+                |x| conv2d_weight(x, conv.weight.val(), bias(), stride, padding),
                 |x| conv.forward(x),
                 || conv.weight.val(),
             );

@@ -76,7 +76,7 @@ fn up(channels_in: usize, channels_out: usize, first: bool, device: &Device) -> 
 }
 
 /// `conv.forward(x)`; on the CPU as one matrix product over the batch (see `cpu_conv`).
-fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(not(target_arch = "wasm32"))]
     return crate::cpu_conv::conv2d(conv, x);
     #[cfg(target_arch = "wasm32")]

@@ -26,7 +26,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::attention::SelfAttention;
 use crate::config::ModelConfig;
-use crate::model::{dcgan_init, DiscriminatorOutput};
+use crate::model::{convolve, dcgan_init, DiscriminatorOutput};
 use crate::noise::add_noise;
 use crate::spectral::{SnConv2d, SnLinear};
 
@@ -65,7 +65,7 @@ impl UpBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = if self.upsample { upsample(x) } else { x };
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.norm.forward(convolve(&self.conv, x)))
     }
 }
 
@@ -128,7 +128,17 @@ impl MriGenerator {
         for block in &self.late {
             x = block.forward(x);
         }
-        tanh(self.output.forward(x))
+        let bias = self.output.bias.as_ref().map(|b| b.val());
+        #[cfg(not(target_arch = "wasm32"))]
+        let x = crate::cpu_conv::conv2d_weight(x, self.output.weight.val(), bias, 1, 1);
+        #[cfg(target_arch = "wasm32")]
+        let x = burn::tensor::module::conv2d(
+            x,
+            self.output.weight.val(),
+            bias,
+            burn::tensor::ops::ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        );
+        tanh(x)
     }
 }
 

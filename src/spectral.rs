@@ -18,7 +18,6 @@
 use burn::module::{Param, RunningState};
 use burn::nn::Initializer;
 use burn::prelude::*;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::Distribution;
 
 use crate::model::dcgan_init;
@@ -115,11 +114,16 @@ impl SnConv2d {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let weight = self.norm.normalise(self.weight.val());
+        let bias = self.bias.as_ref().map(Param::val);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::cpu_conv::conv2d_weight(x, weight, bias, self.stride, self.padding);
+        #[cfg(target_arch = "wasm32")]
         burn::tensor::module::conv2d(
             x,
-            self.norm.normalise(self.weight.val()),
-            self.bias.as_ref().map(Param::val),
-            ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1),
+            weight,
+            bias,
+            burn::tensor::ops::ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1),
         )
     }
 }
@@ -303,7 +307,7 @@ mod tests {
             x.clone().inner(),
             conv.weight.val().inner().div_scalar(sigma),
             conv.bias.as_ref().map(|b| b.val().inner()),
-            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+            burn::tensor::ops::ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
         );
         let valid = conv.valid();
         let out = valid.forward(x.inner());
