@@ -23,6 +23,9 @@ use crate::model_mri::{MriDiscriminator, MriEncoder, MriGenerator, MriRegularise
 macro_rules! transparent_module {
     ($(#[$doc:meta])* $name:ident { $($variant:ident($inner:ty)),+ $(,)? }) => {
         $(#[$doc])*
+        // One of each network exists per model: boxing the larger variant would only add an
+        // indirection to every call.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone)]
         pub enum $name {
             $($variant($inner)),+

@@ -66,6 +66,9 @@ pub enum Recipe {
     Celeba,
     /// The grouped evaluation set of the FactorVAE score on dSprites-MNIST (targets only).
     DspritesMnistGroups,
+    /// Brain MRI from BraTS-style NIfTI volumes (--from): axial slices with tumour are targets,
+    /// those without background, each with its tumour mask (for `eval lesion`).
+    Brats,
 }
 
 #[derive(Debug, Args)]
@@ -89,13 +92,35 @@ pub struct BuildArgs {
     /// The CIFAR-10 binary folder (cifar-10-batches-bin), for cifar-mnist.
     #[arg(long)]
     pub cifar: Option<PathBuf>,
+    /// brats: the BraTS folder, one sub-folder per subject with `*_t1.nii.gz` (and the other
+    /// modalities) and `*_seg.nii.gz`.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// brats: a folder of control subjects in the same layout, without segmentations: all
+    /// their slices are background.
+    #[arg(long)]
+    pub healthy: Option<PathBuf>,
+    /// brats: the MRI sequence (the paper: t1).
+    #[arg(long, value_enum, default_value = "t1")]
+    pub modality: super::brats::Modality,
+    /// brats: the axial slices FIRST:LAST:STEP (inclusive) in canonical orientation; the
+    /// default is the paper's public data (slices 86 to 94, every second one).
+    #[arg(long, default_value = "86:94:2")]
+    pub slices: super::brats::SliceRange,
+    /// brats: a slice is a target when its segmentation has more than this many tumour voxels.
+    #[arg(long, default_value_t = 0)]
+    pub min_tumour_voxels: usize,
+    /// brats: the share of subjects in the test split (subjects, never slices, are split).
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
     /// The training split (default) or the test split.
     #[arg(long)]
     pub test: bool,
     /// Image side: 64 as in the paper, or 32 (images are composed at their native size, then
-    /// resized; dSprites-MNIST at 32 makes the smallest sprites about 5 pixels wide).
-    #[arg(long, default_value_t = 64)]
-    pub size: usize,
+    /// resized; dSprites-MNIST at 32 makes the smallest sprites about 5 pixels wide); brats:
+    /// 128 as in the paper (the Table 5 network), or 64 or 32.
+    #[arg(long)]
+    pub size: Option<usize>,
     /// dsprites-mnist: probability that a dSprites image is used (the paper: 0.1).
     #[arg(long, default_value_t = 0.1)]
     pub probability: f64,
@@ -138,9 +163,14 @@ fn build(args: BuildArgs) -> Result<()> {
             .as_ref()
             .context("this recipe needs --mnist, the folder of MNIST's IDX files (scripts/fetch-mnist.sh fetches them)")
     };
-    if args.size != 32 && args.size != 64 {
-        bail!("--size must be 32 or 64, not {}", args.size);
-    }
+    let size = match (args.recipe, args.size) {
+        (Recipe::Brats, None) => 128,
+        (Recipe::Brats, Some(size @ (32 | 64 | 128))) => size,
+        (Recipe::Brats, Some(size)) => bail!("--size must be 128, 64 or 32 for brats, not {size}"),
+        (_, None) => 64,
+        (_, Some(size @ (32 | 64))) => size,
+        (_, Some(size)) => bail!("--size must be 32 or 64, not {size}"),
+    };
     let data = match args.recipe {
         Recipe::CifarMnist => {
             let dir = args
@@ -150,7 +180,7 @@ fn build(args: BuildArgs) -> Result<()> {
             let cifar = Cifar::open(dir, !args.test)?;
             // The public code draws the digits of both splits from MNIST's training set.
             let mnist = Mnist::open(mnist_dir()?, "train")?;
-            recipes::cifar_mnist(&cifar, &mnist, args.size, !args.test, args.seed)
+            recipes::cifar_mnist(&cifar, &mnist, size, !args.test, args.seed)
         }
         Recipe::DspritesMnist | Recipe::DspritesMnistGroups => {
             if !(args.probability > 0.0 && args.probability <= 1.0) {
@@ -167,7 +197,7 @@ fn build(args: BuildArgs) -> Result<()> {
                  sprites: &mut recipes::SpriteSource| match args.recipe {
                     Recipe::DspritesMnistGroups => recipes::dsprites_mnist_groups(
                         &mnist,
-                        args.size,
+                        size,
                         args.groups,
                         args.per_group,
                         args.seed,
@@ -176,7 +206,7 @@ fn build(args: BuildArgs) -> Result<()> {
                     ),
                     _ => recipes::dsprites_mnist(
                         &mnist,
-                        args.size,
+                        size,
                         args.probability,
                         args.seed,
                         factors,
@@ -204,7 +234,33 @@ fn build(args: BuildArgs) -> Result<()> {
             } else {
                 super::celeba::Split::Train
             };
-            super::celeba::celeba(dir, args.size, split, args.limit)?
+            super::celeba::celeba(dir, size, split, args.limit)?
+        }
+        Recipe::Brats => {
+            let from = args.from.as_ref().context(
+                "brats needs --from, the BraTS folder (one sub-folder per subject with its \
+                 *_t1.nii.gz and *_seg.nii.gz)",
+            )?;
+            if !(0.0..1.0).contains(&args.test_fraction) {
+                bail!(
+                    "--test-fraction must be in [0, 1), not {}",
+                    args.test_fraction
+                );
+            }
+            let options = super::brats::BratsOptions {
+                modality: args.modality,
+                slices: args.slices,
+                side: size,
+                min_tumour_voxels: args.min_tumour_voxels,
+            };
+            recipes::brats(
+                from,
+                args.healthy.as_deref(),
+                &options,
+                args.test,
+                args.test_fraction,
+                args.seed,
+            )?
         }
     };
     data.write(&args.out)?;

@@ -3,6 +3,7 @@
 //! Batches are a pure function of (seed, step), so a resumed run sees exactly the batches it
 //! would have seen.
 
+pub mod brats;
 pub mod celeba;
 pub mod cifar;
 pub mod commands;

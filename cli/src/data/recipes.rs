@@ -8,6 +8,9 @@ use image::imageops::{resize, FilterType};
 use image::{GrayImage, RgbImage};
 use rand::{rngs::StdRng, seq::SliceRandom, RngExt, SeedableRng};
 
+use std::path::Path;
+
+use super::brats::{self, BratsOptions};
 use super::cifar::{self, Cifar};
 use super::file::{DatasetFile, LabelSpec};
 use super::idx::Mnist;
@@ -387,6 +390,97 @@ pub fn dsprites_mnist_groups(
             &factors(index).values(),
             &resize_grey(&target, 64, side),
         );
+    }
+    Ok(out)
+}
+
+/// Brain MRI (the paper's Brats): the axial slices of BraTS-style volumes (see
+/// [`super::brats`] for orientation, intensity scaling and size), a slice with tumour a target,
+/// one without a background image, each with its tumour mask. The subjects of `from` and, all
+/// background, of `healthy` are split into training and test by subject (never by slice):
+/// `test` picks the test split. Labels: the subject (its position among the split's subjects,
+/// by name) and the axial index, both bookkeeping.
+pub fn brats(
+    from: &Path,
+    healthy: Option<&Path>,
+    options: &BratsOptions,
+    test: bool,
+    test_fraction: f64,
+    seed: u64,
+) -> anyhow::Result<DatasetFile> {
+    let mut subjects = brats::find_subjects(from, options.modality)?;
+    if let Some(dir) = healthy {
+        for mut subject in brats::find_subjects(dir, options.modality)? {
+            // Control subjects are background only, whatever files sit beside them.
+            subject.seg = None;
+            subject.name = format!("healthy/{}", subject.name);
+            subjects.push(subject);
+        }
+    }
+    if subjects.is_empty() {
+        anyhow::bail!(
+            "{} holds no subject folder (one folder per subject with its *{}.nii.gz)",
+            from.display(),
+            options.modality.suffix()
+        );
+    }
+    let names: Vec<String> = subjects.iter().map(|s| s.name.clone()).collect();
+    let (train, test_names) = brats::split_subjects(&names, test_fraction, seed);
+    let chosen = if test { test_names } else { train };
+    let split = if test { "test" } else { "training" };
+    if chosen.is_empty() {
+        anyhow::bail!(
+            "the {split} split has no subject: {} subjects with --test-fraction {test_fraction}; \
+             change --test-fraction",
+            names.len()
+        );
+    }
+    let side = options.side;
+    let mut out =
+        DatasetFile::new(
+            "brats",
+            &format!(
+            "brain MRI, {} axial slices {} of {} subjects ({split} split), {side}x{side}; target: \
+             more than {} tumour voxels",
+            options.modality, options.slices, chosen.len(), options.min_tumour_voxels
+        ),
+            side,
+            1,
+            vec![
+                LabelSpec::bookkeeping("subject"),
+                LabelSpec::bookkeeping("slice"),
+            ],
+            &["tumour_voxels"],
+        )
+        .with_masks();
+    let started = std::time::Instant::now();
+    for (k, subject) in subjects
+        .iter()
+        .filter(|s| chosen.contains(&s.name))
+        .enumerate()
+    {
+        for slice in brats::read_subject(subject, options)? {
+            let domain = if slice.target {
+                Domain::Target
+            } else {
+                Domain::Background
+            };
+            out.push_with_mask(
+                domain,
+                &[k as i32, slice.index as i32],
+                &[slice.tumour_voxels as f32],
+                &slice.image,
+                &slice.mask,
+            );
+        }
+        if (k + 1) % 50 == 0 {
+            eprintln!(
+                "read {} of {} subjects ({:.0} s)",
+                k + 1,
+                chosen.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     Ok(out)
 }

@@ -86,6 +86,24 @@ pub fn counterparts(model: &InferenceModel, images: &[LesionImage]) -> Result<Ve
     Ok(out)
 }
 
+/// The healthy counterparts of some images and their anomaly maps.
+pub struct Maps {
+    pub counterparts: Vec<Vec<f32>>,
+    pub maps: Vec<Vec<f32>>,
+}
+
+/// [`counterparts`] and their [`anomaly_map`]s, smoothed with `sigma` pixels.
+pub fn maps(model: &InferenceModel, images: &[LesionImage], sigma: f32) -> Result<Maps> {
+    let counterparts = counterparts(model, images)?;
+    let side = model.config().image_size;
+    let maps = images
+        .iter()
+        .zip(&counterparts)
+        .map(|(i, h)| anomaly_map(&i.image, h, side, sigma))
+        .collect();
+    Ok(Maps { counterparts, maps })
+}
+
 /// The anomaly map of one image: |y - counterpart| averaged over channels, smoothed with a
 /// Gaussian of `sigma` pixels (none at 0).
 pub fn anomaly_map(image: &[f32], counterpart: &[f32], side: usize, sigma: f32) -> Vec<f32> {
@@ -381,7 +399,10 @@ mod tests {
             region: brain,
         };
         let perfect = anomaly_map(&image, &healthy, side, 1.0);
-        let threshold = best_threshold(std::slice::from_ref(&lesion_image), &[perfect.clone()]);
+        let threshold = best_threshold(
+            std::slice::from_ref(&lesion_image),
+            std::slice::from_ref(&perfect),
+        );
         let row = &score(std::slice::from_ref(&lesion_image), &[perfect], threshold)[0];
         assert_eq!(row.auc, Some(1.0));
         assert!(row.dice > 0.9, "Dice {}", row.dice);

@@ -463,15 +463,6 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
         }
         lesion::lesion_images(&file).with_context(|| format!("{}", path.display()))
     };
-    let maps = |images: &[lesion::LesionImage]| -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
-        let healthy = lesion::counterparts(&model, images)?;
-        let maps = images
-            .iter()
-            .zip(&healthy)
-            .map(|(i, h)| lesion::anomaly_map(&i.image, h, c.image_size, args.sigma))
-            .collect();
-        Ok((healthy, maps))
-    };
     let (threshold, calibration) = match (args.threshold, &args.calibrate) {
         (Some(t), _) => (t, "given".to_string()),
         (None, given) => {
@@ -490,7 +481,7 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
                 images.len(),
                 path.display()
             );
-            let (_, calibration_maps) = maps(&images)?;
+            let calibration_maps = lesion::maps(&model, &images, args.sigma)?.maps;
             (
                 lesion::best_threshold(&images, &calibration_maps),
                 format!("best Dice on {} images of {}", images.len(), path.display()),
@@ -499,7 +490,7 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
     };
     let images = read(&args.data)?;
     eprintln!("scoring {} target images with a lesion", images.len());
-    let (healthy, maps) = maps(&images)?;
+    let lesion::Maps { counterparts, maps } = lesion::maps(&model, &images, args.sigma)?;
     let rows = lesion::score(&images, &maps, threshold);
     let aucs: Vec<f64> = rows.iter().filter_map(|r| r.auc).collect();
     let dices: Vec<f64> = rows.iter().map(|r| r.dice).collect();
@@ -519,8 +510,11 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
             .with_context(|| format!("could not create {}", dir.display()))?;
         write_atomic(&dir.join("lesion.md"), text.as_bytes())?;
         write_atomic(&dir.join("lesion.csv"), &to_csv(&rows)?)?;
-        for ((image, counterpart), map) in
-            images.iter().zip(&healthy).zip(&maps).take(args.overlays)
+        for ((image, counterpart), map) in images
+            .iter()
+            .zip(&counterparts)
+            .zip(&maps)
+            .take(args.overlays)
         {
             let sheet =
                 lesion::overlay(image, counterpart, map, threshold, c.channels, c.image_size);
