@@ -16,7 +16,7 @@ use dinfogan::builtin::Domain;
 use proptest::prelude::*;
 
 use crate::data::file::{DatasetFile, LabelSpec};
-use crate::data::{celeba, cifar, dsprites, idx};
+use crate::data::{brats, celeba, cifar, dsprites, idx};
 
 /// A valid input with some bytes overwritten, some inserted, and maybe cut short.
 fn mutated(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
@@ -91,6 +91,23 @@ fn png() -> Vec<u8> {
     bytes
 }
 
+/// A small NIfTI-1 volume (plain, not gzipped, so that mutations reach the header fields).
+fn nifti() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.nii");
+    let dims = [4, 3, 2];
+    let voxels: Vec<f32> = (0..24).map(|v| v as f32).collect();
+    brats::synthetic_nifti::write_nifti(
+        &path,
+        dims,
+        &voxels,
+        brats::synthetic_nifti::IDENTITY,
+        false,
+    )
+    .unwrap();
+    std::fs::read(path).unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -142,6 +159,15 @@ proptest! {
         if let Ok(latents) = dsprites::latents(file.path()) {
             let count = latents.factors.len();
             let _ = dsprites::stream_images(file.path(), count, &mut |_| true, &mut |_, _| {});
+        }
+    }
+
+    #[test]
+    fn fuzz_nifti(bytes in inputs(nifti())) {
+        let file = temp_file(&bytes);
+        if let Ok(volume) = brats::read_nifti(file.path()) {
+            // The voxels are exactly what the dimensions declare.
+            prop_assert_eq!(volume.data.len(), volume.dims.iter().product::<usize>());
         }
     }
 

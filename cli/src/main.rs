@@ -64,7 +64,25 @@ enum Command {
     },
 }
 
+/// Keeps freed memory in the process for the next allocation instead of handing it back.
+/// A training step allocates and frees the same large activations every iteration; glibc
+/// serves blocks over 32 MiB with a fresh `mmap` each time and returns them with `munmap`, so
+/// every step page-faults its activations in again (at 128x128, batch 32, a third of the CPU
+/// time was the kernel's). From the heap, freed blocks are reused as they are. Measured on the
+/// 2-core Zen 5 machine (`bench --size 128 --channels 1 --batch 8`): 14.3 s per iteration
+/// before, 11.2 s after; 64x64 batch 64: 4.47 s before, 4.24 s after. The process then keeps
+/// its peak memory until it exits.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     // A mistake on the command line is a user's mistake like any other: one `error:` sentence
     // (clap's) and exit code 1. Help and version are not errors.
     let cli = match Cli::try_parse() {

@@ -1,9 +1,11 @@
 // Benchmark of the viewer in headless Chromium (SwiftShader's WebGPU here; a real GPU elsewhere)
 // and of its CPU fallback: bundle size, page load to first grid, a grid of 64 images, a swap.
 //   cd web && npm run bench          (after scripts/build-web.sh)
+//   BENCH_MODEL=model.bpk npm run bench   (another model than the catalogue's first; the swap
+//                                          then uses built-in example images at its size)
 import { readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DIST, serve, launch, open, settled } from './harness.mjs';
 
 const REPEATS = 5;
@@ -14,10 +16,13 @@ const raw = statSync(wasm).size;
 const gz = gzipSync(readFileSync(wasm), { level: 9 }).length;
 console.log(`bundle: ${(raw / 1e6).toFixed(2)} MB wasm (${(gz / 1e6).toFixed(2)} MB gzip -9)`);
 
-const server = await serve({ '/': DIST });
+const model = process.env.BENCH_MODEL && resolve(process.env.BENCH_MODEL);
+const server = await serve({ '/': DIST, ...(model ? { '/bench-model/': dirname(model) } : {}) });
+const query = model ? `model=/bench-model/${basename(model)}&` : '';
+if (model) console.log(`model: ${model} (${(statSync(model).size / 1e6).toFixed(1)} MB)`);
 for (const webgpu of [true, false]) {
   const browser = await launch({ webgpu });
-  const page = await open(browser, `${server.url}/?rows=8&cols=8`);
+  const page = await open(browser, `${server.url}/?${query}rows=8&cols=8`);
   if ((await settled(page)) !== 'ready') throw new Error(await page.textContent('#error'));
   const result = await page.evaluate(async (repeats) => {
     const { call, state } = window.dinfogan;

@@ -1086,7 +1086,7 @@ fn qform_affine(q: [f64; 3], offset: [f64; 3], pixdim: &[f64]) -> [[f64; 4]; 3] 
 
 #[cfg(test)]
 #[path = "synthetic_nifti.rs"]
-mod synthetic_nifti;
+pub(crate) mod synthetic_nifti;
 
 #[cfg(test)]
 mod tests {
