@@ -1,7 +1,9 @@
 """The training iteration of `dinfogan bench` in PyTorch, for side-by-side speed ratios.
 
 Same networks (the paper's Table 4: DCGAN generator, a discriminator trunk with Gaussian noise
-of std 0.2 before every convolution and head, four heads D, C, Qz, Qs), same losses (eq. 4-8
+of std 0.2 before every convolution and head, four heads D, C, Qz, Qs; at --size 128 its
+Table 5: upsampling 3x3 convolutions and self-attention in G, spectral normalisation and fully
+connected heads in D, as src/model_mri.rs builds them), same losses (eq. 4-8
 with Table 6's weights, no CR), same batch (B background + B target real images, B fakes per
 domain), one G step and one D step per iteration, Adam (0.5, 0.999, eps 1e-8).
 
@@ -14,6 +16,7 @@ Two variants:
           fakes are detached in the D step, one discriminator pass per real batch.
 
     python3 bench/pytorch_reference.py --variant saving --size 64 --batch 64 --iters 3
+    python3 bench/pytorch_reference.py --variant saving --size 128 --channels 1 --batch 32
 
 prints one line per iteration and a final `mean ... s per iteration` line, like
 `dinfogan bench`. Needs torch (CPU is enough); threads: all cores unless --threads;
@@ -79,6 +82,80 @@ class Discriminator(nn.Module):
         f = self.trunk(x)
         adv, cls, z, s = (h(self.noise(f)).flatten(1) for h in self.heads)
         return adv[:, 0], cls[:, 0], z, s
+
+
+SN = nn.utils.parametrizations.spectral_norm
+
+
+class UpBlock(nn.Module):
+    def __init__(self, c_in, c_out, up):
+        super().__init__()
+        self.up = up
+        self.conv = nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)
+        self.norm = nn.BatchNorm2d(c_out)
+
+    def forward(self, x):
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        return F.relu(self.norm(self.conv(x)))
+
+
+class Attention(nn.Module):
+    """SAGAN/BigGAN self-attention: SN 1x1 theta, phi (C/8), g (C/2), o; 2x2 max-pool on phi
+    and g; gamma starts at 0."""
+
+    def __init__(self, c):
+        super().__init__()
+        one = lambda a, b: SN(nn.Conv2d(a, b, 1, bias=False))
+        self.theta, self.phi, self.g, self.o = one(c, c // 8), one(c, c // 8), one(c, c // 2), one(c // 2, c)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        theta = self.theta(x).view(b, c // 8, h * w)
+        phi = F.max_pool2d(self.phi(x), 2).view(b, c // 8, h * w // 4)
+        g = F.max_pool2d(self.g(x), 2).view(b, c // 2, h * w // 4)
+        beta = F.softmax(torch.bmm(theta.transpose(1, 2), phi), -1)
+        o = self.o(torch.bmm(g, beta.transpose(1, 2)).view(b, c // 2, h, w))
+        return x + self.gamma * o
+
+
+class Generator128(nn.Module):
+    def __init__(self, width, channels):
+        super().__init__()
+        w = width
+        self.w = w
+        self.input = nn.Linear(L + M, 8 * w * 16, bias=False)
+        self.early = nn.Sequential(UpBlock(8 * w, 16 * w, True), UpBlock(16 * w, 8 * w, True), UpBlock(8 * w, 4 * w, True))
+        self.attention = Attention(4 * w)
+        self.late = nn.Sequential(UpBlock(4 * w, 4 * w, True), UpBlock(4 * w, 2 * w, False), UpBlock(2 * w, w, True))
+        self.output = nn.Conv2d(w, channels, 3, 1, 1)
+
+    def forward(self, z, s):
+        x = self.input(torch.cat([z, s], 1)).view(-1, 8 * self.w, 4, 4)
+        return torch.tanh(self.output(self.late(self.attention(self.early(x)))))
+
+
+class Discriminator128(nn.Module):
+    def __init__(self, width, channels):
+        super().__init__()
+        w = width
+        chans = [channels, w, 2 * w, 4 * w, 8 * w, 8 * w]
+        layers = []
+        for a, b in zip(chans, chans[1:]):
+            layers += [Noise(), SN(nn.Conv2d(a, b, 4, 2, 1)), nn.LeakyReLU(0.2)]
+        self.trunk = nn.Sequential(*layers, nn.Flatten())
+        f = 8 * w * 16
+        self.noise = Noise()
+        self.adv, self.cls = nn.Linear(f, 1), nn.Linear(f, 1)
+        q = lambda k: nn.Sequential(
+            Noise(), SN(nn.Linear(f, 128, bias=False)), nn.LeakyReLU(0.2), Noise(), SN(nn.Linear(128, k)), nn.LeakyReLU(0.2)
+        )
+        self.qz, self.qs = q(L), q(M)
+
+    def forward(self, x):
+        f = self.trunk(x)
+        return self.adv(self.noise(f))[:, 0], self.cls(self.noise(f))[:, 0], self.qz(f), self.qs(f)
 
 
 def nll(logits, label):  # -log sigmoid, stable: the paper's BCE on probabilities
@@ -150,6 +227,7 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--channels", type=int, default=3)
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda where PyTorch has it")
@@ -158,12 +236,15 @@ def main():
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dev = torch.device(args.device)
-    g = Generator(args.size, args.width, 3).to(dev)
-    d = Discriminator(args.size, args.width, 3).to(dev)
+    c = args.channels
+    if args.size == 128:
+        g, d = Generator128(args.width, c).to(dev), Discriminator128(args.width, c).to(dev)
+    else:
+        g, d = Generator(args.size, args.width, c).to(dev), Discriminator(args.size, args.width, c).to(dev)
     adam = dict(lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
     opt_g, opt_d = torch.optim.Adam(g.parameters(), **adam), torch.optim.Adam(d.parameters(), **adam)
-    bg = torch.rand(args.batch, 3, args.size, args.size, device=dev) * 2 - 1
-    t = torch.rand(args.batch, 3, args.size, args.size, device=dev) * 2 - 1
+    bg = torch.rand(args.batch, c, args.size, args.size, device=dev) * 2 - 1
+    t = torch.rand(args.batch, c, args.size, args.size, device=dev) * 2 - 1
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, {where}, variant {args.variant}")
     times = []

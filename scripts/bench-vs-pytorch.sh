@@ -3,12 +3,13 @@
 # (bench/pytorch_reference.py: the public code's iteration and the work-saving one), side by
 # side on this machine, alternating, ROUNDS times. Prints the CPU, every time, and the ratios
 # PyTorch time / dinfogan time (above 1: dinfogan is faster) as median [min, max] over rounds.
-#   scripts/bench-vs-pytorch.sh [ROUNDS=3] [SIZE=64] [BATCH=64] [ITERS=3]
+#   scripts/bench-vs-pytorch.sh [ROUNDS=3] [SIZE=64] [BATCH=64] [ITERS=3] [CHANNELS=3]
+# (SIZE 128 runs the Table 5 network; the paper trains it on grey images: CHANNELS=1.)
 # Needs the release CLI (built by scripts/test.sh or `cargo build --release -p dinfogan-cli`;
 # $DINFOGAN_BIN overrides) and a python with torch ($PYTHON, default python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds="${1:-3}" size="${2:-64}" batch="${3:-64}" iters="${4:-3}"
+rounds="${1:-3}" size="${2:-64}" batch="${3:-64}" iters="${4:-3}" channels="${5:-3}"
 bin="${DINFOGAN_BIN:-${CARGO_TARGET_DIR:-target}/release/dinfogan}"
 python="${PYTHON:-python3}"
 [ -x "$bin" ] || { echo "error: the CLI is missing at $bin: build it first" >&2; exit 1; }
@@ -17,13 +18,14 @@ python="${PYTHON:-python3}"
 
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores;" \
   "$(grep -o -w -E 'avx2|avx512f|avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
-echo "Table 4 model, ${size}x${size}x3, B = $batch per domain, $iters timed iterations per run"
+table=4; [ "$size" = 128 ] && table=5
+echo "Table $table model, ${size}x${size}x$channels, B = $batch per domain, $iters timed iterations per run"
 per_iter() { sed -n 's/.* \([0-9.]*\) s per iteration.*/\1/p' | tail -1; }
 declare -a ours public saving
 for r in $(seq 1 "$rounds"); do
-  ours+=("$("$bin" bench --backend cpu --size "$size" --batch "$batch" --iters "$iters" | per_iter)")
-  public+=("$("$python" bench/pytorch_reference.py --variant public --size "$size" --batch "$batch" --iters "$iters" | per_iter)")
-  saving+=("$("$python" bench/pytorch_reference.py --variant saving --size "$size" --batch "$batch" --iters "$iters" | per_iter)")
+  ours+=("$("$bin" bench --backend cpu --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
+  public+=("$("$python" bench/pytorch_reference.py --variant public --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
+  saving+=("$("$python" bench/pytorch_reference.py --variant saving --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
   echo "round $r: dinfogan ${ours[-1]} s, PyTorch public ${public[-1]} s, PyTorch saving ${saving[-1]} s"
 done
 python3 - "${ours[*]}" "${public[*]}" "${saving[*]}" <<'PY'
