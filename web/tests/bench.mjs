@@ -3,12 +3,17 @@
 //   cd web && npm run bench          (after scripts/build-web.sh)
 //   BENCH_MODEL=model.bpk npm run bench   (another model than the catalogue's first; the swap
 //                                          then uses built-in example images at its size)
+//   BENCH_ROWS=2 BENCH_COLS=4 BENCH_REPEATS=3 BENCH_PATHS=cpu (a smaller grid, fewer repeats,
+//                                          the CPU path only)
 import { readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DIST, serve, launch, open, settled } from './harness.mjs';
 
-const REPEATS = 5;
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+// The grid: 8x8 unless BENCH_ROWS / BENCH_COLS say otherwise (a 128x128 model on the CPU).
+const ROWS = Number(process.env.BENCH_ROWS ?? 8);
+const COLS = Number(process.env.BENCH_COLS ?? 8);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const wasm = join(DIST, 'pkg', 'dinfogan_web_bg.wasm');
@@ -20,13 +25,15 @@ const model = process.env.BENCH_MODEL && resolve(process.env.BENCH_MODEL);
 const server = await serve({ '/': DIST, ...(model ? { '/bench-model/': dirname(model) } : {}) });
 const query = model ? `model=/bench-model/${basename(model)}&` : '';
 if (model) console.log(`model: ${model} (${(statSync(model).size / 1e6).toFixed(1)} MB)`);
-for (const webgpu of [true, false]) {
+// BENCH_PATHS=cpu skips WebGPU (SwiftShader is far slower than the CPU path for big models).
+const paths = process.env.BENCH_PATHS === 'cpu' ? [false] : [true, false];
+for (const webgpu of paths) {
   const browser = await launch({ webgpu });
-  const page = await open(browser, `${server.url}/?${query}rows=8&cols=8`);
+  const page = await open(browser, `${server.url}/?${query}rows=${ROWS}&cols=${COLS}`);
   if ((await settled(page)) !== 'ready') throw new Error(await page.textContent('#error'));
-  const result = await page.evaluate(async (repeats) => {
+  const result = await page.evaluate(async ({ repeats, rows, cols }) => {
     const { call, state } = window.dinfogan;
-    const { result: grid } = await call('gridLatents', { rows: 8, cols: 8, commonSeed: 1, salientSeed: 2 });
+    const { result: grid } = await call('gridLatents', { rows, cols, commonSeed: 1, salientSeed: 2 });
     const timed = async (op, args) => {
       const times = [];
       for (let i = 0; i < repeats; i++) {
@@ -55,12 +62,13 @@ for (const webgpu of [true, false]) {
       swap,
       grid64CpuPixels,
     };
-  }, REPEATS);
-  console.log(`${result.backend}: first grid of 64 ${(result.firstGridMs / 1000).toFixed(2)} s after ` +
-    `navigation; grid of 64 median ${median(result.grid64).toFixed(0)} ms ` +
+  }, { repeats: REPEATS, rows: ROWS, cols: COLS });
+  const n = ROWS * COLS;
+  console.log(`${result.backend}: first grid of ${n} ${(result.firstGridMs / 1000).toFixed(2)} s after ` +
+    `navigation; grid of ${n} median ${median(result.grid64).toFixed(0)} ms ` +
     `[${result.grid64.map((x) => x.toFixed(0)).join(', ')}]; swap median ` +
     `${median(result.swap).toFixed(0)} ms [${result.swap.map((x) => x.toFixed(0)).join(', ')}]` +
-    (result.grid64CpuPixels ? `; grid of 64 with CPU pixel conversion median ` +
+    (result.grid64CpuPixels ? `; grid of ${n} with CPU pixel conversion median ` +
       `${median(result.grid64CpuPixels).toFixed(0)} ms` : ''));
   await browser.close();
 }

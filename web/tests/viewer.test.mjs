@@ -37,6 +37,18 @@ before(async () => {
       '--out', join(fixtures, name),
     ], { stdio: 'pipe' });
   }
+  // A narrow 128x128 model (the Table 5 network: attention, spectral norm), trained for two
+  // steps on the built-in data, exported, and its CLI grid.
+  const run = join(fixtures, 'mri-run');
+  execFileSync(cli(), ['train', '--size', '128', '--channels', '1', '--width', '2', '--batch-size', '2',
+    '--steps', '2', '--sample-every', '0', '--quiet', '--backend', 'cpu', '--out', run], { stdio: 'pipe' });
+  execFileSync(cli(), ['export', '--checkpoint', run, '--out', join(fixtures, 'mri.bpk')], { stdio: 'pipe' });
+  execFileSync(cli(), [
+    'generate', '--checkpoint', join(fixtures, 'mri.bpk'), '--backend', 'cpu',
+    '--seed', String(SEEDS.common), '--salient-seed', String(SEEDS.salient),
+    '--rows', String(SEEDS.rows), '--cols', String(SEEDS.cols), '--scale', '1',
+    '--out', join(fixtures, 'grid-mri.png'),
+  ], { stdio: 'pipe' });
   const model = readFileSync(DEMO_MODEL);
   writeFileSync(join(fixtures, 'truncated.bpk'), model.subarray(0, Math.floor(model.length / 2)));
   writeFileSync(join(fixtures, 'foreign.bpk'), readFileSync(join(fixtures, 'grid.png')));
@@ -107,6 +119,18 @@ test('the built-in demo model, opened by URL, draws its CLI grid', async (t) => 
   const diff = await comparePixels(page, '#grid', '/fixtures/grid-demo.png');
   assert.ok(diff.maxDiff !== undefined && diff.maxDiff <= MAX_PIXEL_DIFF, JSON.stringify(diff));
 });
+
+for (const path of ['webgpu', 'cpu']) {
+  test(`a 128x128 model (Table 5) on the ${path} path draws its CLI grid, a row at a time`, async (t) => {
+    const page = await viewer(t, browsers[path], `model=/fixtures/mri.bpk&${gridQuery}`);
+    assert.equal(await settled(page), 'ready', await page.textContent('#error'));
+    assert.equal(await page.evaluate(() => window.dinfogan.state.model.config.image_size), 128);
+    const diff = await comparePixels(page, '#grid', '/fixtures/grid-mri.png');
+    console.log(`128x128 on ${path}: grid vs CLI: ${JSON.stringify(diff)}`);
+    assert.ok(diff.maxDiff !== undefined && diff.maxDiff <= MAX_PIXEL_DIFF, JSON.stringify(diff));
+    assert.ok(diff.meanDiff <= MAX_MEAN_DIFF, JSON.stringify(diff));
+  });
+}
 
 test('the picker lists the bundled models and switches between them', async (t) => {
   const page = await viewer(t, browsers.cpu, gridQuery);
