@@ -15,17 +15,22 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $version"; then
   cargo install wasm-bindgen-cli --version "$version"
 fi
 
-cargo build --release --target wasm32-unknown-unknown -p dinfogan-web
+# Two modules: the whole viewer (WebGPU and the CPU), and a CPU-only one (burn-flex alone, a
+# fraction of the size) that the page loads first to draw the first grid while the WebGPU one
+# loads. Both come out of the same crate; `--no-default-features` drops WebGPU.
 rm -rf web/dist
 mkdir -p web/dist
 cp -r web/www/. web/dist/
-wasm-bindgen --target web --no-typescript --out-dir web/dist/pkg \
-  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/dinfogan_web.wasm"
+built="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/dinfogan_web.wasm"
+cargo build --release --target wasm32-unknown-unknown -p dinfogan-web
+wasm-bindgen --target web --no-typescript --out-dir web/dist/pkg "$built"
+cargo build --release --target wasm32-unknown-unknown -p dinfogan-web --no-default-features
+wasm-bindgen --target web --no-typescript --out-dir web/dist/pkg --out-name dinfogan_web_cpu "$built"
 
-wasm=web/dist/pkg/dinfogan_web_bg.wasm
 # Half the size: binaryen's wasm-opt (npm, pinned in web/package.json). It takes minutes on two
 # cores, so its output is cached by the input's hash. DINFOGAN_WASM_OPT=0 skips it.
-if [ "${DINFOGAN_WASM_OPT:-1}" = 1 ]; then
+optimise() {
+  local wasm="$1"
   if [ ! -x web/node_modules/.bin/wasm-opt ]; then
     if ! command -v npm >/dev/null; then
       echo "error: wasm-opt comes from npm (binaryen): install Node.js and npm, or skip it with DINFOGAN_WASM_OPT=0" >&2
@@ -33,15 +38,22 @@ if [ "${DINFOGAN_WASM_OPT:-1}" = 1 ]; then
     fi
     (cd web && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  local cache
   cache="$CARGO_TARGET_DIR/wasm-opt/$(sha256sum "$wasm" | cut -c1-32).wasm"
   if [ ! -f "$cache" ]; then
     mkdir -p "$(dirname "$cache")"
-    echo "optimising the wasm with wasm-opt -Oz (minutes)..."
+    echo "optimising $(basename "$wasm") with wasm-opt -Oz (minutes)..."
     web/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
       --enable-sign-ext --enable-mutable-globals --enable-simd "$wasm" -o "$cache.tmp"
     mv "$cache.tmp" "$cache"
   fi
   cp "$cache" "$wasm"
+}
+wasm=web/dist/pkg/dinfogan_web_bg.wasm
+cpu_wasm=web/dist/pkg/dinfogan_web_cpu_bg.wasm
+if [ "${DINFOGAN_WASM_OPT:-1}" = 1 ]; then
+  optimise "$wasm"
+  optimise "$cpu_wasm"
 fi
 # The notebook widget's package (web/python) carries the same files; its module travels gzipped.
 static=web/python/src/dinfogan_viewer/static
@@ -50,4 +62,5 @@ mkdir -p "$static"
 cp web/dist/viewer.js web/dist/viewer.css web/dist/worker.js web/dist/pkg/dinfogan_web.js "$static/"
 gzip -6 -c "$wasm" > "$static/dinfogan_web_bg.wasm.gz"
 
-echo "built web/dist: $(du -sh web/dist | cut -f1) in all; $wasm is $(stat -c %s "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped"
+size() { echo "$(stat -c %s "$1") bytes, $(gzip -9 -c "$1" | wc -c) gzipped"; }
+echo "built web/dist: $(du -sh web/dist | cut -f1) in all; $wasm is $(size "$wasm"); $cpu_wasm is $(size "$cpu_wasm")"

@@ -6,6 +6,7 @@
 //!
 //! Pixels cross the boundary as RGBA bytes, `side x side` per image, images concatenated.
 
+#[cfg(feature = "webgpu")]
 use std::cell::RefCell;
 
 use burn::prelude::*;
@@ -22,12 +23,19 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
+#[cfg(feature = "webgpu")]
 thread_local! {
     /// The WebGPU device, once started: burn registers one wgpu runtime per adapter selector,
     /// so a second model reuses it.
     static WEBGPU: RefCell<Option<(Device, String)>> = const { RefCell::new(None) };
 }
 
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu() -> Result<(Device, String), String> {
+    Err("this is the CPU-only module".into())
+}
+
+#[cfg(feature = "webgpu")]
 async fn webgpu() -> Result<(Device, String), String> {
     if let Some(found) = WEBGPU.with(|gpu| gpu.borrow().clone()) {
         return Ok(found);
@@ -77,6 +85,11 @@ impl Viewer {
             "webgpu" | "auto" => match webgpu().await {
                 Ok((device, adapter)) if adapter.is_empty() => (device, "WebGPU".into(), true),
                 Ok((device, adapter)) => (device, format!("WebGPU ({adapter})"), true),
+                // The CPU-only module says nothing about WebGPU: the page decides whether the
+                // WebGPU module follows.
+                Err(_) if backend == "auto" && !cfg!(feature = "webgpu") => {
+                    (Device::flex(), "CPU (WebAssembly)".into(), false)
+                }
                 Err(e) if backend == "auto" => {
                     let why = if e.contains("No adapter available") {
                         "the browser offers no adapter".to_string()
@@ -128,7 +141,13 @@ impl Viewer {
     pub fn packs_on_gpu(&self) -> bool {
         let c = self.model.config();
         let probe = Tensor::<4>::zeros([1, c.channels, 1, 1], self.model.device());
-        self.gpu_pixels && dinfogan::gpu::pack_rgba(&probe).is_some()
+        #[cfg(feature = "webgpu")]
+        return self.gpu_pixels && dinfogan::gpu::pack_rgba(&probe).is_some();
+        #[cfg(not(feature = "webgpu"))]
+        {
+            let _ = (probe, self.gpu_pixels);
+            false
+        }
     }
 
     /// The model's configuration and salient prior as JSON.
@@ -235,6 +254,7 @@ impl Viewer {
     async fn rgba(&self, images: Tensor<4>) -> Result<Vec<u8>, JsError> {
         // On WebGPU the project's WGSL kernel packs RGBA8 before read back (4 bytes per pixel
         // come back instead of 12); elsewhere the CPU converts, with the same rounding.
+        #[cfg(feature = "webgpu")]
         if self.gpu_pixels {
             if let Some(packed) = dinfogan::gpu::pack_rgba(&images) {
                 return dinfogan::gpu::texel_bytes(packed).await.map_err(js_error);

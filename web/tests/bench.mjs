@@ -16,10 +16,13 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 8);
 const COLS = Number(process.env.BENCH_COLS ?? 8);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const wasm = join(DIST, 'pkg', 'dinfogan_web_bg.wasm');
-const raw = statSync(wasm).size;
-const gz = gzipSync(readFileSync(wasm), { level: 9 }).length;
-console.log(`bundle: ${(raw / 1e6).toFixed(2)} MB wasm (${(gz / 1e6).toFixed(2)} MB gzip -9)`);
+for (const [name, what] of [['dinfogan_web_cpu_bg.wasm', 'CPU-only module (the first grid)'],
+  ['dinfogan_web_bg.wasm', 'whole module (WebGPU and CPU)']]) {
+  const wasm = join(DIST, 'pkg', name);
+  const raw = statSync(wasm).size;
+  const gz = gzipSync(readFileSync(wasm), { level: 9 }).length;
+  console.log(`${what}: ${(raw / 1e6).toFixed(2)} MB wasm (${(gz / 1e6).toFixed(2)} MB gzip -9)`);
+}
 
 const model = process.env.BENCH_MODEL && resolve(process.env.BENCH_MODEL);
 const server = await serve({ '/': DIST, ...(model ? { '/bench-model/': dirname(model) } : {}) });
@@ -58,14 +61,16 @@ for (const webgpu of paths) {
     return {
       backend: document.querySelector('#backend').textContent,
       firstGridMs: state.firstGridMs,
+      upgradedMs: state.upgradedMs,
       grid64,
       swap,
       grid64CpuPixels,
     };
   }, { repeats: REPEATS, rows: ROWS, cols: COLS });
   const n = ROWS * COLS;
+  const upgraded = result.upgradedMs ? ` (on WebGPU ${(result.upgradedMs / 1000).toFixed(2)} s after)` : '';
   console.log(`${result.backend}: first grid of ${n} ${(result.firstGridMs / 1000).toFixed(2)} s after ` +
-    `navigation; grid of ${n} median ${median(result.grid64).toFixed(0)} ms ` +
+    `navigation${upgraded}; grid of ${n} median ${median(result.grid64).toFixed(0)} ms ` +
     `[${result.grid64.map((x) => x.toFixed(0)).join(', ')}]; swap median ` +
     `${median(result.swap).toFixed(0)} ms [${result.swap.map((x) => x.toFixed(0)).join(', ')}]` +
     (result.grid64CpuPixels ? `; grid of ${n} with CPU pixel conversion median ` +

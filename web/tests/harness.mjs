@@ -10,7 +10,8 @@ import { mkdtempSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 export const WEB = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const DIST = join(WEB, 'dist');
+// BENCH_DIST: another build of the page (the benchmark's A/B runs).
+export const DIST = process.env.BENCH_DIST ?? join(WEB, 'dist');
 export const ROOT = join(WEB, '..');
 export const MODELS = join(WEB, 'www', 'models');
 /** The bundled models, best first (the page opens the first). */
@@ -81,13 +82,20 @@ export async function open(browser, url) {
   page.log = [];
   page.on('console', (m) => page.log.push(`console.${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => page.log.push(`pageerror: ${e.message}`));
+  // Every URL the page and its worker asked for (which modules were downloaded).
+  page.requested = [];
+  page.on('request', (r) => page.requested.push(r.url()));
   await page.goto(url);
   return page;
 }
 
-/** Waits until the page has loaded a model or shown an error; returns the state. */
+/** Waits until the page has loaded a model (and, where WebGPU runs, moved it from the CPU-only
+ *  module onto WebGPU) or shown an error; returns the state. */
 export async function settled(page, timeout = 300_000) {
-  await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state), null, { timeout });
+  await page.waitForFunction(() => {
+    const { state, upgrade } = document.body.dataset;
+    return state === 'error' || (state === 'ready' && upgrade !== 'pending');
+  }, null, { timeout });
   return page.evaluate(() => document.body.dataset.state);
 }
 

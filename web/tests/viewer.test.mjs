@@ -91,6 +91,18 @@ for (const path of ['webgpu', 'cpu']) {
       // The page says why in a sentence, not only in the facts.
       assert.match(await page.textContent('#status'), /WebGPU is not available \(.+\), so it runs on the CPU/);
     }
+    // The split page: the CPU-only module drew the first grid; the whole module (WebGPU) was
+    // downloaded and took over only where WebGPU runs.
+    const modules = page.requested.filter((u) => u.endsWith('.wasm')).map((u) => u.split('/').pop());
+    const upgrade = await page.evaluate(() => document.body.dataset.upgrade);
+    if (path === 'webgpu') {
+      assert.deepEqual(modules, ['dinfogan_web_cpu_bg.wasm', 'dinfogan_web_bg.wasm']);
+      assert.equal(upgrade, 'done');
+      assert.match(await page.textContent('#status'), /it now runs on WebGPU/);
+    } else {
+      assert.deepEqual(modules, ['dinfogan_web_cpu_bg.wasm']);
+      assert.equal(upgrade, undefined);
+    }
     const diff = await comparePixels(page, '#grid', '/fixtures/grid.png');
     console.log(`${path}: ${backend}; grid vs CLI: ${JSON.stringify(diff)}`);
     await page.screenshot({ path: join(shots, `viewer-${path}.png`), fullPage: true });

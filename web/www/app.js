@@ -22,6 +22,8 @@ if (params.get('embed') === '1') document.body.classList.add('embed');
 let ui = null;
 const call = startWorker(new URL('./worker.js', import.meta.url), {
   glue: new URL('./pkg/dinfogan_web.js', import.meta.url).href,
+  // The CPU-only module draws the first grid; the whole one (WebGPU) follows where it can run.
+  cpuGlue: new URL('./pkg/dinfogan_web_cpu.js', import.meta.url).href,
   onFatal: (message) => ui?.showError(message),
   onProgress: (p) => ui?.progress(p),
 });

@@ -6,10 +6,30 @@
 // optionally, the module's bytes: the page passes the glue's URL beside it; the notebook widget,
 // which has no URL the browser can reach, passes a blob URL and bytes from the kernel. No static
 // import, so that this script also runs from a blob URL.
+//
+// With `cpuGlue` as well (the page), the module is split: the CPU-only module (burn-flex alone,
+// a fraction of the whole's size) starts first and draws the first grid; where the browser has
+// a WebGPU adapter, the page then sends `upgrade`, which downloads the whole module (WebGPU and
+// CPU) while the CPU one keeps answering, and moves the model onto it.
 
 let Viewer = null;
 let viewer = null;
 let startError = 'the WebAssembly module did not start';
+/** The split page's modules: the CPU-only one, and the whole one (a promise, made by
+ *  `wholeModule`; never where WebGPU cannot run, for the reason in `noWebGpu`). */
+const split = { cpu: null, glue: null, whole: null, noWebGpu: null, upgraded: false };
+
+/** The whole module, its download started on first use: after the first grid, so that its
+ *  download and compile do not compete with it. */
+function wholeModule() {
+  split.whole ??= startModule(split.glue, undefined, 'dinfogan_web_bg.wasm', () => {}).catch((e) => {
+    split.noWebGpu = `its module could not start (${e?.message ?? e})`;
+    return null;
+  });
+  return split.whole;
+}
+/** The current model's bytes, kept for the upgrade onto the whole module. */
+let modelBytes = null;
 
 const FETCH_TIMEOUT_MS = 60_000;
 
@@ -66,39 +86,96 @@ async function adapterName() {
   }
 }
 
+/** Starts a wasm-bindgen module: its glue from `glue`, its wasm from `wasm` (bytes) or fetched
+ *  beside the glue (`file`), reporting the download's progress. */
+async function startModule(glue, wasm, file, progress) {
+  const module = await import(glue);
+  let source = wasm;
+  if (source === undefined) {
+    // Fetched here rather than by the glue, to report progress; still compiled as it streams.
+    const url = new URL(file, glue);
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+    source = counted(response, progress);
+  }
+  await module.default({ module_or_path: source });
+  return module;
+}
+
+/** Why WebGPU cannot run here, or null when the browser offers an adapter. */
+async function whyNoWebGpu() {
+  if (!self.navigator?.gpu) return 'the browser has no WebGPU';
+  try {
+    return (await navigator.gpu.requestAdapter()) ? null : 'the browser offers no adapter';
+  } catch (e) {
+    return `the adapter could not be requested (${e?.message ?? e})`;
+  }
+}
+
+/** The model in `module`'s Viewer on `backend`, replacing the current one; what the page shows. */
+async function loadInto(module, data, backend) {
+  const next = await module.Viewer.load(data, backend);
+  viewer?.free();
+  viewer = next;
+  Viewer = module.Viewer;
+  modelBytes = data;
+  let runsOn = viewer.backend;
+  if (runsOn === 'WebGPU') runsOn += ` (${await adapterName()})`;
+  if (module === split.cpu && backend !== 'cpu') {
+    runsOn = split.noWebGpu
+      ? `CPU (WebAssembly; WebGPU unavailable: ${split.noWebGpu})`
+      : 'CPU (WebAssembly), while the WebGPU module loads';
+  }
+  return { backend: runsOn, gpu: viewer.gpu, gpuPixels: viewer.packsOnGpu(), config: JSON.parse(viewer.configJson()) };
+}
+
 const ops = {
-  async init({ glue, wasm }, progress) {
+  async init({ glue, wasm, cpuGlue }, progress) {
     if (!WebAssembly.validate(SIMD_PROBE)) {
       startError = 'this browser lacks WebAssembly SIMD, which the viewer needs (Chrome 91, ' +
         'Firefox 89, Safari 16.4 or later)';
       throw new Error(startError);
     }
+    const report = (p) => progress({ what: 'the viewer', ...p });
     try {
-      const module = await import(glue);
-      let source = wasm;
-      if (source === undefined) {
-        // Fetched here rather than by the glue, to report progress; still compiled as it streams.
-        const url = new URL('dinfogan_web_bg.wasm', glue);
-        const response = await fetch(url);
-        if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
-        source = counted(response, (p) => progress({ what: 'the viewer', ...p }));
+      if (cpuGlue) {
+        split.cpu = await startModule(cpuGlue, undefined, 'dinfogan_web_cpu_bg.wasm', report);
+        Viewer = split.cpu.Viewer;
+        split.glue = glue;
+        split.noWebGpu = await whyNoWebGpu();
+      } else {
+        Viewer = (await startModule(glue, wasm, 'dinfogan_web_bg.wasm', report)).Viewer;
       }
-      await module.default({ module_or_path: source });
-      Viewer = module.Viewer;
       return true;
     } catch (e) {
       startError = `the viewer's WebAssembly module could not start (${e?.message ?? e})`;
       throw new Error(startError);
     }
   },
-  async load({ url, bytes, backend }, progress) {
+  async load({ url, bytes, backend = 'auto' }, progress) {
     const data = bytes ?? await fetchModel(url, progress);
-    const next = await Viewer.load(data, backend ?? 'auto');
-    viewer?.free();
-    viewer = next;
-    let runsOn = viewer.backend;
-    if (runsOn === 'WebGPU') runsOn += ` (${await adapterName()})`;
-    return { backend: runsOn, gpu: viewer.gpu, gpuPixels: viewer.packsOnGpu(), config: JSON.parse(viewer.configJson()) };
+    if (!split.cpu) return { ...await loadInto({ Viewer }, data, backend), upgrading: false };
+    // The first model always starts on the CPU-only module, whether or not the whole one has
+    // arrived: WebGPU's start and shader compiles would delay the first grid. Later models go
+    // straight to WebGPU once the page runs there.
+    const whole = split.upgraded && await wholeModule();
+    if (backend === 'webgpu' || (backend === 'auto' && whole)) {
+      const module = split.noWebGpu ? null : whole || await wholeModule();
+      if (!module) throw new Error(`WebGPU could not start: ${split.noWebGpu}`);
+      return { ...await loadInto(module, data, backend), upgrading: false };
+    }
+    const shown = await loadInto(split.cpu, data, backend);
+    return { ...shown, upgrading: backend === 'auto' && !split.noWebGpu };
+  },
+  /** Moves the model onto the whole module, once it has arrived (see `onmessage`). */
+  async upgrade() {
+    const whole = split.noWebGpu ? null : await wholeModule();
+    if (!whole || !modelBytes) {
+      throw new Error(`WebGPU could not start: ${split.noWebGpu ?? 'no model is loaded'}`);
+    }
+    const shown = await loadInto(whole, modelBytes, 'auto');
+    split.upgraded = true;
+    return shown;
   },
   gridLatents({ rows, cols, commonSeed, salientSeed }) {
     const latents = viewer.gridLatents(rows, cols, commonSeed, salientSeed);
@@ -132,6 +209,13 @@ let queue = Promise.resolve();
 
 self.onmessage = (event) => {
   const { id, op, args } = event.data;
+  // An upgrade waits for the whole module's download outside the queue, so that requests on
+  // the CPU module go on meanwhile; it joins the queue once the module has arrived.
+  const arrived = op === 'upgrade' && split.cpu && !split.noWebGpu ? wholeModule() : Promise.resolve();
+  arrived.then(() => enqueue(id, op, args));
+};
+
+function enqueue(id, op, args) {
   queue = queue.then(async () => {
     try {
       if (!(op in ops)) throw new Error(`unknown request ${op}`);
@@ -151,4 +235,4 @@ self.onmessage = (event) => {
       self.postMessage({ id, ok: false, error: message });
     }
   });
-};
+}
