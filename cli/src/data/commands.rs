@@ -305,10 +305,29 @@ fn info(path: &std::path::Path) -> Result<()> {
                 format!("{d}:{v}={n}")
             })
             .collect();
-        println!("label {name} [{}]: {}", spec.describe(), text.join(" "));
+        // Bookkeeping labels may have a class per subject or group: a count, not a list.
+        const LISTED: usize = 40;
+        if text.len() > LISTED {
+            let classes: std::collections::BTreeSet<i32> = counts.keys().map(|(_, v)| *v).collect();
+            println!(
+                "label {name} [{}]: {} classes from {} to {}",
+                spec.describe(),
+                classes.len(),
+                classes.first().expect("a label with classes"),
+                classes.last().expect("a label with classes")
+            );
+        } else {
+            println!("label {name} [{}]: {}", spec.describe(), text.join(" "));
+        }
     }
     if !h.factor_names.is_empty() {
         println!("factors: {}", h.factor_names.join(", "));
+    }
+    if h.masks {
+        let with_lesion = (0..h.count)
+            .filter(|&i| data.mask_of(i).is_some_and(|m| m.contains(&1)))
+            .count();
+        println!("segmentation masks: one per image, {with_lesion} with a lesion");
     }
     Ok(())
 }
