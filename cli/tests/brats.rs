@@ -161,7 +161,12 @@ fn brats_volumes_to_tumour_maps() {
     assert!(out.contains("ROC AUC"), "{out}");
     assert!(out.contains("best Dice on"), "{out}");
     let csv = std::fs::read_to_string(tmp.path().join("lesion/lesion.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + test_t, "{csv}");
+    // One row per image and reference (the model's counterpart, the median baseline).
+    assert_eq!(csv.lines().count(), 1 + 2 * test_t, "{csv}");
+    assert!(
+        out.contains("baseline: the slice's median brain intensity"),
+        "{out}"
+    );
     let overlays: Vec<_> = std::fs::read_dir(tmp.path().join("lesion"))
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "png")

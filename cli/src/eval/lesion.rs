@@ -86,22 +86,69 @@ pub fn counterparts(model: &InferenceModel, images: &[LesionImage]) -> Result<Ve
     Ok(out)
 }
 
-/// The healthy counterparts of some images and their anomaly maps.
+/// What stands for the healthy slice in the anomaly map |y - reference|.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reference {
+    /// G(Qz(y), 0): the model's healthy counterpart.
+    Counterpart,
+    /// The slice's median brain intensity everywhere: what a lesion brighter or darker than
+    /// the brain scores without any model, the baseline a counterpart has to beat.
+    Median,
+}
+
+impl Reference {
+    pub const ALL: [Reference; 2] = [Reference::Counterpart, Reference::Median];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reference::Counterpart => "healthy counterpart G(Qz(y), 0)",
+            Reference::Median => "baseline: the slice's median brain intensity",
+        }
+    }
+}
+
+/// The references of some images and their anomaly maps.
 pub struct Maps {
-    pub counterparts: Vec<Vec<f32>>,
+    pub references: Vec<Vec<f32>>,
     pub maps: Vec<Vec<f32>>,
 }
 
-/// [`counterparts`] and their [`anomaly_map`]s, smoothed with `sigma` pixels.
-pub fn maps(model: &InferenceModel, images: &[LesionImage], sigma: f32) -> Result<Maps> {
-    let counterparts = counterparts(model, images)?;
+/// The median of each channel over the image's region, everywhere.
+fn median_image(image: &LesionImage) -> Vec<f32> {
+    let plane = image.region.len();
+    let channels = image.image.len() / plane;
+    (0..channels)
+        .flat_map(|c| {
+            let mut inside: Vec<f32> = (0..plane)
+                .filter(|&p| image.region[p])
+                .map(|p| image.image[c * plane + p])
+                .collect();
+            inside.sort_by(f32::total_cmp);
+            let median = inside.get(inside.len() / 2).copied().unwrap_or(-1.0);
+            std::iter::repeat_n(median, plane)
+        })
+        .collect()
+}
+
+/// The `reference` of every image and its [`anomaly_map`], smoothed with `sigma` pixels.
+pub fn maps(
+    model: &InferenceModel,
+    images: &[LesionImage],
+    sigma: f32,
+    reference: Reference,
+) -> Result<Maps> {
+    let references = match reference {
+        Reference::Counterpart => counterparts(model, images)?,
+        Reference::Median => images.iter().map(median_image).collect(),
+    };
     let side = model.config().image_size;
     let maps = images
         .iter()
-        .zip(&counterparts)
-        .map(|(i, h)| anomaly_map(&i.image, h, side, sigma))
+        .zip(&references)
+        .map(|(i, r)| anomaly_map(&i.image, r, side, sigma))
         .collect();
-    Ok(Maps { counterparts, maps })
+    Ok(Maps { references, maps })
 }
 
 /// The anomaly map of one image: |y - counterpart| averaged over channels, smoothed with a
@@ -246,6 +293,7 @@ pub fn best_threshold(images: &[LesionImage], maps: &[Vec<f32>]) -> f32 {
 /// One image's scores, as the CSV lists them.
 #[derive(Debug, Clone, Serialize)]
 pub struct LesionRow {
+    pub reference: Reference,
     pub index: usize,
     pub lesion_pixels: usize,
     pub auc: Option<f64>,
@@ -253,7 +301,12 @@ pub struct LesionRow {
 }
 
 /// The scores of every image at `threshold`.
-pub fn score(images: &[LesionImage], maps: &[Vec<f32>], threshold: f32) -> Vec<LesionRow> {
+pub fn score(
+    images: &[LesionImage],
+    maps: &[Vec<f32>],
+    threshold: f32,
+    reference: Reference,
+) -> Vec<LesionRow> {
     images
         .iter()
         .zip(maps)
@@ -266,6 +319,7 @@ pub fn score(images: &[LesionImage], maps: &[Vec<f32>], threshold: f32) -> Vec<L
                 .map(|((&v, &l), _)| (v, l))
                 .unzip();
             LesionRow {
+                reference,
                 index: image.index,
                 lesion_pixels: image.lesion.iter().filter(|&&l| l).count(),
                 auc: roc_auc(&scores, &positive),
@@ -403,13 +457,24 @@ mod tests {
             std::slice::from_ref(&lesion_image),
             std::slice::from_ref(&perfect),
         );
-        let row = &score(std::slice::from_ref(&lesion_image), &[perfect], threshold)[0];
+        let one = std::slice::from_ref(&lesion_image);
+        let row = &score(one, &[perfect], threshold, Reference::Counterpart)[0];
         assert_eq!(row.auc, Some(1.0));
         assert!(row.dice > 0.9, "Dice {}", row.dice);
         assert_eq!(row.lesion_pixels, 36);
         let identity = anomaly_map(&image, &image, side, 1.0);
-        let row = &score(std::slice::from_ref(&lesion_image), &[identity], threshold)[0];
+        let row = &score(one, &[identity], threshold, Reference::Counterpart)[0];
         assert_eq!(row.auc, Some(0.5));
         assert_eq!(row.dice, 0.0);
+        // The median baseline: the brain is one intensity (0), its median; in the brain only
+        // the lesion (0.9) differs from it, but so does the background outside (-1), which
+        // the smoothing carries onto the brain's border: high, below the perfect counterpart.
+        let median = median_image(&lesion_image);
+        assert!(median.iter().all(|&v| v == 0.0));
+        let map = anomaly_map(&image, &median, side, 1.0);
+        let auc = score(one, &[map], threshold, Reference::Median)[0]
+            .auc
+            .unwrap();
+        assert!((0.8..1.0).contains(&auc), "{auc}");
     }
 }

@@ -463,8 +463,9 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
         }
         lesion::lesion_images(&file).with_context(|| format!("{}", path.display()))
     };
-    let (threshold, calibration) = match (args.threshold, &args.calibrate) {
-        (Some(t), _) => (t, "given".to_string()),
+    // The given threshold, or the calibration set that chooses one for each reference.
+    let calibration = match (args.threshold, &args.calibrate) {
+        (Some(t), _) => Err(t),
         (None, given) => {
             let path = match given {
                 Some(path) => path.clone(),
@@ -477,43 +478,63 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
             let stride = all.len().div_ceil(CALIBRATION_IMAGES);
             let images: Vec<_> = all.into_iter().step_by(stride).collect();
             eprintln!(
-                "choosing the threshold on {} images of {}",
+                "choosing the thresholds on {} images of {}",
                 images.len(),
                 path.display()
             );
-            let calibration_maps = lesion::maps(&model, &images, args.sigma)?.maps;
-            (
-                lesion::best_threshold(&images, &calibration_maps),
-                format!("best Dice on {} images of {}", images.len(), path.display()),
-            )
+            Ok((path, images))
         }
     };
     let images = read(&args.data)?;
     eprintln!("scoring {} target images with a lesion", images.len());
-    let lesion::Maps { counterparts, maps } = lesion::maps(&model, &images, args.sigma)?;
-    let rows = lesion::score(&images, &maps, threshold);
-    let aucs: Vec<f64> = rows.iter().filter_map(|r| r.auc).collect();
-    let dices: Vec<f64> = rows.iter().map(|r| r.dice).collect();
-    let ((auc, auc_std), (dice, dice_std)) = (lesion::mean_std(&aucs), lesion::mean_std(&dices));
-    let text = format!(
-        "Lesion localisation by the healthy counterpart: map |y - G(Qz(y), 0)|, smoothed \
-         (sigma {} px), on {} target images of {} with a lesion; threshold {threshold:.4} ({calibration}).\n\n\
-         | images | ROC AUC (lesion vs brain) | Dice |\n|---|---|---|\n| {} | {auc:.3} ± {auc_std:.3} | {dice:.3} ± {dice_std:.3} |\n",
+    let mut text = format!(
+        "Lesion localisation: the anomaly map |y - reference|, smoothed (sigma {} px), on {} \
+         target images of {} with a lesion; thresholds {}.\n\n\
+         | reference | images | ROC AUC (lesion vs brain) | Dice | threshold |\n|---|---|---|---|---|\n",
         args.sigma,
-        rows.len(),
+        images.len(),
         args.data.display(),
-        rows.len()
+        match &calibration {
+            Ok((path, set)) => format!("of the best Dice on {} images of {}", set.len(), path.display()),
+            Err(_) => "given".into(),
+        }
     );
+    let mut rows = Vec::new();
+    let mut shown = None;
+    for reference in lesion::Reference::ALL {
+        let threshold = match &calibration {
+            Err(given) => *given,
+            Ok((_, set)) => {
+                lesion::best_threshold(set, &lesion::maps(&model, set, args.sigma, reference)?.maps)
+            }
+        };
+        let found = lesion::maps(&model, &images, args.sigma, reference)?;
+        let scored = lesion::score(&images, &found.maps, threshold, reference);
+        let aucs: Vec<f64> = scored.iter().filter_map(|r| r.auc).collect();
+        let dices: Vec<f64> = scored.iter().map(|r| r.dice).collect();
+        let ((auc, auc_std), (dice, dice_std)) =
+            (lesion::mean_std(&aucs), lesion::mean_std(&dices));
+        text += &format!(
+            "| {} | {} | {auc:.3} ± {auc_std:.3} | {dice:.3} ± {dice_std:.3} | {threshold:.4} |\n",
+            reference.describe(),
+            scored.len()
+        );
+        rows.extend(scored);
+        if reference == lesion::Reference::Counterpart {
+            shown = Some((found, threshold));
+        }
+    }
     print!("{text}");
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
         write_atomic(&dir.join("lesion.md"), text.as_bytes())?;
         write_atomic(&dir.join("lesion.csv"), &to_csv(&rows)?)?;
+        let (found, threshold) = shown.expect("the counterpart is scored");
         for ((image, counterpart), map) in images
             .iter()
-            .zip(&counterparts)
-            .zip(&maps)
+            .zip(&found.references)
+            .zip(&found.maps)
             .take(args.overlays)
         {
             let sheet =
