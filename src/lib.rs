@@ -23,6 +23,8 @@
 //! - `step` (feature `train`, on by default): the `Trainer` and its G, D and H steps. The
 //!   browser viewer builds without it: no autodiff or optimiser code in its bundle.
 //! - [`infer`]: encode, generate, reconstruct, swap, traverse; the exported file format.
+//! - [`vae`]: the contrastive VAEs' encoders and decoder (the paper's baselines); `mm_cvae`
+//!   (feature `train`): MM-cVAE's training step.
 //! - [`builtin`]: the procedural dataset with ground-truth factors.
 //! - [`pixels`]: network values to RGBA bytes and back; `gpu` (feature `gpu-pixels`): the same
 //!   packing as a WGSL kernel on wgpu.
@@ -39,6 +41,8 @@ pub mod gpu;
 pub mod infer;
 pub mod latent;
 pub mod loss;
+#[cfg(feature = "train")]
+pub mod mm_cvae;
 pub mod model;
 pub mod model_mri;
 pub mod networks;
@@ -49,6 +53,7 @@ pub mod spectral;
 #[cfg(feature = "train")]
 pub mod step;
 pub mod terms;
+pub mod vae;
 
 pub use config::{
     Architecture, Batching, LossWeights, ModelConfig, OptimConfig, Preset, SalientPrior,
