@@ -23,8 +23,8 @@
 //! - `step` (feature `train`, on by default): the `Trainer` and its G, D and H steps. The
 //!   browser viewer builds without it: no autodiff or optimiser code in its bundle.
 //! - [`infer`]: encode, generate, reconstruct, swap, traverse; the exported file format.
-//! - [`vae`]: the contrastive VAEs' encoders and decoder (the paper's baselines); `mm_cvae`
-//!   (feature `train`): MM-cVAE's training step.
+//! - [`vae`]: the contrastive VAEs' encoders and decoder (the paper's baselines); `mm_cvae` and
+//!   `cvae` (feature `train`): MM-cVAE's and cVAE's training steps.
 //! - [`builtin`]: the procedural dataset with ground-truth factors.
 //! - [`pixels`]: network values to RGBA bytes and back; `gpu` (feature `gpu-pixels`): the same
 //!   packing as a WGSL kernel on wgpu.
@@ -35,6 +35,8 @@ pub mod config;
 pub mod container;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cpu_conv;
+#[cfg(feature = "train")]
+pub mod cvae;
 pub mod error;
 #[cfg(feature = "gpu-pixels")]
 pub mod gpu;

@@ -1,0 +1,202 @@
+//! cVAE (Abid and Zou 2019, `contrastive_vae`), the paper's other baseline, on the networks of
+//! [`crate::vae`]. In the reference's naming its "z" is the salient latent and "s" the shared
+//! one; here, as everywhere in this project, z is common and s salient. Per batch:
+//!
+//! ```text
+//!   VAE:  |y - D(z_y, s_y)|^2 + |x - D(z_x, 0)|^2 + beta (KL(q(z|y)) + KL(q(s|y)) + KL(q(z|x)))
+//!         + gamma mean logit T([s, z] of target pairs)
+//!   T:    -log sigmoid(T(q)) - log(1 - sigmoid(T(q_bar)))
+//! ```
+//!
+//! T, the total-correlation discriminator, is one linear layer on [s, z]; q pairs each target's
+//! s with its own z, q_bar with another target's (the batch's halves swapped), so T tells a
+//! joint sample from a product of marginals and the VAE term pushes s and z of a target apart.
+//! T has its own Adam optimiser and is frozen during the VAE step (the reference optimises the
+//! sum of both with one optimiser). Squared errors are summed over pixels in [0, 1] units and
+//! every term is averaged over the batch, as the reference's Keras losses.
+//!
+//! The port of cVAE in MM-cVAE's code replaces every score by a constant before the logs, so
+//! its TC term has no gradient at all; here the term is the published one, and a test checks
+//! that its gradient reaches the salient encoder.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::log_sigmoid;
+
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::loss::gaussian_kl_sum;
+use crate::model::initialized;
+use crate::vae::{ContrastiveVae, Posterior};
+
+/// cVAE's weights and optimisers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CvaeConfig {
+    pub model: ModelConfig,
+    /// beta: the weight of the KL terms (the reference: 1).
+    pub beta: f64,
+    /// gamma: the weight of the total-correlation term (the reference's convolutional cVAE: 1).
+    pub gamma: f64,
+    /// Adam's learning rate, for the VAE and for T.
+    pub lr: f64,
+}
+
+impl CvaeConfig {
+    pub fn new(model: ModelConfig) -> Self {
+        Self {
+            model,
+            beta: 1.0,
+            gamma: 1.0,
+            lr: 1e-3,
+        }
+    }
+}
+
+/// T: one linear layer from [s, z] to a logit.
+#[derive(Module, Debug)]
+pub struct TcDiscriminator {
+    linear: Linear,
+}
+
+impl TcDiscriminator {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        Self {
+            linear: LinearConfig::new(config.salient_dim + config.common_dim, 1).init(device),
+        }
+    }
+
+    /// `[batch, M]`, `[batch, L]` -> logits `[batch]`.
+    pub fn forward(&self, salient: Tensor<2>, common: Tensor<2>) -> Tensor<1> {
+        self.linear
+            .forward(Tensor::cat(vec![salient, common], 1))
+            .flatten(0, 1)
+    }
+}
+
+/// The pairs T judges: (s, z) of the same target, and s with the z of a target of the other
+/// half of the batch. `[2 * (b / 2), M]` and `[.., L]` each.
+fn pairs(salient: Tensor<2>, common: Tensor<2>) -> [(Tensor<2>, Tensor<2>); 2] {
+    let half = salient.dims()[0] / 2;
+    let (s1, s2) = (
+        salient.clone().narrow(0, 0, half),
+        salient.narrow(0, half, half),
+    );
+    let (z1, z2) = (
+        common.clone().narrow(0, 0, half),
+        common.narrow(0, half, half),
+    );
+    [
+        (
+            Tensor::cat(vec![s1.clone(), s2.clone()], 0),
+            Tensor::cat(vec![z1.clone(), z2.clone()], 0),
+        ),
+        (Tensor::cat(vec![s1, s2], 0), Tensor::cat(vec![z2, z1], 0)),
+    ]
+}
+
+/// The terms of one step, still on the device.
+#[derive(Debug, Clone)]
+pub struct CvaeLosses {
+    /// Squared reconstruction error of both domains, per image.
+    pub reconstruction: Tensor<1>,
+    /// KL of z and s (targets) and z (background), per image.
+    pub kl: Tensor<1>,
+    /// The VAE's total-correlation term: mean logit of T on joint pairs.
+    pub total_correlation: Tensor<1>,
+    /// T's own loss.
+    pub discriminator: Tensor<1>,
+}
+
+/// The VAE, T and their optimisers, on one autodiff device.
+pub struct CvaeTrainer {
+    config: CvaeConfig,
+    device: Device,
+    pub model: ContrastiveVae,
+    pub tc: TcDiscriminator,
+    optim_model: ModuleOptimizer,
+    optim_tc: ModuleOptimizer,
+}
+
+impl CvaeTrainer {
+    pub fn new(config: CvaeConfig, device: &Device, seed: u64) -> Result<Self> {
+        config.model.validate().map_err(Error::InvalidConfig)?;
+        let device = device.clone().autodiff();
+        device.seed(seed);
+        Ok(Self {
+            model: initialized(ContrastiveVae::new(&config.model, &device)),
+            tc: initialized(TcDiscriminator::new(&config.model, &device)),
+            optim_model: AdamConfig::new().init(),
+            optim_tc: AdamConfig::new().init(),
+            config,
+            device,
+        })
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The VAE's total-correlation term on target codes: the mean logit of T (frozen: `tc`
+    /// is a `no_grad` copy in a step) on joint pairs, log(q / (1 - q)).
+    pub fn total_correlation(
+        tc: &TcDiscriminator,
+        salient: Tensor<2>,
+        common: Tensor<2>,
+    ) -> Tensor<1> {
+        let [(s, z), _] = pairs(salient, common);
+        tc.forward(s, z).mean()
+    }
+
+    /// One VAE step and one T step on a batch of background and target images in [-1, 1]
+    /// (at least two targets, for the pairs).
+    pub fn step(&mut self, background: Tensor<4>, target: Tensor<4>) -> CvaeLosses {
+        let m = &self.model;
+        let [b, ..] = target.dims();
+        let zx: Posterior = m.common.forward(background.clone());
+        let (zy, sy) = (
+            m.common.forward(target.clone()),
+            m.salient.forward(target.clone()),
+        );
+        let (zx_sample, zy_sample, sy_sample) = (zx.sample(), zy.sample(), sy.sample());
+        let squared =
+            |a: Tensor<4>, x: Tensor<4>| (a - x).powi_scalar(2).sum().div_scalar(4.0 * b as f32);
+        let reconstruction = squared(
+            m.decoder.forward(zy_sample.clone(), sy_sample.clone()),
+            target,
+        ) + squared(
+            m.decoder.forward(zx_sample, sy_sample.zeros_like()),
+            background,
+        );
+        let kl = (gaussian_kl_sum(zy.mean, zy.log_var)
+            + gaussian_kl_sum(sy.mean, sy.log_var)
+            + gaussian_kl_sum(zx.mean, zx.log_var))
+        .div_scalar(b as f32);
+        let frozen = self.tc.clone().no_grad();
+        let total_correlation =
+            Self::total_correlation(&frozen, sy_sample.clone(), zy_sample.clone());
+        let total = reconstruction.clone()
+            + kl.clone().mul_scalar(self.config.beta)
+            + total_correlation.clone().mul_scalar(self.config.gamma);
+        let grads = GradientsParams::from_grads(total.backward(), &self.model);
+        self.model = self
+            .optim_model
+            .step(self.config.lr, self.model.clone(), grads);
+
+        // T on the same codes, detached: joint pairs are 1, swapped ones 0.
+        let [(s, z), (s_bar, z_bar)] = pairs(sy_sample.detach(), zy_sample.detach());
+        let discriminator = log_sigmoid(self.tc.forward(s, z)).neg().mean()
+            + log_sigmoid(self.tc.forward(s_bar, z_bar).neg())
+                .neg()
+                .mean();
+        let grads = GradientsParams::from_grads(discriminator.backward(), &self.tc);
+        self.tc = self.optim_tc.step(self.config.lr, self.tc.clone(), grads);
+        CvaeLosses {
+            reconstruction: reconstruction.detach(),
+            kl: kl.detach(),
+            total_correlation: total_correlation.detach(),
+            discriminator: discriminator.detach(),
+        }
+    }
+}
