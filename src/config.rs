@@ -268,6 +268,51 @@ impl Default for TrainConfig {
     }
 }
 
+/// The contrastive method a model implements: Double InfoGAN, or one of the paper's baselines
+/// (Tables 1-2), trained on the same data and batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Method {
+    #[default]
+    DoubleInfogan,
+    /// MM-cVAE (Weinberger et al. 2022): see `mm_cvae`.
+    MmCvae,
+    /// cVAE (Abid and Zou 2019): see `cvae`.
+    Cvae,
+}
+
+impl Method {
+    pub const ALL: [Method; 3] = [Method::DoubleInfogan, Method::MmCvae, Method::Cvae];
+
+    /// The name users type (`--model`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Method::DoubleInfogan => "double-infogan",
+            Method::MmCvae => "mm-cvae",
+            Method::Cvae => "cvae",
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                let names = Self::ALL.map(Self::name).join(", ");
+                format!("unknown model {name:?}; the models are {names}")
+            })
+    }
+}
+
 /// The named configurations: the values of the paper's Table 6 and of its public configs, and
 /// the built-in data's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -58,7 +58,7 @@ pub mod terms;
 pub mod vae;
 
 pub use config::{
-    Architecture, Batching, LossWeights, ModelConfig, OptimConfig, Preset, SalientPrior,
+    Architecture, Batching, LossWeights, Method, ModelConfig, OptimConfig, Preset, SalientPrior,
     TrainConfig,
 };
 pub use error::{Error, Result};

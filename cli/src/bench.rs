@@ -1,6 +1,7 @@
 //! `dinfogan bench`: the time of one training iteration (one G step and one D step, B
 //! background + B target real images, B fakes per domain) of the paper's Table 4 model (or,
-//! at 128x128, its Table 5 model), and the process's peak memory. Figures go to BENCHMARKS.md.
+//! at 128x128, its Table 5 model), or of one step of a baseline (`--model mm-cvae | cvae`) on
+//! the same batches, and the process's peak memory. Figures go to BENCHMARKS.md.
 
 use std::time::Instant;
 
@@ -8,7 +9,9 @@ use anyhow::Result;
 use burn::prelude::*;
 use clap::Args;
 use dinfogan::builtin::{BuiltinDataset, Domain};
-use dinfogan::{LossTerm, ModelConfig, TrainConfig, Trainer};
+use dinfogan::cvae::{CvaeConfig, CvaeTrainer};
+use dinfogan::mm_cvae::{MmCvaeConfig, MmCvaeTrainer};
+use dinfogan::{LossTerm, Method, ModelConfig, TrainConfig, Trainer};
 
 use crate::backend::{self, Backend};
 
@@ -16,6 +19,10 @@ use crate::backend::{self, Backend};
 pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// Which method's training step: Double InfoGAN, or a baseline on the same batches
+    /// (width 32 is the baselines' reference size: 32, 64, 128, 256 channels at 64x64).
+    #[arg(long, default_value = "double-infogan", value_parser = method_parser())]
+    pub model: Method,
     /// Image side: 32 or 64 (the Table 4 network) or 128 (the Table 5 network).
     #[arg(long, default_value_t = 64)]
     pub size: usize,
@@ -38,6 +45,13 @@ pub struct BenchArgs {
     /// Largest relative difference `--check` accepts, |device - cpu| / max(1, |cpu|).
     #[arg(long, default_value_t = 1e-3)]
     pub tolerance: f64,
+}
+
+/// `--model`: the core's list of methods.
+fn method_parser() -> impl clap::builder::TypedValueParser<Value = Method> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Method::ALL.map(Method::name))
+        .map(|name| name.parse::<Method>().expect("a listed method"))
 }
 
 /// Peak resident memory of this process in MiB (Linux), if known.
@@ -110,9 +124,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("invalid benchmark model: {e}"))?;
     let (b, side, c) = (args.batch, args.size, args.channels);
     println!(
-        "backend: {}\nmodel: {}, {side}x{side}x{c}, width {}, L = {}, M = {}; B = {b} + {b} real, {b} + {b} fake",
+        "backend: {}\nmodel: {} ({}), {side}x{side}x{c}, width {}, L = {}, M = {}; B = {b} + {b} real, {b} + {b} fake",
         selected.description,
-        config.model.architecture().describe(),
+        args.model,
+        match args.model {
+            Method::DoubleInfogan => config.model.architecture().describe(),
+            Method::MmCvae | Method::Cvae => "two convolutional encoders and a decoder",
+        },
         args.width,
         config.model.common_dim,
         config.model.salient_dim
@@ -132,6 +150,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 args.tolerance
             );
         }
+    }
+    if let Some(step) = baseline_step(args.model, &config.model, b, &selected.device)? {
+        return time_baseline(&args, step);
     }
     let mut trainer = Trainer::new(config.clone(), &selected.device, 0)?;
     let data = BuiltinDataset::new(0, b);
@@ -172,6 +193,63 @@ pub fn run(args: BenchArgs) -> Result<()> {
         args.iters,
         g + d,
         (2 * b) as f64 / (g + d)
+    );
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak resident memory: {peak:.0} MiB");
+    }
+    Ok(())
+}
+
+/// One step of a baseline (the VAE step, and T's for cVAE) on the built-in data, as a closure
+/// that returns once the device is done; `None` for Double InfoGAN.
+fn baseline_step(
+    method: Method,
+    model: &ModelConfig,
+    b: usize,
+    device: &Device,
+) -> Result<Option<Box<dyn FnMut()>>> {
+    let data = BuiltinDataset::new(0, b);
+    Ok(match method {
+        Method::DoubleInfogan => None,
+        Method::MmCvae => {
+            let mut trainer = MmCvaeTrainer::new(MmCvaeConfig::new(model.clone()), device, 0)?;
+            let bg = real_batch(&data, Domain::Background, model, b, trainer.device());
+            let t = real_batch(&data, Domain::Target, model, b, trainer.device());
+            Some(Box::new(move || {
+                let losses = trainer.step(bg.clone(), t.clone());
+                let _ = losses.total.into_scalar::<f32>(); // waits for the device
+            }))
+        }
+        Method::Cvae => {
+            let mut trainer = CvaeTrainer::new(CvaeConfig::new(model.clone()), device, 0)?;
+            let bg = real_batch(&data, Domain::Background, model, b, trainer.device());
+            let t = real_batch(&data, Domain::Target, model, b, trainer.device());
+            Some(Box::new(move || {
+                let losses = trainer.step(bg.clone(), t.clone());
+                let _ = losses.discriminator.into_scalar::<f32>();
+            }))
+        }
+    })
+}
+
+fn time_baseline(args: &BenchArgs, mut step: Box<dyn FnMut()>) -> Result<()> {
+    let b = args.batch;
+    let mut times = Vec::new();
+    for i in 0..=args.iters {
+        let start = Instant::now();
+        step();
+        let t = start.elapsed().as_secs_f64();
+        let label = if i == 0 { "warm-up" } else { "iteration" };
+        println!("{label} {i}: {t:.3} s");
+        if i > 0 {
+            times.push(t);
+        }
+    }
+    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    println!(
+        "mean over {} iterations: {mean:.3} s per iteration, {:.1} images/s (2B / iteration)",
+        args.iters,
+        (2 * b) as f64 / mean
     );
     if let Some(peak) = peak_memory_mib() {
         println!("peak resident memory: {peak:.0} MiB");

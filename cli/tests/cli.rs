@@ -787,3 +787,19 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
     assert_eq!(step_of(&run), last + 1);
     assert_eq!(*metric_rows(&run).last().unwrap(), last + 1);
 }
+
+#[test]
+fn bench_times_every_method() {
+    for model in ["double-infogan", "mm-cvae", "cvae"] {
+        let out = ok(&[
+            "bench", "--model", model, "--size", "32", "--batch", "4", "--width", "4", "--iters",
+            "1",
+        ]);
+        assert!(out.contains(&format!("model: {model} (")), "{out}");
+        assert!(out.contains("mean over 1 iterations:"), "{out}");
+    }
+    fails(
+        &["bench", "--model", "pca"],
+        "possible values: double-infogan, mm-cvae, cvae",
+    );
+}
