@@ -40,8 +40,21 @@ fn mutated(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// `default` cases per parser, or `PROPTEST_CASES` for a longer hunt: a config that names its
+/// cases ignores the variable, so it is read here.
+fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(cases(128))]
 
     #[test]
     fn fuzz_model_file(bytes in prop_oneof![
@@ -77,4 +90,19 @@ fn mutations_reach_both_outcomes() {
         loaded >= 20 && refused >= 20,
         "{loaded} loaded, {refused} refused"
     );
+}
+
+/// Found by `PROPTEST_CASES=20000`: a record whose tensor claims another type than f32 (here
+/// the first `F32` in the burnpack metadata rewritten to `I32`) made burn panic ("Expected float
+/// dtype"). It now loads, the values converted, or is refused: never a panic.
+#[test]
+fn a_record_claiming_an_integer_tensor_does_not_panic() {
+    let mut bytes = model_file();
+    let at = bytes
+        .windows(9)
+        .position(|w| w == b"dtypecF32")
+        .expect("the record names its tensors' types");
+    bytes[at + 6] = b'I';
+    let outcome = std::panic::catch_unwind(|| InferenceModel::from_bytes(&bytes, &cpu()).is_ok());
+    assert!(outcome.is_ok(), "loading panicked");
 }

@@ -108,8 +108,21 @@ fn nifti() -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
+/// `default` cases per parser, or `PROPTEST_CASES` for a longer hunt: a config that names its
+/// cases ignores the variable, so it is read here.
+fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(cases(256))]
 
     #[test]
     fn fuzz_dataset_file(bytes in inputs(dataset_file())) {
