@@ -84,7 +84,7 @@ pub(crate) fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// `conv.forward(x)` for a transposed convolution; batched on the CPU like [`convolve`].
-fn conv_transpose(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn conv_transpose(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(not(target_arch = "wasm32"))]
     return crate::cpu_conv::conv_transpose2d(conv, x);
     #[cfg(target_arch = "wasm32")]
@@ -94,7 +94,7 @@ fn conv_transpose(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
 /// Folds the last pending update of each batch norm's running statistics into its value.
 /// burn applies a running-statistics update lazily, at the next forward pass; a record taken
 /// without this misses the last training step's update (and a resumed run would differ).
-fn sync_running_stats(norms: &[BatchNorm]) {
+pub(crate) fn sync_running_stats<'a>(norms: impl IntoIterator<Item = &'a BatchNorm>) {
     for norm in norms {
         let _ = norm.running_mean.value_sync();
         let _ = norm.running_var.value_sync();

@@ -26,7 +26,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::attention::SelfAttention;
 use crate::config::ModelConfig;
-use crate::model::{convolve, dcgan_init, DiscriminatorOutput};
+use crate::model::{convolve, dcgan_init, sync_running_stats, DiscriminatorOutput};
 use crate::noise::add_noise;
 use crate::spectral::{SnConv2d, SnLinear};
 
@@ -109,10 +109,7 @@ impl MriGenerator {
     }
 
     pub fn sync_running_stats(&self) {
-        for block in self.early.iter().chain(&self.late) {
-            let _ = block.norm.running_mean.value_sync();
-            let _ = block.norm.running_var.value_sync();
-        }
+        sync_running_stats(self.early.iter().chain(&self.late).map(|b| &b.norm));
         self.attention.sync();
     }
 

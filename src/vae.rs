@@ -23,6 +23,7 @@ use burn::tensor::activation::tanh;
 use burn::tensor::Distribution;
 
 use crate::config::ModelConfig;
+use crate::model::{conv_transpose, convolve, sync_running_stats};
 
 /// |log-variance| stays below this (a variance between e^-8 and e^8).
 pub const LOG_VAR_LIMIT: f32 = 8.0;
@@ -91,7 +92,7 @@ impl VaeEncoder {
     pub fn forward(&self, images: Tensor<4>) -> Posterior {
         let mut x = images;
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
-            x = norm.forward(self.activation.forward(crate::model::convolve(conv, x)));
+            x = norm.forward(self.activation.forward(convolve(conv, x)));
         }
         let x = x.flatten::<2>(1, 3);
         let raw = self.log_var.forward(x.clone());
@@ -102,10 +103,7 @@ impl VaeEncoder {
     }
 
     pub fn sync_running_stats(&self) {
-        for norm in &self.norms {
-            let _ = norm.running_mean.value_sync();
-            let _ = norm.running_var.value_sync();
-        }
+        sync_running_stats(&self.norms);
     }
 }
 
@@ -158,16 +156,13 @@ impl VaeDecoder {
             .forward(self.input.forward(Tensor::cat(vec![common, salient], 1)));
         let mut x = x.reshape([batch, self.top, 4, 4]);
         for (conv, norm) in self.blocks.iter().zip(&self.norms) {
-            x = norm.forward(self.activation.forward(conv.forward(x)));
+            x = norm.forward(self.activation.forward(conv_transpose(conv, x)));
         }
-        tanh(self.output.forward(x))
+        tanh(conv_transpose(&self.output, x))
     }
 
     pub fn sync_running_stats(&self) {
-        for norm in &self.norms {
-            let _ = norm.running_mean.value_sync();
-            let _ = norm.running_var.value_sync();
-        }
+        sync_running_stats(&self.norms);
     }
 }
 
