@@ -69,8 +69,9 @@ enum Command {
 /// serves blocks over 32 MiB with a fresh `mmap` each time and returns them with `munmap`, so
 /// every step page-faults its activations in again (at 128x128, batch 32, a third of the CPU
 /// time was the kernel's). From the heap, freed blocks are reused as they are. Measured on the
-/// 2-core Zen 5 machine (`bench --size 128 --channels 1 --batch 8`): 14.3 s per iteration
-/// before, 11.2 s after; 64x64 batch 64: 4.47 s before, 4.24 s after. The process then keeps
+/// 2-core Zen 5 machine, builds alternating (`bench --size 128 --channels 1 --batch 8`): 12.8
+/// to 12.9 s per iteration before, 10.7 s after; 64x64 batch 64: 4.47 s before, 4.24 s after
+/// (BENCHMARKS.md). The process then keeps
 /// its peak memory until it exits.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
