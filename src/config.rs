@@ -231,10 +231,64 @@ impl Default for OptimConfig {
     }
 }
 
+/// The weights and optimiser of the contrastive VAEs (`train --model mm-cvae|cvae`). The
+/// defaults are the paper's Table 2 settings for MM-cVAE (lambda_1 = 100, lambda_2 = 1000;
+/// the public code's `10e3` and `10e2` are 10,000 and 1,000) and the reference's for cVAE
+/// (beta = gamma = 1), each with PyTorch's and Keras's default Adam (lr 1e-3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaeConfig {
+    /// Adam's learning rate (both VAEs, and cVAE's total-correlation discriminator).
+    pub lr: f64,
+    /// beta: the weight of the KL terms (cVAE; MM-cVAE weighs them 1 as its reference).
+    pub kl: f64,
+    /// gamma: cVAE's total-correlation term.
+    pub total_correlation: f64,
+    /// lambda_1: MM-cVAE's MMD between the common codes of background and target images.
+    pub mmd_common: f64,
+    /// lambda_2: MM-cVAE's MMD between the salient codes of background images and 0.
+    pub mmd_salient: f64,
+}
+
+impl Default for VaeConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            kl: 1.0,
+            total_correlation: 1.0,
+            mmd_common: 100.0,
+            mmd_salient: 1000.0,
+        }
+    }
+}
+
+/// How contrastive PCA is fitted (`train --model cpca`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CpcaConfig {
+    /// The contrast alpha of C_target - alpha C_background; absent: chosen automatically as the
+    /// reference package does (see [`crate::cpca`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// Images of each domain the fit reads (a random sample when the data has more).
+    pub max_images: usize,
+}
+
+impl Default for CpcaConfig {
+    fn default() -> Self {
+        Self {
+            alpha: None,
+            max_images: 10_000,
+        }
+    }
+}
+
 /// Everything one training step needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
+    /// Double InfoGAN or a baseline (absent from older configurations: Double InfoGAN).
+    pub method: Method,
     pub model: ModelConfig,
     pub loss: LossWeights,
     pub optim: OptimConfig,
@@ -250,11 +304,16 @@ pub struct TrainConfig {
     /// Contrastive-regulariser (H) updates per batch (loop_CR); ignored when `loss.contrastive` is 0.
     pub loop_regulariser: usize,
     pub salient_prior: SalientPrior,
+    /// The VAE baselines' weights (used by `mm-cvae` and `cvae` only).
+    pub vae: VaeConfig,
+    /// cPCA's fit (used by `cpca` only).
+    pub cpca: CpcaConfig,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
+            method: Method::DoubleInfogan,
             model: ModelConfig::default(),
             loss: LossWeights::default(),
             optim: OptimConfig::default(),
@@ -264,13 +323,19 @@ impl Default for TrainConfig {
             loop_discriminator: 1,
             loop_regulariser: 0,
             salient_prior: SalientPrior::Normal,
+            vae: VaeConfig::default(),
+            cpca: CpcaConfig::default(),
         }
     }
 }
 
 /// The contrastive method a model implements: Double InfoGAN, or one of the paper's baselines
-/// (Tables 1-2), trained on the same data and batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// (Tables 1-2), trained on the same data and batches and evaluated by the same tools.
+/// Ordered as [`Method::ALL`] (tables list Double InfoGAN first).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Method {
     #[default]
     DoubleInfogan,
@@ -278,10 +343,18 @@ pub enum Method {
     MmCvae,
     /// cVAE (Abid and Zou 2019): see `cvae`.
     Cvae,
+    /// Contrastive PCA (Abid et al. 2018): linear, fitted in one pass; it encodes but has no
+    /// generator. See [`crate::cpca`].
+    Cpca,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::DoubleInfogan, Method::MmCvae, Method::Cvae];
+    pub const ALL: [Method; 4] = [
+        Method::DoubleInfogan,
+        Method::MmCvae,
+        Method::Cvae,
+        Method::Cpca,
+    ];
 
     /// The name users type (`--model`).
     pub const fn name(self) -> &'static str {
@@ -289,7 +362,28 @@ impl Method {
             Method::DoubleInfogan => "double-infogan",
             Method::MmCvae => "mm-cvae",
             Method::Cvae => "cvae",
+            Method::Cpca => "cpca",
         }
+    }
+
+    /// The name in tables and on the page, as the paper writes it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Method::DoubleInfogan => "Double InfoGAN",
+            Method::MmCvae => "MM-cVAE",
+            Method::Cvae => "cVAE",
+            Method::Cpca => "cPCA",
+        }
+    }
+
+    /// Whether the model can draw images from (z, s) (every method but cPCA).
+    pub const fn generates(self) -> bool {
+        !matches!(self, Method::Cpca)
+    }
+
+    /// Whether training is a loop of gradient steps (every method but cPCA, fitted in one pass).
+    pub const fn iterates(self) -> bool {
+        !matches!(self, Method::Cpca)
     }
 }
 
@@ -377,7 +471,9 @@ impl std::str::FromStr for Preset {
 impl TrainConfig {
     /// Whether the contrastive regulariser H exists in this run.
     pub fn uses_regulariser(&self) -> bool {
-        self.loss.contrastive > 0.0 && self.loop_regulariser > 0
+        self.method == Method::DoubleInfogan
+            && self.loss.contrastive > 0.0
+            && self.loop_regulariser > 0
     }
 
     /// The configuration of a [`Preset`].
@@ -542,6 +638,31 @@ impl TrainConfig {
             if !(lr.is_finite() && lr > 0.0) {
                 return Err(format!("{name} must be a positive number, not {lr}"));
             }
+        }
+        let v = &self.vae;
+        if !(v.lr.is_finite() && v.lr > 0.0) {
+            return Err(format!("vae.lr must be a positive number, not {}", v.lr));
+        }
+        for (name, w) in [
+            ("kl", v.kl),
+            ("total_correlation", v.total_correlation),
+            ("mmd_common", v.mmd_common),
+            ("mmd_salient", v.mmd_salient),
+        ] {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(format!("vae.{name} must be finite and >= 0, not {w}"));
+            }
+        }
+        if let Some(alpha) = self.cpca.alpha.filter(|a| !(a.is_finite() && *a >= 0.0)) {
+            return Err(format!(
+                "cpca.alpha must be a finite number >= 0, not {alpha}"
+            ));
+        }
+        if self.cpca.max_images < 2 {
+            return Err(format!(
+                "cpca.max_images must be at least 2, not {}",
+                self.cpca.max_images
+            ));
         }
         Ok(())
     }

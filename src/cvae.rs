@@ -25,34 +25,15 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 
-use crate::config::ModelConfig;
+use crate::checkpoint::{StatePart, TrainerState};
+use crate::config::{Method, ModelConfig, TrainConfig};
 use crate::error::{Error, Result};
+use crate::infer::{load_module, InferenceModel};
 use crate::loss::gaussian_kl_sum;
 use crate::model::initialized;
+use crate::terms::LossTerm;
+use crate::training::{load_optimizer, module_bytes, optimiser_bytes, Losses, Training};
 use crate::vae::{ContrastiveVae, Posterior};
-
-/// cVAE's weights and optimisers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CvaeConfig {
-    pub model: ModelConfig,
-    /// beta: the weight of the KL terms (the reference: 1).
-    pub beta: f64,
-    /// gamma: the weight of the total-correlation term (the reference's convolutional cVAE: 1).
-    pub gamma: f64,
-    /// Adam's learning rate, for the VAE and for T.
-    pub lr: f64,
-}
-
-impl CvaeConfig {
-    pub fn new(model: ModelConfig) -> Self {
-        Self {
-            model,
-            beta: 1.0,
-            gamma: 1.0,
-            lr: 1e-3,
-        }
-    }
-}
 
 /// T: one linear layer from [s, z] to a logit.
 #[derive(Module, Debug)]
@@ -96,22 +77,9 @@ fn pairs(salient: Tensor<2>, common: Tensor<2>) -> [(Tensor<2>, Tensor<2>); 2] {
     ]
 }
 
-/// The terms of one step, still on the device.
-#[derive(Debug, Clone)]
-pub struct CvaeLosses {
-    /// Squared reconstruction error of both domains, per image.
-    pub reconstruction: Tensor<1>,
-    /// KL of z and s (targets) and z (background), per image.
-    pub kl: Tensor<1>,
-    /// The VAE's total-correlation term: mean logit of T on joint pairs.
-    pub total_correlation: Tensor<1>,
-    /// T's own loss.
-    pub discriminator: Tensor<1>,
-}
-
 /// The VAE, T and their optimisers, on one autodiff device.
 pub struct CvaeTrainer {
-    config: CvaeConfig,
+    config: TrainConfig,
     device: Device,
     pub model: ContrastiveVae,
     pub tc: TcDiscriminator,
@@ -120,8 +88,11 @@ pub struct CvaeTrainer {
 }
 
 impl CvaeTrainer {
-    pub fn new(config: CvaeConfig, device: &Device, seed: u64) -> Result<Self> {
-        config.model.validate().map_err(Error::InvalidConfig)?;
+    /// A new model for `config` (its `model` shape and `vae` weights; the method is set to
+    /// cVAE), on `device` switched to autodiff and seeded with `seed`.
+    pub fn new(mut config: TrainConfig, device: &Device, seed: u64) -> Result<Self> {
+        config.method = Method::Cvae;
+        config.validate().map_err(Error::InvalidConfig)?;
         let device = device.clone().autodiff();
         device.seed(seed);
         Ok(Self {
@@ -132,10 +103,6 @@ impl CvaeTrainer {
             config,
             device,
         })
-    }
-
-    pub fn device(&self) -> &Device {
-        &self.device
     }
 
     /// The VAE's total-correlation term on target codes: the mean logit of T (frozen: `tc`
@@ -151,52 +118,131 @@ impl CvaeTrainer {
 
     /// One VAE step and one T step on a batch of background and target images in [-1, 1]
     /// (at least two targets, for the pairs).
-    pub fn step(&mut self, background: Tensor<4>, target: Tensor<4>) -> CvaeLosses {
+    pub fn step(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
         let m = &self.model;
-        let [b, ..] = target.dims();
+        // The domains may differ in size (batches drawn from both together): every term is a
+        // mean over its own domain's images, the reference's per-image mean when they agree.
+        let ([bx, ..], [by, ..]) = (background.dims(), target.dims());
         let zx: Posterior = m.common.forward(background.clone());
         let (zy, sy) = (
             m.common.forward(target.clone()),
             m.salient.forward(target.clone()),
         );
         let (zx_sample, zy_sample, sy_sample) = (zx.sample(), zy.sample(), sy.sample());
-        let squared =
-            |a: Tensor<4>, x: Tensor<4>| (a - x).powi_scalar(2).sum().div_scalar(4.0 * b as f32);
+        let squared = |a: Tensor<4>, x: Tensor<4>, n: usize| {
+            (a - x).powi_scalar(2).sum().div_scalar(4.0 * n as f32)
+        };
+        let no_salient = Tensor::zeros([bx, self.config.model.salient_dim], &self.device);
         let reconstruction = squared(
             m.decoder.forward(zy_sample.clone(), sy_sample.clone()),
             target,
-        ) + squared(
-            m.decoder.forward(zx_sample, sy_sample.zeros_like()),
-            background,
-        );
-        let kl = (gaussian_kl_sum(zy.mean, zy.log_var)
-            + gaussian_kl_sum(sy.mean, sy.log_var)
-            + gaussian_kl_sum(zx.mean, zx.log_var))
-        .div_scalar(b as f32);
+            by,
+        ) + squared(m.decoder.forward(zx_sample, no_salient), background, bx);
+        let kl = (gaussian_kl_sum(zy.mean, zy.log_var) + gaussian_kl_sum(sy.mean, sy.log_var))
+            .div_scalar(by as f32)
+            + gaussian_kl_sum(zx.mean, zx.log_var).div_scalar(bx as f32);
         let frozen = self.tc.clone().no_grad();
-        let total_correlation =
-            Self::total_correlation(&frozen, sy_sample.clone(), zy_sample.clone());
+        // T needs two targets for a pair: a batch with one (tiny B) has no TC term.
+        let with_pairs = by >= 2;
+        let total_correlation = if with_pairs {
+            Self::total_correlation(&frozen, sy_sample.clone(), zy_sample.clone())
+        } else {
+            Tensor::zeros([1], &self.device)
+        };
+        let weights = &self.config.vae;
         let total = reconstruction.clone()
-            + kl.clone().mul_scalar(self.config.beta)
-            + total_correlation.clone().mul_scalar(self.config.gamma);
+            + kl.clone().mul_scalar(weights.kl)
+            + total_correlation
+                .clone()
+                .mul_scalar(weights.total_correlation);
         let grads = GradientsParams::from_grads(total.backward(), &self.model);
-        self.model = self
-            .optim_model
-            .step(self.config.lr, self.model.clone(), grads);
+        self.model = self.optim_model.step(weights.lr, self.model.clone(), grads);
 
-        // T on the same codes, detached: joint pairs are 1, swapped ones 0.
-        let [(s, z), (s_bar, z_bar)] = pairs(sy_sample.detach(), zy_sample.detach());
-        let discriminator = log_sigmoid(self.tc.forward(s, z)).neg().mean()
-            + log_sigmoid(self.tc.forward(s_bar, z_bar).neg())
-                .neg()
-                .mean();
-        let grads = GradientsParams::from_grads(discriminator.backward(), &self.tc);
-        self.tc = self.optim_tc.step(self.config.lr, self.tc.clone(), grads);
-        CvaeLosses {
-            reconstruction: reconstruction.detach(),
-            kl: kl.detach(),
-            total_correlation: total_correlation.detach(),
-            discriminator: discriminator.detach(),
+        let mut losses = Losses::zeros(Method::Cvae, &self.device);
+        if with_pairs {
+            // T on the same codes, detached: joint pairs are 1, swapped ones 0.
+            let [(s, z), (s_bar, z_bar)] = pairs(sy_sample.detach(), zy_sample.detach());
+            let discriminator = log_sigmoid(self.tc.forward(s, z)).neg().mean()
+                + log_sigmoid(self.tc.forward(s_bar, z_bar).neg())
+                    .neg()
+                    .mean();
+            let grads = GradientsParams::from_grads(discriminator.backward(), &self.tc);
+            self.tc = self
+                .optim_tc
+                .step(self.config.vae.lr, self.tc.clone(), grads);
+            losses.set(LossTerm::TotalCorrelationDiscriminator, discriminator);
         }
+        losses.set(LossTerm::VaeReconstruction, reconstruction);
+        losses.set(LossTerm::VaeKl, kl);
+        losses.set(LossTerm::VaeTotalCorrelation, total_correlation);
+        losses.set(LossTerm::VaeTotal, total);
+        losses
+    }
+}
+
+impl Training for CvaeTrainer {
+    fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn iteration(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
+        self.step(background, target)
+    }
+
+    fn inference_model(&self) -> InferenceModel {
+        self.model.sync_running_stats();
+        InferenceModel::from_vae(
+            Method::Cvae,
+            self.config.model.clone(),
+            self.model.valid(),
+            self.device.clone().without_autodiff(),
+        )
+    }
+
+    fn state(&self) -> Result<TrainerState> {
+        self.model.sync_running_stats();
+        let mut state = TrainerState::default();
+        state.insert(StatePart::Vae, module_bytes(&self.model, StatePart::Vae)?);
+        state.insert(
+            StatePart::OptimVae,
+            optimiser_bytes(&self.optim_model, StatePart::OptimVae)?,
+        );
+        state.insert(
+            StatePart::TotalCorrelation,
+            module_bytes(&self.tc, StatePart::TotalCorrelation)?,
+        );
+        state.insert(
+            StatePart::OptimTotalCorrelation,
+            optimiser_bytes(&self.optim_tc, StatePart::OptimTotalCorrelation)?,
+        );
+        Ok(state)
+    }
+
+    fn load_state(&mut self, mut state: TrainerState) -> Result<()> {
+        self.model = load_module(
+            self.model.clone(),
+            state.take(StatePart::Vae)?,
+            StatePart::Vae.describe(),
+        )?;
+        self.optim_model = load_optimizer(
+            &self.optim_model,
+            state.take(StatePart::OptimVae)?,
+            StatePart::OptimVae,
+        )?;
+        self.tc = load_module(
+            self.tc.clone(),
+            state.take(StatePart::TotalCorrelation)?,
+            StatePart::TotalCorrelation.describe(),
+        )?;
+        self.optim_tc = load_optimizer(
+            &self.optim_tc,
+            state.take(StatePart::OptimTotalCorrelation)?,
+            StatePart::OptimTotalCorrelation,
+        )?;
+        Ok(())
     }
 }

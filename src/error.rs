@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::config::Method;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     /// A configuration value the model cannot be built from.
@@ -12,6 +14,10 @@ pub enum Error {
     NotAModelFile(String),
     /// An input tensor of the wrong shape.
     Shape(String),
+    /// Drawing images with a model that has no generator (cPCA).
+    NoGenerator { method: Method },
+    /// An operation this model's method does not have.
+    Unsupported(String),
 }
 
 impl fmt::Display for Error {
@@ -25,6 +31,13 @@ impl fmt::Display for Error {
             ),
             Error::NotAModelFile(message) => write!(f, "{message}"),
             Error::Shape(message) => write!(f, "{message}"),
+            Error::NoGenerator { method } => write!(
+                f,
+                "a {} model has no generator: it encodes images into (z, s) but cannot draw \
+                 them (train double-infogan, mm-cvae or cvae for images)",
+                method.label()
+            ),
+            Error::Unsupported(message) => write!(f, "{message}"),
         }
     }
 }

@@ -1,32 +1,85 @@
 //! Inference with a trained model: encode real images into (z, s), generate, reconstruct,
 //! swap salient factors, remove them (the "healthy counterpart"), and traverse one salient
-//! dimension. It holds only G and the encoder path (trunk, Qz, Qs) of the discriminator, in
-//! evaluation mode (running batch-norm statistics, no noise), and travels as one
-//! self-describing file (see [`InferenceModel::to_bytes`]) that needs no file system.
+//! dimension. For Double InfoGAN it holds only G and the encoder path (trunk, Qz, Qs) of the
+//! discriminator; for the VAE baselines their encoders (posterior means) and decoder; for
+//! cPCA its projections (no generator: drawing answers [`Error::NoGenerator`]). Everything is
+//! in evaluation mode (running batch-norm statistics, no noise), and travels as one
+//! self-describing file (see [`InferenceModel::to_bytes`]) that needs no file system. Callers
+//! never ask which method a model is: only this file does.
 
 use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ModelConfig, SalientPrior};
+use crate::checkpoint::{StatePart, TrainerState};
+use crate::config::{Method, ModelConfig, SalientPrior, TrainConfig};
 use crate::container::Format;
+use crate::cpca::CpcaModel;
 use crate::error::{Error, Result};
 use crate::latent::{sample_common, sample_salient, seeded_normal, seeded_salient};
 use crate::networks::{Discriminator, Encoder, Generator};
+use crate::vae::ContrastiveVae;
 
-/// The networks an exported model carries.
+/// Double InfoGAN's networks in an exported model: G and the encoder.
 #[derive(Module, Debug)]
-pub struct Networks {
+pub struct GanNetworks {
     pub generator: Generator,
     pub encoder: Encoder,
 }
 
+/// The networks of a model, by method (boxed: the module structs are large and unequal).
+#[derive(Debug, Clone)]
+enum Networks {
+    DoubleInfogan(Box<GanNetworks>),
+    /// MM-cVAE or cVAE: the same networks.
+    Vae(Box<ContrastiveVae>),
+    Cpca(Box<CpcaModel>),
+}
+
+impl Networks {
+    /// Initialised networks of `method` (a load target).
+    fn new(method: Method, config: &ModelConfig, device: &Device) -> Self {
+        match method {
+            Method::DoubleInfogan => Networks::DoubleInfogan(Box::new(
+                GanNetworks {
+                    generator: Generator::new(config, device),
+                    encoder: Encoder::new(config, device),
+                }
+                .valid(),
+            )),
+            Method::MmCvae | Method::Cvae => {
+                Networks::Vae(Box::new(ContrastiveVae::new(config, device).valid()))
+            }
+            Method::Cpca => Networks::Cpca(Box::new(CpcaModel::new(config, device))),
+        }
+    }
+
+    fn record_bytes(&self) -> std::result::Result<Bytes, burn::store::RecordError> {
+        match self {
+            Networks::DoubleInfogan(n) => n.as_ref().clone().into_record().into_bytes(),
+            Networks::Vae(n) => n.as_ref().clone().into_record().into_bytes(),
+            Networks::Cpca(n) => n.as_ref().clone().into_record().into_bytes(),
+        }
+    }
+
+    fn load(self, bytes: Vec<u8>) -> Result<Self> {
+        Ok(match self {
+            Networks::DoubleInfogan(n) => {
+                Networks::DoubleInfogan(Box::new(load_module(*n, bytes, "model")?.valid()))
+            }
+            Networks::Vae(n) => Networks::Vae(Box::new(load_module(*n, bytes, "model")?.valid())),
+            Networks::Cpca(n) => Networks::Cpca(Box::new(load_module(*n, bytes, "model")?)),
+        })
+    }
+}
+
 /// The exported model file: the project's container (see [`crate::container`]) holding a JSON
-/// [`Header`] and G's and the encoder's weights as a burnpack record.
+/// [`Header`] and the networks' weights as a burnpack record. Version 2 added the method
+/// (version 1 files are Double InfoGAN models and load unchanged).
 pub const FORMAT: Format = Format {
     magic: b"DINFOGAN",
-    versions: 1..=1,
+    versions: 1..=2,
     what: "Double InfoGAN model file",
     how_to_make: "export one with `dinfogan export`",
 };
@@ -34,13 +87,16 @@ pub const FORMAT: Format = Format {
 /// The JSON header of an exported file: everything needed to rebuild the networks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Header {
+    #[serde(default)]
+    method: Method,
     model: ModelConfig,
     salient_prior: SalientPrior,
 }
 
-/// G and the encoder in evaluation mode, on a plain (non-autodiff) device.
+/// A trained model in evaluation mode, on a plain (non-autodiff) device.
 #[derive(Debug, Clone)]
 pub struct InferenceModel {
+    method: Method,
     config: ModelConfig,
     salient_prior: SalientPrior,
     networks: Networks,
@@ -48,19 +104,31 @@ pub struct InferenceModel {
 }
 
 impl InferenceModel {
-    /// Freshly initialised networks (DCGAN init): useful for tests and as a load target.
+    /// A Double InfoGAN model with freshly initialised networks (DCGAN init): useful for tests
+    /// and as a load target.
     pub fn new(config: ModelConfig, salient_prior: SalientPrior, device: &Device) -> Result<Self> {
+        Self::initialised(Method::DoubleInfogan, config, salient_prior, device)
+    }
+
+    /// A model of `method` with initialised networks.
+    pub fn initialised(
+        method: Method,
+        config: ModelConfig,
+        salient_prior: SalientPrior,
+        device: &Device,
+    ) -> Result<Self> {
         config.validate().map_err(Error::InvalidConfig)?;
         let device = device.clone().without_autodiff();
-        let networks = Networks {
-            generator: Generator::new(&config, &device),
-            encoder: Encoder::new(&config, &device),
-        }
-        .valid();
         Ok(Self {
+            networks: Networks::new(method, &config, &device),
+            method,
+            // The VAEs' prior of s is N(0, I) whatever a configuration says.
+            salient_prior: if method == Method::DoubleInfogan {
+                salient_prior
+            } else {
+                SalientPrior::Normal
+            },
             config,
-            salient_prior,
-            networks,
             device,
         })
     }
@@ -74,40 +142,86 @@ impl InferenceModel {
         device: Device,
     ) -> Self {
         Self {
+            method: Method::DoubleInfogan,
             config,
             salient_prior,
-            networks: Networks { generator, encoder },
+            networks: Networks::DoubleInfogan(Box::new(GanNetworks { generator, encoder })),
             device,
         }
     }
 
-    /// G and the encoder from the generator and discriminator records of a training checkpoint
-    /// (`Trainer::state` with the `train` feature).
-    pub fn from_checkpoint(
+    /// A VAE baseline's networks, already in evaluation mode.
+    #[cfg_attr(not(feature = "train"), allow(dead_code))]
+    pub(crate) fn from_vae(
+        method: Method,
         config: ModelConfig,
-        salient_prior: SalientPrior,
-        generator: Vec<u8>,
-        discriminator: Vec<u8>,
+        vae: ContrastiveVae,
+        device: Device,
+    ) -> Self {
+        Self {
+            method,
+            config,
+            salient_prior: SalientPrior::Normal,
+            networks: Networks::Vae(Box::new(vae)),
+            device,
+        }
+    }
+
+    /// A fitted cPCA model.
+    pub fn from_cpca(config: ModelConfig, cpca: CpcaModel, device: Device) -> Self {
+        Self {
+            method: Method::Cpca,
+            config,
+            salient_prior: SalientPrior::Normal,
+            networks: Networks::Cpca(Box::new(cpca)),
+            device: device.without_autodiff(),
+        }
+    }
+
+    /// The model of a training checkpoint of `config`: the parts
+    /// [`StatePart::for_inference`] names (the rest of `state` is not read).
+    pub fn from_checkpoint(
+        config: &TrainConfig,
+        mut state: TrainerState,
         device: &Device,
     ) -> Result<Self> {
-        config.validate().map_err(Error::InvalidConfig)?;
-        let device = device.clone().without_autodiff();
-        let generator = load_module(Generator::new(&config, &device), generator, "generator")?;
-        let discriminator = load_module(
-            Discriminator::new(&config, &device),
-            discriminator,
-            "discriminator",
-        )?;
-        Ok(Self {
-            config,
-            salient_prior,
-            networks: Networks {
-                generator,
-                encoder: discriminator.into_encoder(),
-            }
-            .valid(),
+        let mut model = Self::initialised(
+            config.method,
+            config.model.clone(),
+            config.salient_prior,
             device,
-        })
+        )?;
+        let device = model.device.clone();
+        let mut take = |part: StatePart| state.take(part);
+        model.networks = match config.method {
+            Method::DoubleInfogan => {
+                let generator = load_module(
+                    Generator::new(&config.model, &device),
+                    take(StatePart::Generator)?,
+                    StatePart::Generator.describe(),
+                )?;
+                let discriminator = load_module(
+                    Discriminator::new(&config.model, &device),
+                    take(StatePart::Discriminator)?,
+                    StatePart::Discriminator.describe(),
+                )?;
+                Networks::DoubleInfogan(Box::new(
+                    GanNetworks {
+                        generator,
+                        encoder: discriminator.into_encoder(),
+                    }
+                    .valid(),
+                ))
+            }
+            Method::MmCvae | Method::Cvae => model.networks.load(take(StatePart::Vae)?)?,
+            Method::Cpca => model.networks.load(take(StatePart::Cpca)?)?,
+        };
+        Ok(model)
+    }
+
+    /// Which method this model is.
+    pub fn method(&self) -> Method {
+        self.method
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -120,10 +234,6 @@ impl InferenceModel {
 
     pub fn device(&self) -> &Device {
         &self.device
-    }
-
-    pub fn networks(&self) -> &Networks {
-        &self.networks
     }
 
     /// Checks that `images` is `[batch, channels, side, side]` for this model.
@@ -142,10 +252,15 @@ impl InferenceModel {
         Ok(())
     }
 
-    /// (ẑ, ŝ) = (Qz(images), Qs(images)): `[batch, L]`, `[batch, M]`.
+    /// (ẑ, ŝ): `[batch, L]`, `[batch, M]`. Double InfoGAN: (Qz(images), Qs(images)); the
+    /// VAEs: the posterior means (as the paper evaluated its baselines); cPCA: the projections.
     pub fn encode(&self, images: Tensor<4>) -> Result<(Tensor<2>, Tensor<2>)> {
         self.check_images(&images)?;
-        Ok(self.networks.encoder.forward(images))
+        Ok(match &self.networks {
+            Networks::DoubleInfogan(n) => n.encoder.forward(images),
+            Networks::Vae(vae) => vae.encode(images),
+            Networks::Cpca(cpca) => cpca.encode(images),
+        })
     }
 
     /// (ẑ, ŝ) with the encoder in *training* mode: Gaussian noise on and batch-norm statistics
@@ -160,18 +275,37 @@ impl InferenceModel {
         seed: u64,
     ) -> Result<(Tensor<2>, Tensor<2>)> {
         self.check_images(&images)?;
+        let Networks::DoubleInfogan(networks) = &self.networks else {
+            return Err(Error::Unsupported(format!(
+                "encoding in training mode reproduces the public Double InfoGAN evaluation \
+                 scripts; a {} model encodes with its inference-mode encoder only (leave out \
+                 --encoder train)",
+                self.method.label()
+            )));
+        };
         let device = self.device.clone().autodiff();
         device.seed(seed);
         // `train` restores the training flags `valid` switched off (noise, batch statistics);
         // they act on an autodiff device only.
-        let encoder = self.networks.encoder.clone().to_device(&device).train();
+        let encoder = networks.encoder.clone().to_device(&device).train();
         let (common, salient) = encoder.forward(images.autodiff());
         Ok((common.inner(), salient.inner()))
     }
 
-    /// G(z, s): `[batch, channels, side, side]` in [-1, 1].
-    pub fn generate(&self, common: Tensor<2>, salient: Tensor<2>) -> Tensor<4> {
-        self.networks.generator.forward(common, salient)
+    /// Whether this model can draw images ([`InferenceModel::generate`]).
+    pub fn generates(&self) -> bool {
+        self.method.generates()
+    }
+
+    /// G(z, s) (the VAEs: their decoder): `[batch, channels, side, side]` in [-1, 1].
+    pub fn generate(&self, common: Tensor<2>, salient: Tensor<2>) -> Result<Tensor<4>> {
+        match &self.networks {
+            Networks::DoubleInfogan(n) => Ok(n.generator.forward(common, salient)),
+            Networks::Vae(vae) => Ok(vae.decoder.forward(common, salient)),
+            Networks::Cpca(_) => Err(Error::NoGenerator {
+                method: self.method,
+            }),
+        }
     }
 
     /// G(z, 0) for background images, G(z, s) for target images, with (z, s) = Q(images).
@@ -182,7 +316,7 @@ impl InferenceModel {
         } else {
             salient.zeros_like()
         };
-        Ok(self.generate(common, salient))
+        self.generate(common, salient)
     }
 
     /// The salient swap of the paper (Fig. 3, 5, 7), pairing background and target images
@@ -191,8 +325,8 @@ impl InferenceModel {
     pub fn swap(&self, background: Tensor<4>, target: Tensor<4>) -> Result<(Tensor<4>, Tensor<4>)> {
         let (bg_common, _) = self.encode(background)?;
         let (t_common, t_salient) = self.encode(target)?;
-        let gained = self.generate(bg_common, t_salient.clone());
-        let removed = self.generate(t_common, t_salient.zeros_like());
+        let gained = self.generate(bg_common, t_salient.clone())?;
+        let removed = self.generate(t_common, t_salient.zeros_like())?;
         Ok((gained, removed))
     }
 
@@ -216,10 +350,10 @@ impl InferenceModel {
         let z_y = common.narrow(0, n, n);
         let s_y = salient.narrow(0, n, n);
         let zero = s_y.zeros_like();
-        Ok(self.generate(
+        self.generate(
             Tensor::cat(vec![z_x.clone(), z_y.clone(), z_x, z_y], 0),
             Tensor::cat(vec![zero.clone(), s_y.clone(), s_y, zero], 0),
-        ))
+        )
     }
 
     /// G(z, s) with salient dimension `dim` set to each of `values` in turn, z and the other
@@ -244,7 +378,7 @@ impl InferenceModel {
         let column = Tensor::<1>::from_floats(values, &self.device).reshape([n, 1]);
         let mut salient = salient.repeat_dim(0, n);
         salient = salient.slice_assign([0..n, dim..dim + 1], column);
-        Ok(self.generate(common, salient))
+        self.generate(common, salient)
     }
 
     /// Random latents from the training priors: z ~ N(0, I), s ~ P_y(s) (`[batch, L]`, `[batch, M]`).
@@ -291,7 +425,7 @@ impl InferenceModel {
         cols: usize,
         common_seed: u64,
         salient_seed: u64,
-    ) -> Tensor<4> {
+    ) -> Result<Tensor<4>> {
         let (common, salient) = self.grid_latents(rows, cols, common_seed, salient_seed);
         self.generate(common, salient)
     }
@@ -308,10 +442,10 @@ impl InferenceModel {
                 salient.len()
             )));
         }
-        Ok(self.generate(
+        self.generate(
             self.codes(common.to_vec(), l),
             self.codes(salient.to_vec(), m),
-        ))
+        )
     }
 
     /// Host numbers, `width` per code, as a `[n, width]` tensor on the model's device.
@@ -320,23 +454,19 @@ impl InferenceModel {
         Tensor::from_data(TensorData::new(values, [n, width]), &self.device)
     }
 
-    /// One self-describing file ([`FORMAT`]): the model configuration in the header, then the
-    /// burnpack record of G and the encoder.
+    /// One self-describing file ([`FORMAT`]): the method and model configuration in the
+    /// header, then the burnpack record of the networks.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = serde_json::to_vec(&Header {
+            method: self.method,
             model: self.config.clone(),
             salient_prior: self.salient_prior,
         })
         .expect("the header serialises");
-        let record = self
-            .networks
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::Weights {
-                what: "model".into(),
-                reason: e.to_string(),
-            })?;
+        let record = self.networks.record_bytes().map_err(|e| Error::Weights {
+            what: "model".into(),
+            reason: e.to_string(),
+        })?;
         let mut out = FORMAT.frame(&header, record.len());
         out.extend_from_slice(&record);
         Ok(out)
@@ -350,9 +480,9 @@ impl InferenceModel {
         let header: Header = serde_json::from_slice(file.header).map_err(|e| {
             Error::NotAModelFile(format!("the model file's header is corrupt ({e})"))
         })?;
-        let mut model = Self::new(header.model, header.salient_prior, device)?;
-        let networks = load_module(model.networks.clone(), file.body.to_vec(), "model")?;
-        model.networks = networks.valid();
+        let mut model =
+            Self::initialised(header.method, header.model, header.salient_prior, device)?;
+        model.networks = model.networks.clone().load(file.body.to_vec())?;
         Ok(model)
     }
 }

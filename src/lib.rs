@@ -22,17 +22,21 @@
 //! - [`terms`]: the loss terms an iteration reports, with their network and CSV name.
 //! - `step` (feature `train`, on by default): the `Trainer` and its G, D and H steps. The
 //!   browser viewer builds without it: no autodiff or optimiser code in its bundle.
+//! - `training` (feature `train`): the one interface every iterative method trains through;
+//!   [`checkpoint`]: what a checkpoint of each method holds.
 //! - [`infer`]: encode, generate, reconstruct, swap, traverse; the exported file format.
 //! - [`vae`]: the contrastive VAEs' encoders and decoder (the paper's baselines); `mm_cvae` and
-//!   `cvae` (feature `train`): MM-cVAE's and cVAE's training steps.
+//!   `cvae` (feature `train`): MM-cVAE's and cVAE's training steps; [`cpca`]: contrastive PCA.
 //! - [`builtin`]: the procedural dataset with ground-truth factors.
 //! - [`pixels`]: network values to RGBA bytes and back; `gpu` (feature `gpu-pixels`): the same
 //!   packing as a WGSL kernel on wgpu.
 
 pub mod attention;
 pub mod builtin;
+pub mod checkpoint;
 pub mod config;
 pub mod container;
+pub mod cpca;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cpu_conv;
 #[cfg(feature = "train")]
@@ -55,14 +59,19 @@ pub mod spectral;
 #[cfg(feature = "train")]
 pub mod step;
 pub mod terms;
+#[cfg(feature = "train")]
+pub mod training;
 pub mod vae;
 
+pub use checkpoint::{StatePart, TrainerState};
 pub use config::{
-    Architecture, Batching, LossWeights, Method, ModelConfig, OptimConfig, Preset, SalientPrior,
-    TrainConfig,
+    Architecture, Batching, CpcaConfig, LossWeights, Method, ModelConfig, OptimConfig, Preset,
+    SalientPrior, TrainConfig, VaeConfig,
 };
 pub use error::{Error, Result};
 pub use infer::InferenceModel;
 #[cfg(feature = "train")]
-pub use step::{Losses, Trainer, TrainerState};
+pub use step::Trainer;
 pub use terms::{LossTerm, LossValues, Network};
+#[cfg(feature = "train")]
+pub use training::{trainer, Losses, Training};

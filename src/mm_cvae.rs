@@ -10,66 +10,36 @@
 //! with the latents sampled from their posteriors, every term summed over the batch as the
 //! reference code sums them (no KL on s of background images: MMD(s_x, 0) pulls it to zero
 //! instead), and the squared errors taken in [0, 1] pixel units as the reference's images are.
-//! The weights: the paper's Table 2 settings, lambda_1 = 100 and lambda_2 = 1000 (the public
-//! code's `10e3` and `10e2` are 10,000 and 1,000).
+//! The weights are [`crate::config::VaeConfig`]'s: by default the paper's Table 2 settings,
+//! lambda_1 = 100 and lambda_2 = 1000.
 
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use crate::config::ModelConfig;
+use crate::checkpoint::{StatePart, TrainerState};
+use crate::config::{Method, TrainConfig};
 use crate::error::{Error, Result};
+use crate::infer::{load_module, InferenceModel};
 use crate::loss::{gaussian_kl_sum, mmd, MMD_GAMMAS};
 use crate::model::initialized;
+use crate::terms::LossTerm;
+use crate::training::{load_optimizer, module_bytes, optimiser_bytes, Losses, Training};
 use crate::vae::ContrastiveVae;
-
-/// MM-cVAE's weights and optimiser.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MmCvaeConfig {
-    pub model: ModelConfig,
-    /// lambda_1: MMD between the common codes of background and target images.
-    pub mmd_common: f64,
-    /// lambda_2: MMD between the salient codes of background images and 0.
-    pub mmd_salient: f64,
-    /// Adam's learning rate (the reference: PyTorch's default, 1e-3).
-    pub lr: f64,
-}
-
-impl MmCvaeConfig {
-    /// The paper's Table 2 weights on `model`'s shape.
-    pub fn new(model: ModelConfig) -> Self {
-        Self {
-            model,
-            mmd_common: 100.0,
-            mmd_salient: 1000.0,
-            lr: 1e-3,
-        }
-    }
-}
-
-/// The terms of one step, unweighted, each summed over the batch; still on the device.
-#[derive(Debug, Clone)]
-pub struct MmCvaeLosses {
-    /// Squared reconstruction error of both domains.
-    pub reconstruction: Tensor<1>,
-    /// KL of z (both domains) and of s (targets).
-    pub kl: Tensor<1>,
-    pub mmd_common: Tensor<1>,
-    pub mmd_salient: Tensor<1>,
-    /// The weighted sum that was minimised.
-    pub total: Tensor<1>,
-}
 
 /// The model and its optimiser, on one autodiff device.
 pub struct MmCvaeTrainer {
-    config: MmCvaeConfig,
+    config: TrainConfig,
     device: Device,
     pub model: ContrastiveVae,
     optim: ModuleOptimizer,
 }
 
 impl MmCvaeTrainer {
-    pub fn new(config: MmCvaeConfig, device: &Device, seed: u64) -> Result<Self> {
-        config.model.validate().map_err(Error::InvalidConfig)?;
+    /// A new model for `config` (its `model` shape and `vae` weights; the method is set to
+    /// MM-cVAE), on `device` switched to autodiff and seeded with `seed`.
+    pub fn new(mut config: TrainConfig, device: &Device, seed: u64) -> Result<Self> {
+        config.method = Method::MmCvae;
+        config.validate().map_err(Error::InvalidConfig)?;
         let device = device.clone().autodiff();
         device.seed(seed);
         Ok(Self {
@@ -80,13 +50,8 @@ impl MmCvaeTrainer {
         })
     }
 
-    /// The autodiff device the model lives on; put real batches there.
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-
     /// One Adam step on a batch of background `[b, c, h, w]` and target images in [-1, 1].
-    pub fn step(&mut self, background: Tensor<4>, target: Tensor<4>) -> MmCvaeLosses {
+    pub fn step(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
         let m = &self.model;
         let (zx, sx) = (
             m.common.forward(background.clone()),
@@ -109,18 +74,68 @@ impl MmCvaeTrainer {
             + gaussian_kl_sum(sy.mean, sy.log_var);
         let mmd_common = mmd(zx_sample, zy_sample, &MMD_GAMMAS);
         let mmd_salient = mmd(sx_sample.clone(), sx_sample.zeros_like(), &MMD_GAMMAS);
+        let weights = &self.config.vae;
         let total = reconstruction.clone()
             + kl.clone()
-            + mmd_common.clone().mul_scalar(self.config.mmd_common)
-            + mmd_salient.clone().mul_scalar(self.config.mmd_salient);
+            + mmd_common.clone().mul_scalar(weights.mmd_common)
+            + mmd_salient.clone().mul_scalar(weights.mmd_salient);
         let grads = GradientsParams::from_grads(total.backward(), &self.model);
-        self.model = self.optim.step(self.config.lr, self.model.clone(), grads);
-        MmCvaeLosses {
-            reconstruction: reconstruction.detach(),
-            kl: kl.detach(),
-            mmd_common: mmd_common.detach(),
-            mmd_salient: mmd_salient.detach(),
-            total: total.detach(),
-        }
+        self.model = self.optim.step(weights.lr, self.model.clone(), grads);
+        let mut losses = Losses::zeros(Method::MmCvae, &self.device);
+        losses.set(LossTerm::VaeReconstruction, reconstruction);
+        losses.set(LossTerm::VaeKl, kl);
+        losses.set(LossTerm::VaeMmdCommon, mmd_common);
+        losses.set(LossTerm::VaeMmdSalient, mmd_salient);
+        losses.set(LossTerm::VaeTotal, total);
+        losses
+    }
+}
+
+impl Training for MmCvaeTrainer {
+    fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn iteration(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
+        self.step(background, target)
+    }
+
+    fn inference_model(&self) -> InferenceModel {
+        self.model.sync_running_stats();
+        InferenceModel::from_vae(
+            Method::MmCvae,
+            self.config.model.clone(),
+            self.model.valid(),
+            self.device.clone().without_autodiff(),
+        )
+    }
+
+    fn state(&self) -> Result<TrainerState> {
+        self.model.sync_running_stats();
+        let mut state = TrainerState::default();
+        state.insert(StatePart::Vae, module_bytes(&self.model, StatePart::Vae)?);
+        state.insert(
+            StatePart::OptimVae,
+            optimiser_bytes(&self.optim, StatePart::OptimVae)?,
+        );
+        Ok(state)
+    }
+
+    fn load_state(&mut self, mut state: TrainerState) -> Result<()> {
+        self.model = load_module(
+            self.model.clone(),
+            state.take(StatePart::Vae)?,
+            StatePart::Vae.describe(),
+        )?;
+        self.optim = load_optimizer(
+            &self.optim,
+            state.take(StatePart::OptimVae)?,
+            StatePart::OptimVae,
+        )?;
+        Ok(())
     }
 }

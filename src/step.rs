@@ -12,8 +12,8 @@
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::Bytes;
 
+use crate::checkpoint::{StatePart, TrainerState};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::infer::{load_module, InferenceModel};
@@ -24,68 +24,8 @@ use crate::loss::{
 };
 use crate::model::{initialized, DiscriminatorOutput};
 use crate::networks::{Discriminator, Generator, Regulariser};
-use crate::terms::{LossTerm, LossValues};
-
-/// The unweighted loss terms of the last G, D and H steps of an iteration (0 for a term that
-/// is switched off or a step that did not run), still on the device: read them with
-/// [`Losses::values`] (one transfer) when needed.
-#[derive(Debug, Clone)]
-pub struct Losses {
-    terms: Vec<Tensor<1>>,
-}
-
-impl Losses {
-    fn zeros(device: &Device) -> Self {
-        Self {
-            terms: LossTerm::ALL
-                .iter()
-                .map(|_| Tensor::zeros([1], device))
-                .collect(),
-        }
-    }
-
-    fn set(&mut self, term: LossTerm, value: Tensor<1>) {
-        self.terms[term.index()] = value.detach();
-    }
-
-    fn read(data: TensorData) -> LossValues {
-        let values = data
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("losses are f32");
-        LossValues(values.try_into().expect("one value per loss term"))
-    }
-
-    fn stacked(&self) -> Tensor<1> {
-        Tensor::cat(self.terms.clone(), 0)
-    }
-
-    /// The values. Synchronous read: native only (use [`Losses::values_async`] on WebGPU).
-    pub fn values(&self) -> LossValues {
-        Self::read(self.stacked().into_data())
-    }
-
-    /// The values, read without blocking (works on WebGPU).
-    pub async fn values_async(&self) -> LossValues {
-        Self::read(
-            self.stacked()
-                .into_data_async()
-                .await
-                .expect("the device could not be read"),
-        )
-    }
-}
-
-/// The serialised state of a [`Trainer`]: every network and every optimiser, as burnpack bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainerState {
-    pub generator: Vec<u8>,
-    pub discriminator: Vec<u8>,
-    pub regulariser: Option<Vec<u8>>,
-    pub optim_generator: Vec<u8>,
-    pub optim_discriminator: Vec<u8>,
-    pub optim_regulariser: Option<Vec<u8>>,
-}
+use crate::terms::LossTerm;
+use crate::training::{load_optimizer, module_bytes, optimiser_bytes, Losses};
 
 /// G, the discriminator, H and their optimisers, on one autodiff device.
 pub struct Trainer {
@@ -142,12 +82,12 @@ impl Trainer {
 
     /// A fresh set of loss values (all 0) to pass to the individual steps.
     pub fn iteration_losses(&self) -> Losses {
-        Losses::zeros(&self.device)
+        Losses::zeros(crate::config::Method::DoubleInfogan, &self.device)
     }
 
     /// One iteration on a batch of real background `[b, c, h, w]` and target images (in [-1, 1]).
     pub fn iteration(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
-        let mut losses = Losses::zeros(&self.device);
+        let mut losses = Losses::zeros(crate::config::Method::DoubleInfogan, &self.device);
         for _ in 0..self.config.loop_generator {
             self.generator_step(background.clone(), target.clone(), &mut losses);
         }
@@ -424,88 +364,78 @@ impl Trainer {
     /// Every network and optimiser state as bytes (a checkpoint, without the file system).
     pub fn state(&self) -> Result<TrainerState> {
         self.sync_running_stats();
-        let bytes = |what: &str, r: std::result::Result<Bytes, burn::store::RecordError>| {
-            r.map(|b| b.to_vec()).map_err(|e| Error::Weights {
-                what: what.into(),
-                reason: e.to_string(),
-            })
-        };
-        Ok(TrainerState {
-            generator: bytes(
-                "generator",
-                self.generator.clone().into_record().into_bytes(),
-            )?,
-            discriminator: bytes(
-                "discriminator",
-                self.discriminator.clone().into_record().into_bytes(),
-            )?,
-            regulariser: match &self.regulariser {
-                Some(h) => Some(bytes("regulariser", h.clone().into_record().into_bytes())?),
-                None => None,
-            },
-            optim_generator: bytes("generator optimiser", self.optim_generator.into_bytes())?,
-            optim_discriminator: bytes(
-                "discriminator optimiser",
-                self.optim_discriminator.into_bytes(),
-            )?,
-            optim_regulariser: match &self.regulariser {
-                Some(_) => Some(bytes(
-                    "regulariser optimiser",
-                    self.optim_regulariser.into_bytes(),
-                )?),
-                None => None,
-            },
-        })
+        let mut state = TrainerState::default();
+        state.insert(
+            StatePart::Generator,
+            module_bytes(&self.generator, StatePart::Generator)?,
+        );
+        state.insert(
+            StatePart::Discriminator,
+            module_bytes(&self.discriminator, StatePart::Discriminator)?,
+        );
+        let optimisers = [
+            (StatePart::OptimGenerator, &self.optim_generator),
+            (StatePart::OptimDiscriminator, &self.optim_discriminator),
+        ];
+        for (part, optim) in optimisers {
+            state.insert(part, optimiser_bytes(optim, part)?);
+        }
+        if let Some(h) = &self.regulariser {
+            state.insert(
+                StatePart::Regulariser,
+                module_bytes(h, StatePart::Regulariser)?,
+            );
+            state.insert(
+                StatePart::OptimRegulariser,
+                optimiser_bytes(&self.optim_regulariser, StatePart::OptimRegulariser)?,
+            );
+        }
+        Ok(state)
     }
 
     /// Restores a [`TrainerState`] written by [`Trainer::state`] for the same configuration.
     /// Parameter ids are restored with the weights, so the Adam moments reattach to them.
-    pub fn load_state(&mut self, state: TrainerState) -> Result<()> {
-        self.generator = load_module(self.generator.clone(), state.generator, "generator")?;
+    pub fn load_state(&mut self, mut state: TrainerState) -> Result<()> {
+        let with_cr = self.regulariser.is_some();
+        if with_cr != state.get(StatePart::Regulariser).is_some() {
+            return Err(Error::Weights {
+                what: "contrastive regulariser".into(),
+                reason: "the checkpoint and the configuration disagree on whether CR is used"
+                    .into(),
+            });
+        }
+        self.generator = load_module(
+            self.generator.clone(),
+            state.take(StatePart::Generator)?,
+            StatePart::Generator.describe(),
+        )?;
         self.discriminator = load_module(
             self.discriminator.clone(),
-            state.discriminator,
-            "discriminator",
+            state.take(StatePart::Discriminator)?,
+            StatePart::Discriminator.describe(),
         )?;
-        match (self.regulariser.clone(), state.regulariser) {
-            (Some(h), Some(bytes)) => {
-                self.regulariser = Some(load_module(h, bytes, "regulariser")?)
-            }
-            (None, None) => {}
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(Error::Weights {
-                    what: "contrastive regulariser".into(),
-                    reason: "the checkpoint and the configuration disagree on whether CR is used"
-                        .into(),
-                })
-            }
-        }
         self.optim_generator = load_optimizer(
-            self.optim_generator.clone(),
-            state.optim_generator,
-            "generator optimiser",
+            &self.optim_generator,
+            state.take(StatePart::OptimGenerator)?,
+            StatePart::OptimGenerator,
         )?;
         self.optim_discriminator = load_optimizer(
-            self.optim_discriminator.clone(),
-            state.optim_discriminator,
-            "discriminator optimiser",
+            &self.optim_discriminator,
+            state.take(StatePart::OptimDiscriminator)?,
+            StatePart::OptimDiscriminator,
         )?;
-        if let Some(bytes) = state.optim_regulariser {
+        if let Some(h) = self.regulariser.clone() {
+            self.regulariser = Some(load_module(
+                h,
+                state.take(StatePart::Regulariser)?,
+                StatePart::Regulariser.describe(),
+            )?);
             self.optim_regulariser = load_optimizer(
-                self.optim_regulariser.clone(),
-                bytes,
-                "regulariser optimiser",
+                &self.optim_regulariser,
+                state.take(StatePart::OptimRegulariser)?,
+                StatePart::OptimRegulariser,
             )?;
         }
         Ok(())
     }
-}
-
-fn load_optimizer(optim: ModuleOptimizer, bytes: Vec<u8>, what: &str) -> Result<ModuleOptimizer> {
-    optim
-        .from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| Error::Weights {
-            what: what.into(),
-            reason: e.to_string(),
-        })
 }

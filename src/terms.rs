@@ -1,9 +1,12 @@
 //! The values a training iteration reports: one [`LossTerm`] per loss of each step (paper eq.
-//! 4-8 and 18), with the network it trains and its name in `metrics.csv`, and [`LossValues`],
-//! the numbers read back from the device.
+//! 4-8 and 18 for Double InfoGAN, the baselines' objectives for the VAEs), with the network it
+//! trains and its name in `metrics.csv`; [`LossTerm::of`] lists a method's terms, and
+//! [`LossValues`] holds the numbers read back from the device.
 
 use std::fmt;
 use std::ops::Index;
+
+use crate::config::Method;
 
 /// The network a loss term updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,10 +16,14 @@ pub enum Network {
     Discriminator,
     /// H, the contrastive regulariser.
     Regulariser,
+    /// A contrastive VAE's encoders and decoder (MM-cVAE, cVAE).
+    Vae,
+    /// cVAE's total-correlation discriminator T.
+    TotalCorrelation,
 }
 
 /// One reported loss, unweighted (0 when switched off or when its step did not run). The order
-/// of [`LossTerm::ALL`] is the order of `metrics.csv`'s columns.
+/// of [`LossTerm::of`] a method is the order of its `metrics.csv` columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LossTerm {
     /// Everything the G step minimises, weighted.
@@ -44,10 +51,24 @@ pub enum LossTerm {
     DiscriminatorImage,
     /// H's own cross-entropy (the H step).
     RegulariserContrastive,
+    /// Everything a VAE step minimises, weighted.
+    VaeTotal,
+    /// The squared reconstruction error of both domains (in [0, 1] pixel units).
+    VaeReconstruction,
+    /// The KL divergences of the posteriors from N(0, I).
+    VaeKl,
+    /// MM-cVAE: MMD between the common codes of background and target images.
+    VaeMmdCommon,
+    /// MM-cVAE: MMD between the salient codes of background images and 0.
+    VaeMmdSalient,
+    /// cVAE: the total-correlation term, T's mean logit on joint (s, z) pairs.
+    VaeTotalCorrelation,
+    /// cVAE: T's own cross-entropy.
+    TotalCorrelationDiscriminator,
 }
 
 impl LossTerm {
-    pub const ALL: [LossTerm; 13] = [
+    pub const ALL: [LossTerm; 20] = [
         LossTerm::GeneratorTotal,
         LossTerm::GeneratorAdversarial,
         LossTerm::GeneratorClass,
@@ -61,7 +82,70 @@ impl LossTerm {
         LossTerm::DiscriminatorInfoReal,
         LossTerm::DiscriminatorImage,
         LossTerm::RegulariserContrastive,
+        LossTerm::VaeTotal,
+        LossTerm::VaeReconstruction,
+        LossTerm::VaeKl,
+        LossTerm::VaeMmdCommon,
+        LossTerm::VaeMmdSalient,
+        LossTerm::VaeTotalCorrelation,
+        LossTerm::TotalCorrelationDiscriminator,
     ];
+
+    /// The terms `method` reports, in `metrics.csv` order (none for cPCA, fitted in one pass).
+    pub const fn of(method: Method) -> &'static [LossTerm] {
+        match method {
+            Method::DoubleInfogan => {
+                const TERMS: [LossTerm; 13] = [
+                    LossTerm::GeneratorTotal,
+                    LossTerm::GeneratorAdversarial,
+                    LossTerm::GeneratorClass,
+                    LossTerm::GeneratorInfo,
+                    LossTerm::GeneratorImage,
+                    LossTerm::GeneratorContrastive,
+                    LossTerm::DiscriminatorTotal,
+                    LossTerm::DiscriminatorAdversarial,
+                    LossTerm::DiscriminatorClass,
+                    LossTerm::DiscriminatorInfo,
+                    LossTerm::DiscriminatorInfoReal,
+                    LossTerm::DiscriminatorImage,
+                    LossTerm::RegulariserContrastive,
+                ];
+                &TERMS
+            }
+            Method::MmCvae => &[
+                LossTerm::VaeTotal,
+                LossTerm::VaeReconstruction,
+                LossTerm::VaeKl,
+                LossTerm::VaeMmdCommon,
+                LossTerm::VaeMmdSalient,
+            ],
+            Method::Cvae => &[
+                LossTerm::VaeTotal,
+                LossTerm::VaeReconstruction,
+                LossTerm::VaeKl,
+                LossTerm::VaeTotalCorrelation,
+                LossTerm::TotalCorrelationDiscriminator,
+            ],
+            Method::Cpca => &[],
+        }
+    }
+
+    /// The few terms a progress line shows for `method`.
+    pub const fn headline(method: Method) -> &'static [LossTerm] {
+        match method {
+            Method::DoubleInfogan => &[
+                LossTerm::DiscriminatorTotal,
+                LossTerm::GeneratorTotal,
+                LossTerm::GeneratorImage,
+            ],
+            Method::MmCvae | Method::Cvae => &[
+                LossTerm::VaeTotal,
+                LossTerm::VaeReconstruction,
+                LossTerm::VaeKl,
+            ],
+            Method::Cpca => &[],
+        }
+    }
 
     /// The column name in `metrics.csv`.
     pub const fn name(self) -> &'static str {
@@ -79,6 +163,13 @@ impl LossTerm {
             LossTerm::DiscriminatorInfoReal => "d_info_real",
             LossTerm::DiscriminatorImage => "d_image",
             LossTerm::RegulariserContrastive => "h_contrastive",
+            LossTerm::VaeTotal => "vae_total",
+            LossTerm::VaeReconstruction => "vae_reconstruction",
+            LossTerm::VaeKl => "vae_kl",
+            LossTerm::VaeMmdCommon => "vae_mmd_common",
+            LossTerm::VaeMmdSalient => "vae_mmd_salient",
+            LossTerm::VaeTotalCorrelation => "vae_total_correlation",
+            LossTerm::TotalCorrelationDiscriminator => "t_discriminator",
         }
     }
 
@@ -97,6 +188,13 @@ impl LossTerm {
             | LossTerm::DiscriminatorInfoReal
             | LossTerm::DiscriminatorImage => Network::Discriminator,
             LossTerm::RegulariserContrastive => Network::Regulariser,
+            LossTerm::VaeTotal
+            | LossTerm::VaeReconstruction
+            | LossTerm::VaeKl
+            | LossTerm::VaeMmdCommon
+            | LossTerm::VaeMmdSalient
+            | LossTerm::VaeTotalCorrelation => Network::Vae,
+            LossTerm::TotalCorrelationDiscriminator => Network::TotalCorrelation,
         }
     }
 
@@ -117,14 +215,31 @@ impl fmt::Display for LossTerm {
     }
 }
 
-/// The values of every [`LossTerm`] of one iteration, read from the device.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LossValues(pub [f32; 13]);
+/// The values of a method's [`LossTerm`]s for one iteration, read from the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossValues {
+    terms: &'static [LossTerm],
+    values: Vec<f32>,
+}
 
 impl LossValues {
-    /// (term, value) in the order of [`LossTerm::ALL`].
+    /// `values[i]` of `terms[i]`.
+    ///
+    /// # Panics
+    /// If the lengths differ (a programming error, not a user's).
+    pub fn new(terms: &'static [LossTerm], values: Vec<f32>) -> Self {
+        assert_eq!(terms.len(), values.len(), "one value per loss term");
+        Self { terms, values }
+    }
+
+    /// (term, value) in the method's order.
     pub fn iter(&self) -> impl Iterator<Item = (LossTerm, f32)> + '_ {
-        LossTerm::ALL.into_iter().zip(self.0)
+        self.terms.iter().copied().zip(self.values.iter().copied())
+    }
+
+    /// The value of `term`, if this method reports it.
+    pub fn get(&self, term: LossTerm) -> Option<f32> {
+        self.iter().find(|(t, _)| *t == term).map(|(_, v)| v)
     }
 
     /// The first term that is NaN or infinite.
@@ -136,8 +251,15 @@ impl LossValues {
 impl Index<LossTerm> for LossValues {
     type Output = f32;
 
+    /// # Panics
+    /// If the method does not report `term`.
     fn index(&self, term: LossTerm) -> &f32 {
-        &self.0[term.index()]
+        let at = self
+            .terms
+            .iter()
+            .position(|t| *t == term)
+            .unwrap_or_else(|| panic!("{term} is not one of this method's loss terms"));
+        &self.values[at]
     }
 }
 
@@ -154,9 +276,30 @@ mod tests {
                 Network::Generator => "g_",
                 Network::Discriminator => "d_",
                 Network::Regulariser => "h_",
+                Network::Vae => "vae_",
+                Network::TotalCorrelation => "t_",
             };
             assert!(term.name().starts_with(prefix), "{term}");
         }
         assert_eq!(LossTerm::from_name("g_nonsense"), None);
+    }
+
+    #[test]
+    fn every_term_belongs_to_exactly_one_method() {
+        for term in LossTerm::ALL {
+            let owners = Method::ALL
+                .into_iter()
+                .filter(|m| LossTerm::of(*m).contains(&term))
+                .count();
+            // The VAEs share their total, reconstruction and KL terms.
+            let shared = term.network() == Network::Vae
+                && !matches!(
+                    term,
+                    LossTerm::VaeMmdCommon
+                        | LossTerm::VaeMmdSalient
+                        | LossTerm::VaeTotalCorrelation
+                );
+            assert_eq!(owners, if shared { 2 } else { 1 }, "{term}");
+        }
     }
 }

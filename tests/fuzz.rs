@@ -66,7 +66,7 @@ proptest! {
             let c = model.config().clone();
             let z = burn::prelude::Tensor::<2>::zeros([1, c.common_dim], &cpu());
             let s = burn::prelude::Tensor::<2>::zeros([1, c.salient_dim], &cpu());
-            prop_assert_eq!(model.generate(z, s).dims(), [1, c.channels, c.image_size, c.image_size]);
+            prop_assert_eq!(model.generate(z, s).unwrap().dims(), [1, c.channels, c.image_size, c.image_size]);
         }
     }
 }

@@ -43,6 +43,13 @@ impl AsRef<Path> for OutputFile {
     }
 }
 
+/// `--model`: the core's list of methods, shown by `--help` and in clap's error for a typo.
+pub fn method_parser() -> impl clap::builder::TypedValueParser<Value = dinfogan::Method> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(dinfogan::Method::ALL.map(dinfogan::Method::name))
+        .map(|name| name.parse::<dinfogan::Method>().expect("a listed method"))
+}
+
 /// A count that must be at least 1 (`--count`, `--rows`, ...).
 pub fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {

@@ -9,10 +9,9 @@ use anyhow::Result;
 use burn::prelude::*;
 use clap::Args;
 use dinfogan::builtin::{BuiltinDataset, Domain};
-use dinfogan::cvae::{CvaeConfig, CvaeTrainer};
-use dinfogan::mm_cvae::{MmCvaeConfig, MmCvaeTrainer};
 use dinfogan::{LossTerm, Method, ModelConfig, TrainConfig, Trainer};
 
+use crate::args::method_parser;
 use crate::backend::{self, Backend};
 
 #[derive(Debug, Args)]
@@ -45,13 +44,6 @@ pub struct BenchArgs {
     /// Largest relative difference `--check` accepts, |device - cpu| / max(1, |cpu|).
     #[arg(long, default_value_t = 1e-3)]
     pub tolerance: f64,
-}
-
-/// `--model`: the core's list of methods.
-fn method_parser() -> impl clap::builder::TypedValueParser<Value = Method> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(Method::ALL.map(Method::name))
-        .map(|name| name.parse::<Method>().expect("a listed method"))
 }
 
 /// Peak resident memory of this process in MiB (Linux), if known.
@@ -108,8 +100,19 @@ fn check(config: &TrainConfig, device: &Device) -> Result<(f64, LossTerm, usize)
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if !args.model.iterates() {
+        anyhow::bail!(
+            "{} has no training step to time: `dinfogan train --model {}` fits it in one pass",
+            args.model.label(),
+            args.model
+        );
+    }
+    if args.check && args.model != Method::DoubleInfogan {
+        anyhow::bail!("--check compares Double InfoGAN's step across devices: leave out --model");
+    }
     let selected = backend::select(args.backend)?;
     let config = TrainConfig {
+        method: args.model,
         model: ModelConfig {
             image_size: args.size,
             channels: args.channels,
@@ -127,9 +130,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "backend: {}\nmodel: {} ({}), {side}x{side}x{c}, width {}, L = {}, M = {}; B = {b} + {b} real, {b} + {b} fake",
         selected.description,
         args.model,
-        match args.model {
-            Method::DoubleInfogan => config.model.architecture().describe(),
-            Method::MmCvae | Method::Cvae => "two convolutional encoders and a decoder",
+        if args.model == Method::DoubleInfogan {
+            config.model.architecture().describe()
+        } else {
+            "two convolutional encoders and a decoder"
         },
         args.width,
         config.model.common_dim,
@@ -141,7 +145,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let verdict = if agrees { "agrees" } else { "DIFFERS" };
         println!(
             "check: {verdict} with the CPU: largest relative difference of the {} loss terms over 2 iterations {difference:.2e} ({name}, iteration {iteration}; tolerance {:.0e})",
-            LossTerm::ALL.len(),
+            LossTerm::of(Method::DoubleInfogan).len(),
             args.tolerance
         );
         if !agrees {
@@ -151,8 +155,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             );
         }
     }
-    if let Some(step) = baseline_step(args.model, &config.model, b, &selected.device)? {
-        return time_baseline(&args, step);
+    if args.model != Method::DoubleInfogan {
+        return time_baseline(&args, &config, &selected.device);
     }
     let mut trainer = Trainer::new(config.clone(), &selected.device, 0)?;
     let data = BuiltinDataset::new(0, b);
@@ -200,44 +204,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// One step of a baseline (the VAE step, and T's for cVAE) on the built-in data, as a closure
-/// that returns once the device is done; `None` for Double InfoGAN.
-fn baseline_step(
-    method: Method,
-    model: &ModelConfig,
-    b: usize,
-    device: &Device,
-) -> Result<Option<Box<dyn FnMut()>>> {
-    let data = BuiltinDataset::new(0, b);
-    Ok(match method {
-        Method::DoubleInfogan => None,
-        Method::MmCvae => {
-            let mut trainer = MmCvaeTrainer::new(MmCvaeConfig::new(model.clone()), device, 0)?;
-            let bg = real_batch(&data, Domain::Background, model, b, trainer.device());
-            let t = real_batch(&data, Domain::Target, model, b, trainer.device());
-            Some(Box::new(move || {
-                let losses = trainer.step(bg.clone(), t.clone());
-                let _ = losses.total.into_scalar::<f32>(); // waits for the device
-            }))
-        }
-        Method::Cvae => {
-            let mut trainer = CvaeTrainer::new(CvaeConfig::new(model.clone()), device, 0)?;
-            let bg = real_batch(&data, Domain::Background, model, b, trainer.device());
-            let t = real_batch(&data, Domain::Target, model, b, trainer.device());
-            Some(Box::new(move || {
-                let losses = trainer.step(bg.clone(), t.clone());
-                let _ = losses.discriminator.into_scalar::<f32>();
-            }))
-        }
-    })
-}
-
-fn time_baseline(args: &BenchArgs, mut step: Box<dyn FnMut()>) -> Result<()> {
+/// One step of a baseline (the VAE step, and T's for cVAE) on the built-in data, timed until
+/// the device is done.
+fn time_baseline(args: &BenchArgs, config: &TrainConfig, device: &Device) -> Result<()> {
     let b = args.batch;
+    let mut trainer = dinfogan::trainer(config.clone(), device, 0)?;
+    let data = BuiltinDataset::new(0, b);
+    let bg = real_batch(
+        &data,
+        Domain::Background,
+        &config.model,
+        b,
+        trainer.device(),
+    );
+    let t = real_batch(&data, Domain::Target, &config.model, b, trainer.device());
     let mut times = Vec::new();
     for i in 0..=args.iters {
         let start = Instant::now();
-        step();
+        let _ = trainer.iteration(bg.clone(), t.clone()).values(); // waits for the device
         let t = start.elapsed().as_secs_f64();
         let label = if i == 0 { "warm-up" } else { "iteration" };
         println!("{label} {i}: {t:.3} s");

@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! OUT/run.toml          the training configuration and run options (human readable)
-//! OUT/checkpoint/       the last checkpoint: *.bpk (networks, optimisers) + state.json
+//! OUT/checkpoint/       the last checkpoint: one *.bpk per network and optimiser + state.json
 //! OUT/metrics.csv       one row per step: step, images/s, every loss term
 //! OUT/samples/*.png     sample sheets
+//! OUT/diverged.json     only when a loss became NaN or infinite and training stopped
 //! ```
 //!
 //! A checkpoint is written into `checkpoint.tmp/`, then swapped in by renames: at every instant
@@ -14,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use dinfogan::{TrainConfig, TrainerState};
+use dinfogan::{StatePart, TrainConfig, TrainerState};
 use serde::{Deserialize, Serialize};
 
 /// What a checkpoint carries besides weights: enough to resume or to rebuild the model.
@@ -27,6 +28,18 @@ pub struct CheckpointMeta {
     /// `builtin` or the dataset folder.
     pub data: String,
     pub config: TrainConfig,
+}
+
+/// Why a run stopped on its own: a loss became NaN or infinite (the paper reports MM-cVAE
+/// diverging in about 10% of its runs; `eval compare` counts such runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Divergence {
+    /// The step whose loss was not finite.
+    pub step: u64,
+    /// Its `metrics.csv` name.
+    pub term: String,
+    /// Its value, as text ("NaN", "inf").
+    pub value: String,
 }
 
 pub struct RunDir {
@@ -56,6 +69,19 @@ impl RunDir {
         Ok(run)
     }
 
+    /// A folder that may hold a run, checkpoint or not (a run that diverged before its first).
+    pub fn at(root: &Path) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The configuration the run was started with (`run.toml`).
+    pub fn config(&self) -> Result<TrainConfig> {
+        let path = self.root.join("run.toml");
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("could not read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))
+    }
+
     pub fn samples(&self) -> PathBuf {
         self.root.join("samples")
     }
@@ -78,6 +104,38 @@ impl RunDir {
         self.checkpoint_dir().is_some()
     }
 
+    fn divergence_file(&self) -> PathBuf {
+        self.root.join("diverged.json")
+    }
+
+    /// Records that training stopped on a non-finite loss.
+    pub fn mark_diverged(&self, divergence: &Divergence) -> Result<()> {
+        crate::io::write_atomic(
+            &self.divergence_file(),
+            &serde_json::to_vec_pretty(divergence)?,
+        )
+    }
+
+    /// Clears the record when the run is resumed (another try, e.g. with lower rates).
+    pub fn clear_divergence(&self) -> Result<()> {
+        match fs::remove_file(self.divergence_file()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The recorded divergence, if the run stopped on one.
+    pub fn divergence(&self) -> Result<Option<Divergence>> {
+        let path = self.divergence_file();
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .with_context(|| format!("{} is corrupt", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+        }
+    }
+
     pub fn save_checkpoint(&self, state: &TrainerState, meta: &CheckpointMeta) -> Result<()> {
         let tmp = self.root.join("checkpoint.tmp");
         let live = self.root.join("checkpoint");
@@ -86,22 +144,10 @@ impl RunDir {
             fs::remove_dir_all(&tmp)?;
         }
         fs::create_dir_all(&tmp).with_context(|| format!("could not create {}", tmp.display()))?;
-        // One file per field of the state, named as `load_checkpoint` reads it; H and its
-        // optimiser exist only in runs with the contrastive regulariser.
-        let parts = [
-            ("generator", Some(&state.generator)),
-            ("discriminator", Some(&state.discriminator)),
-            ("regulariser", state.regulariser.as_ref()),
-            ("optim_generator", Some(&state.optim_generator)),
-            ("optim_discriminator", Some(&state.optim_discriminator)),
-            ("optim_regulariser", state.optim_regulariser.as_ref()),
-        ];
-        for (name, bytes) in parts {
-            if let Some(bytes) = bytes {
-                fs::write(tmp.join(format!("{name}.bpk")), bytes).with_context(|| {
-                    format!("could not write the checkpoint in {}", tmp.display())
-                })?;
-            }
+        // One file per part of the state, named as `load_checkpoint` reads it.
+        for (part, bytes) in state.iter() {
+            fs::write(tmp.join(format!("{}.bpk", part.name())), bytes)
+                .with_context(|| format!("could not write the checkpoint in {}", tmp.display()))?;
         }
         // state.json last: its presence marks a complete checkpoint.
         fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(meta)?)?;
@@ -131,31 +177,33 @@ impl RunDir {
         })
     }
 
+    /// The whole checkpoint (to resume training).
     pub fn load_checkpoint(&self) -> Result<(TrainerState, CheckpointMeta)> {
         let meta = self.load_meta()?;
-        let dir = self.checkpoint_dir().context("no checkpoint")?;
-        let read = |name: &str, required: bool| -> Result<Option<Vec<u8>>> {
-            let path = dir.join(format!("{name}.bpk"));
-            match fs::read(&path) {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(_) if !required => Ok(None),
-                Err(e) => Err(e).with_context(|| {
-                    format!(
-                        "the checkpoint is incomplete: could not read {}",
-                        path.display()
-                    )
-                }),
-            }
-        };
-        let with_cr = meta.config.uses_regulariser();
-        let state = TrainerState {
-            generator: read("generator", true)?.unwrap_or_default(),
-            discriminator: read("discriminator", true)?.unwrap_or_default(),
-            regulariser: read("regulariser", with_cr)?,
-            optim_generator: read("optim_generator", true)?.unwrap_or_default(),
-            optim_discriminator: read("optim_discriminator", true)?.unwrap_or_default(),
-            optim_regulariser: read("optim_regulariser", with_cr)?,
-        };
+        let state = self.read_parts(&TrainerState::parts_of(&meta.config))?;
         Ok((state, meta))
+    }
+
+    /// The parts of the checkpoint a model for inference is built from (no optimiser state).
+    pub fn load_for_inference(&self) -> Result<(TrainerState, CheckpointMeta)> {
+        let meta = self.load_meta()?;
+        let state = self.read_parts(StatePart::for_inference(meta.config.method))?;
+        Ok((state, meta))
+    }
+
+    fn read_parts(&self, parts: &[StatePart]) -> Result<TrainerState> {
+        let dir = self.checkpoint_dir().context("no checkpoint")?;
+        let mut state = TrainerState::default();
+        for &part in parts {
+            let path = dir.join(format!("{}.bpk", part.name()));
+            let bytes = fs::read(&path).with_context(|| {
+                format!(
+                    "the checkpoint is incomplete: could not read {}",
+                    path.display()
+                )
+            })?;
+            state.insert(part, bytes);
+        }
+        Ok(state)
     }
 }

@@ -49,15 +49,9 @@ pub fn load_model(path: &Path, device: &Device) -> Result<InferenceModel> {
         bail!("the checkpoint {} does not exist", path.display());
     }
     let run = RunDir::open(path)?;
-    let (state, meta) = run.load_checkpoint()?;
-    InferenceModel::from_checkpoint(
-        meta.config.model.clone(),
-        meta.config.salient_prior,
-        state.generator,
-        state.discriminator,
-        device,
-    )
-    .with_context(|| format!("could not load the checkpoint in {}", path.display()))
+    let (state, meta) = run.load_for_inference()?;
+    InferenceModel::from_checkpoint(&meta.config, state, device)
+        .with_context(|| format!("could not load the checkpoint in {}", path.display()))
 }
 
 fn tensor(model: &InferenceModel, pixels: Vec<f32>, n: usize) -> Tensor<4> {
@@ -116,7 +110,7 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
     }
     let model = args.model.load()?;
     let salient_seed = args.salient_seed.unwrap_or(args.model.seed);
-    let grid = model.sample_grid(args.rows, args.cols, args.model.seed, salient_seed);
+    let grid = model.sample_grid(args.rows, args.cols, args.model.seed, salient_seed)?;
     let tiles = images::tensor_to_rgb(grid)?;
     let rows: Vec<_> = tiles.chunks(args.cols).map(<[_]>::to_vec).collect();
     match args.scale {

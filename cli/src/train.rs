@@ -7,16 +7,20 @@ use anyhow::{bail, Context, Result};
 use burn::prelude::*;
 use clap::Args;
 use dinfogan::builtin::Domain;
-use dinfogan::{InferenceModel, LossTerm, Preset, TrainConfig, Trainer};
+use dinfogan::{InferenceModel, LossTerm, Method, Preset, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{self, Backend};
 use crate::data::{Batches, Data, DataSpec, RealBatch, SizeMismatch};
 use crate::images;
-use crate::run::{CheckpointMeta, RunDir};
+use crate::run::{CheckpointMeta, Divergence, RunDir};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
+    /// The method: Double InfoGAN, or one of the paper's baselines on the same data, batches
+    /// and evaluation (MM-cVAE, cVAE; cPCA is fitted in one pass). Default: double-infogan.
+    #[arg(long, value_parser = crate::args::method_parser())]
+    pub model: Option<Method>,
     /// TOML file with the fields to change (on top of --preset); see README "Configuration".
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -56,7 +60,7 @@ pub struct TrainArgs {
     #[arg(long, required_unless_present = "resume")]
     pub out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint.
-    #[arg(long, conflicts_with_all = ["config", "preset", "size", "channels", "batch_size", "width", "out"])]
+    #[arg(long, conflicts_with_all = ["model", "config", "preset", "size", "channels", "batch_size", "width", "out"])]
     pub resume: Option<PathBuf>,
     /// Write a sample sheet every N steps (and at the end); 0: only at the end.
     #[arg(long, default_value_t = 100)]
@@ -124,6 +128,9 @@ pub fn resolve_config(args: &TrainArgs) -> Result<TrainConfig> {
             config.model.channels = header.channels;
         }
     }
+    if let Some(method) = args.model {
+        config.method = method;
+    }
     if let Some(size) = args.size {
         config.model.image_size = size;
     }
@@ -163,7 +170,7 @@ pub fn sample_sheet(model: &InferenceModel, data: &Data, path: &Path) -> Result<
     let rec_t = model.reconstruct(t.clone(), true)?;
     let (gained, removed) = model.swap(bg.clone(), t.clone())?;
     // Fixed seeds: every sheet of a run shows the same latents, so progress is visible.
-    let grid = model.sample_grid(4, SHEET_COLUMNS, 0, 0);
+    let grid = model.sample_grid(4, SHEET_COLUMNS, 0, 0)?;
     let mut rows = Vec::new();
     for tensor in [bg, t, rec_bg, rec_t, gained, removed] {
         rows.push(images::tensor_to_rgb(tensor)?);
@@ -222,6 +229,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     })?;
     let data = std::sync::Arc::new(data);
     eprintln!("data: {}", data.describe());
+    if !config.method.iterates() {
+        if start_step > 0 {
+            bail!(
+                "the {} model in {} is fitted in one pass: there is nothing to resume",
+                config.method.label(),
+                run.root.display()
+            );
+        }
+        return fit_cpca(&run, &config, &data, &data_spec, seed, &selected.device);
+    }
 
     let total_steps = match (args.steps, args.epochs) {
         (Some(steps), _) => steps,
@@ -235,7 +252,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
     }
 
-    let mut trainer = Trainer::new(config.clone(), &selected.device, seed)?;
+    eprintln!("model: {}", config.method.label());
+    let mut trainer = dinfogan::trainer(config.clone(), &selected.device, seed)?;
     if start_step > 0 {
         let (state, _) = run.load_checkpoint()?;
         trainer.load_state(state).with_context(|| {
@@ -244,13 +262,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 run.root.display()
             )
         })?;
+        run.clear_divergence()?;
         eprintln!("resuming at step {start_step} of {total_steps}");
     } else {
         let text = toml::to_string_pretty(&config)?;
         crate::io::write_atomic(&run.root.join("run.toml"), text.as_bytes())?;
     }
 
-    let mut metrics = open_metrics(&run.metrics(), start_step)?;
+    let mut metrics = open_metrics(&run.metrics(), LossTerm::of(config.method), start_step)?;
     // Batches are prepared on their own thread, one or two steps ahead of the device.
     let (sender, batches) = std::sync::mpsc::sync_channel::<RealBatch>(2);
     {
@@ -316,15 +335,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
         if let Some((bad, value)) = values.first_non_finite() {
             progress.abandon();
+            run.mark_diverged(&Divergence {
+                step: step + 1,
+                term: bad.name().into(),
+                value: value.to_string(),
+            })?;
+            // Resuming would replay the same step: the way on is a new run with lower rates.
+            let rates = if config.method == Method::DoubleInfogan {
+                "optim.lr_generator and optim.lr_discriminator"
+            } else {
+                "vae.lr"
+            };
             bail!(
-                "the loss {} became {} at step {}: training stopped. The last good checkpoint \
-                 (step {last_saved}) is kept in {}; try lower learning rates, then resume with \
-                 `dinfogan train --resume {}`",
-                bad,
-                value,
+                "the loss {bad} became {value} at step {}: training stopped. The last good \
+                 checkpoint (step {last_saved}) is kept in {}, marked as diverged; train a new \
+                 run with lower learning rates (a --config file setting {rates})",
                 step + 1,
                 run.root.display(),
-                run.root.display()
             );
         }
         let done = step + 1;
@@ -335,13 +362,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         )?;
         // Whole lines on disk at every step: `dinfogan plot` and `tail` read a live run.
         metrics.flush()?;
-        let summary = format!(
-            "D {:.3} G {:.3} recon {:.3} | {:.1} img/s",
-            values[LossTerm::DiscriminatorTotal],
-            values[LossTerm::GeneratorTotal],
-            values[LossTerm::GeneratorImage],
-            images_per_second
-        );
+        let summary = LossTerm::headline(config.method)
+            .iter()
+            .map(|term| format!("{term} {:.3}", values[*term]))
+            .chain(std::iter::once(format!("| {images_per_second:.1} img/s")))
+            .collect::<Vec<_>>()
+            .join(" ");
         progress.set_message(summary.clone());
         progress.set_position(done);
 
@@ -368,6 +394,91 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// Fits cPCA on (a strided sample of at most `cpca.max_images` of) each domain of the training
+/// data and saves it as the run's checkpoint, at step 1.
+fn fit_cpca(
+    run: &RunDir,
+    config: &TrainConfig,
+    data: &Data,
+    data_spec: &DataSpec,
+    seed: u64,
+    device: &Device,
+) -> Result<()> {
+    let started = Instant::now();
+    let sample = |domain| -> Vec<f32> {
+        let n = data.len(domain);
+        let take = n.min(config.cpca.max_images);
+        // Evenly spaced: deterministic, and representative of data stored in label order.
+        (0..take)
+            .flat_map(|k| data.image(domain, k * n / take))
+            .collect()
+    };
+    let (background, target) = (sample(Domain::Background), sample(Domain::Target));
+    let model = &config.model;
+    let options = dinfogan::cpca::CpcaOptions {
+        alpha: config.cpca.alpha,
+        seed,
+        ..Default::default()
+    };
+    let dim = model.channels * model.image_size * model.image_size;
+    eprintln!(
+        "fitting cPCA on {} background and {} target images ({dim} values each)",
+        background.len() / dim,
+        target.len() / dim
+    );
+    let fit = dinfogan::cpca::fit(
+        &background,
+        &target,
+        dim,
+        model.common_dim,
+        model.salient_dim,
+        &options,
+    )
+    .map_err(|e| anyhow::anyhow!("cPCA could not be fitted: {e}"))?;
+    let state =
+        dinfogan::cpca::CpcaModel::from_host(model, fit.mean, fit.common, fit.salient, device)
+            .state()?;
+    let text = toml::to_string_pretty(config)?;
+    crate::io::write_atomic(&run.root.join("run.toml"), text.as_bytes())?;
+    // The alpha search, for a user who wants to refit with another of the exemplars.
+    let search = serde_json::json!({
+        "alpha": fit.alpha,
+        "alpha_given": config.cpca.alpha.is_some(),
+        "candidates": fit.alphas,
+        "exemplars": fit.exemplars.iter().map(|&i| fit.alphas[i]).collect::<Vec<_>>(),
+        "smallest_salient_eigenvalue_per_candidate": fit.candidate_min_eigenvalues,
+        "salient_eigenvalues": fit.salient_eigenvalues,
+        "reduced_dim": fit.reduced_dim,
+        "retained_variance": fit.retained_variance,
+    });
+    crate::io::write_atomic(
+        &run.root.join("cpca.json"),
+        &serde_json::to_vec_pretty(&search)?,
+    )?;
+    run.save_checkpoint(
+        &state,
+        &CheckpointMeta {
+            step: 1,
+            seed,
+            data: data_spec.to_string(),
+            config: config.clone(),
+        },
+    )?;
+    eprintln!(
+        "done: cPCA with alpha = {:.4} ({}) in {:.1} s; checkpoint and the alpha search \
+         (cpca.json) in {}",
+        fit.alpha,
+        if config.cpca.alpha.is_some() {
+            "given"
+        } else {
+            "chosen automatically"
+        },
+        started.elapsed().as_secs_f64(),
+        run.root.display()
+    );
+    Ok(())
+}
+
 /// `metrics.csv`'s first two columns; the loss terms follow, named by [`LossTerm::name`].
 pub const STEP_COLUMN: &str = "step";
 pub const IMAGES_PER_SECOND_COLUMN: &str = "images_per_second";
@@ -377,13 +488,17 @@ fn step_seed(seed: u64, step: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
-/// The metrics CSV, with a header for a new run; on resume, rows past the checkpoint (from
-/// steps done after it and then lost) are dropped.
-fn open_metrics(path: &Path, start_step: u64) -> Result<csv::Writer<std::fs::File>> {
+/// The metrics CSV with a column per term of the run's method, with a header for a new run; on
+/// resume, rows past the checkpoint (from steps done after it and then lost) are dropped.
+fn open_metrics(
+    path: &Path,
+    terms: &[LossTerm],
+    start_step: u64,
+) -> Result<csv::Writer<std::fs::File>> {
     let header: Vec<String> = [STEP_COLUMN, IMAGES_PER_SECOND_COLUMN]
         .iter()
         .map(|s| s.to_string())
-        .chain(LossTerm::ALL.iter().map(|term| term.name().to_string()))
+        .chain(terms.iter().map(|term| term.name().to_string()))
         .collect();
     let mut kept = Vec::new();
     if start_step > 0 && path.exists() {

@@ -803,3 +803,156 @@ fn bench_times_every_method() {
         "possible values: double-infogan, mm-cvae, cvae",
     );
 }
+
+/// The baselines through the same commands: train, resume, metrics with their own terms,
+/// evaluation, export, a diverged run recorded and counted, and `eval compare` over all.
+#[test]
+fn baselines_train_resume_evaluate_and_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| dir.path().join(name);
+    let path = |name: &str| run(name).to_str().unwrap().to_string();
+    let tiny = |model: &str, out: &str, steps: &str| {
+        let mut args = vec![
+            "train".to_string(),
+            "--model".into(),
+            model.into(),
+            "--out".into(),
+            path(out),
+            "--steps".into(),
+            steps.into(),
+            "--sample-every".into(),
+            "0".into(),
+        ];
+        args.extend(TINY.iter().map(|s| s.to_string()));
+        args.push("1".into());
+        args
+    };
+    let call = |args: Vec<String>| ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    call(tiny("mm-cvae", "mm", "3"));
+    call(vec![
+        "train".into(),
+        "--resume".into(),
+        path("mm"),
+        "--steps".into(),
+        "5".into(),
+        "--quiet".into(),
+    ]);
+    let metrics = std::fs::read_to_string(run("mm").join("metrics.csv")).unwrap();
+    assert!(metrics.starts_with(
+        "step,images_per_second,vae_total,vae_reconstruction,vae_kl,vae_mmd_common,vae_mmd_salient\n"
+    ));
+    assert_eq!(metric_rows(&run("mm")), vec![1, 2, 3, 4, 5]);
+    assert!(run("mm").join("samples/step_000005.png").is_file());
+    call(tiny("cvae", "cv", "3"));
+    call(tiny("double-infogan", "gan", "2"));
+
+    // Encoded by the posterior means; training-mode encoding is Double InfoGAN's alone.
+    let out = ok(&[
+        "eval",
+        "separation",
+        "--checkpoint",
+        &path("cv"),
+        "--count",
+        "40",
+    ]);
+    assert!(out.contains("| s | target |"), "{out}");
+    fails(
+        &[
+            "eval",
+            "separation",
+            "--checkpoint",
+            &path("cv"),
+            "--count",
+            "40",
+            "--encoder",
+            "train",
+        ],
+        "a cVAE model encodes with its inference-mode encoder only",
+    );
+    let file = path("cv.dinfogan");
+    ok(&["export", "--checkpoint", &path("cv"), "--out", &file]);
+    ok(&["generate", "--checkpoint", &file, "--out", &path("cv.png")]);
+
+    // A learning rate that blows the weights up: the run stops, says so, and is marked.
+    std::fs::write(run("div.toml"), "[vae]\nlr = 1e30\n").unwrap();
+    let mut args = tiny("mm-cvae", "div", "8");
+    args.extend(["--config".into(), path("div.toml")]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    fails(
+        &refs,
+        "marked as diverged; train a new run with lower learning rates",
+    );
+    assert!(run("div").join("diverged.json").is_file());
+
+    // cPCA: fitted in one pass (on 60 images of each domain here), it encodes and evaluates,
+    // and says so where an image would be drawn or a step resumed.
+    std::fs::write(run("pca.toml"), "[cpca]\nmax_images = 60\n").unwrap();
+    let mut args = tiny("cpca", "pca", "1");
+    args.extend(["--config".into(), path("pca.toml")]);
+    call(args);
+    assert!(run("pca").join("cpca.json").is_file());
+    fails(
+        &[
+            "generate",
+            "--checkpoint",
+            &path("pca"),
+            "--out",
+            &path("pca.png"),
+        ],
+        "a cPCA model has no generator",
+    );
+    fails(
+        &["train", "--resume", &path("pca"), "--steps", "5"],
+        "is fitted in one pass: there is nothing to resume",
+    );
+
+    let prefix = path("compare");
+    let out = ok(&[
+        "eval",
+        "compare",
+        &path("mm"),
+        &path("cv"),
+        &path("gan"),
+        &path("div"),
+        &path("pca"),
+        "--count",
+        "40",
+        "--labels",
+        "target",
+        "--out",
+        &prefix,
+        "--sheet",
+        &path("sheet.png"),
+    ]);
+    // A row per model, Double InfoGAN first; the diverged run counted with MM-cVAE's.
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(rows.len(), 5, "{out}");
+    assert!(
+        rows[4].starts_with("| cPCA (L = 16, M = 6) | 1 | 0 |"),
+        "{out}"
+    );
+    assert!(
+        rows[1].starts_with("| Double InfoGAN (L = 16, M = 6) | 1 | 0 |"),
+        "{out}"
+    );
+    assert!(
+        rows[2].starts_with("| MM-cVAE (L = 16, M = 6) | 2 | 1 |"),
+        "{out}"
+    );
+    assert!(
+        rows[3].starts_with("| cVAE (L = 16, M = 6) | 1 | 0 |"),
+        "{out}"
+    );
+    let csv = std::fs::read_to_string(run("compare.csv")).unwrap();
+    assert!(csv.starts_with("model,method,space,label,best,average,worst,runs,diverged,desired\n"));
+    let sheet = image::open(run("sheet.png")).unwrap();
+    // Two rows of real images, four per generative model and one saying cPCA cannot draw,
+    // 32x32 tiles drawn twice as large.
+    assert_eq!(sheet.height(), 15 * (32 + 2) * 2 + 2 * 2);
+
+    fails(
+        &["bench", "--model", "cpca"],
+        "cPCA has no training step to time",
+    );
+}

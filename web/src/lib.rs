@@ -108,6 +108,12 @@ impl Viewer {
             }
         };
         let model = InferenceModel::from_bytes(&bytes, &device).map_err(js_error)?;
+        if !model.generates() {
+            // Every panel of the page draws images: say so now rather than fail in each.
+            return Err(js_error(dinfogan::Error::NoGenerator {
+                method: model.method(),
+            }));
+        }
         Ok(Viewer {
             model,
             backend: name,
@@ -156,6 +162,9 @@ impl Viewer {
         let mut config = serde_json::to_value(self.model.config()).expect("config serialises");
         config["salient_prior"] =
             serde_json::to_value(self.model.salient_prior()).expect("prior serialises");
+        // Which method the file holds, as the CLI names it and as the paper writes it.
+        config["method"] = self.model.method().name().into();
+        config["method_label"] = self.model.method().label().into();
         config.to_string()
     }
 

@@ -49,6 +49,18 @@ before(async () => {
     '--rows', String(SEEDS.rows), '--cols', String(SEEDS.cols), '--scale', '1',
     '--out', join(fixtures, 'grid-mri.png'),
   ], { stdio: 'pipe' });
+  // A baseline (MM-cVAE) trained for two steps, exported, and its CLI grid: the viewer opens
+  // any generative model the CLI exports, and says which one it is.
+  const vaeRun = join(fixtures, 'vae-run');
+  execFileSync(cli(), ['train', '--model', 'mm-cvae', '--width', '4', '--batch-size', '4',
+    '--steps', '2', '--sample-every', '0', '--quiet', '--backend', 'cpu', '--out', vaeRun], { stdio: 'pipe' });
+  execFileSync(cli(), ['export', '--checkpoint', vaeRun, '--out', join(fixtures, 'vae.bpk')], { stdio: 'pipe' });
+  execFileSync(cli(), [
+    'generate', '--checkpoint', join(fixtures, 'vae.bpk'), '--backend', 'cpu',
+    '--seed', String(SEEDS.common), '--salient-seed', String(SEEDS.salient),
+    '--rows', String(SEEDS.rows), '--cols', String(SEEDS.cols), '--scale', '1',
+    '--out', join(fixtures, 'grid-vae.png'),
+  ], { stdio: 'pipe' });
   const model = readFileSync(DEMO_MODEL);
   writeFileSync(join(fixtures, 'truncated.bpk'), model.subarray(0, Math.floor(model.length / 2)));
   writeFileSync(join(fixtures, 'foreign.bpk'), readFileSync(join(fixtures, 'grid.png')));
@@ -143,6 +155,15 @@ for (const path of ['webgpu', 'cpu']) {
     assert.ok(diff.meanDiff <= MAX_MEAN_DIFF, JSON.stringify(diff));
   });
 }
+
+test('a baseline (MM-cVAE) exported by the CLI draws its CLI grid and is labelled', async (t) => {
+  const page = await viewer(t, browsers.cpu, `model=/fixtures/vae.bpk&${gridQuery}`);
+  assert.equal(await settled(page), 'ready', await page.textContent('#error'));
+  assert.equal(await page.evaluate(() => window.dinfogan.state.model.config.method), 'mm-cvae');
+  assert.match(await page.textContent('#model-info'), /^MM-cVAE, 32x32, colour/);
+  const diff = await comparePixels(page, '#grid', '/fixtures/grid-vae.png');
+  assert.ok(diff.maxDiff !== undefined && diff.maxDiff <= MAX_PIXEL_DIFF, JSON.stringify(diff));
+});
 
 test('the picker lists the bundled models and switches between them', async (t) => {
   const page = await viewer(t, browsers.cpu, gridQuery);

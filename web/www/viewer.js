@@ -262,7 +262,7 @@ export function mountViewer(container, options) {
       const c = result.config;
       $('backend').textContent = result.backend;
       $('model-info').textContent =
-        `${c.image_size}x${c.image_size}, ${c.channels === 1 ? 'grey' : 'colour'}, ` +
+        `${c.method_label}, ${c.image_size}x${c.image_size}, ${c.channels === 1 ? 'grey' : 'colour'}, ` +
         `${c.common_dim} common and ${c.salient_dim} salient factors`;
       setupSliders(c);
       // The grid first: the swap's example images are not needed to show it.

@@ -3,6 +3,7 @@
 //! FactorVAE disentanglement score of the salient space (Kim and Mnih 2018; Table 9).
 
 pub mod classifier;
+pub mod compare;
 pub mod factorvae;
 pub mod leak;
 pub mod lesion;
@@ -32,6 +33,9 @@ pub enum EvalCommand {
     Separation(SeparationArgs),
     /// Best / average / worst separation over several runs (seeds), as the paper's Tables 1 and 2.
     Table(TableArgs),
+    /// Several models (Double InfoGAN and the baselines, several seeds each) side by side, in the
+    /// layout of the paper's Table 2, with one sheet of their reconstructions and swaps.
+    Compare(compare::CompareArgs),
     /// The FactorVAE score of the salient codes on a grouped set (`data build dsprites-mnist-groups`).
     Factorvae(FactorVaeArgs),
     /// How much of the codes of generated images G(z, s) comes from z and how much from s.
@@ -46,6 +50,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
         EvalCommand::Factorvae(args) => factorvae_command(args),
         EvalCommand::Separation(args) => separation_command(args),
         EvalCommand::Table(args) => table_command(args),
+        EvalCommand::Compare(args) => compare::compare_command(args),
         EvalCommand::Leak(args) => leak_command(args),
         EvalCommand::Lesion(args) => lesion_command(args),
     }
@@ -217,16 +222,7 @@ fn table_command(args: TableArgs) -> Result<()> {
     let mut rows = Vec::new();
     for key in order {
         let (wanted, means) = &results[&key];
-        // "Best" is best for the desired direction: highest where high is wanted, lowest where
-        // chance is.
-        let (lo, hi) = means
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(lo, hi), &m| (lo.min(m), hi.max(m)));
-        let (best, worst) = match wanted {
-            Wanted::High => (hi, lo),
-            Wanted::Chance => (lo, hi),
-        };
-        let average = means.iter().sum::<f64>() / means.len() as f64;
+        let (best, average, worst) = best_average_worst(*wanted, means);
         markdown += &format!(
             "| {} | {} | {best:.3} | {average:.3} | {worst:.3} | {} |\n",
             key.0,
@@ -244,6 +240,19 @@ fn table_command(args: TableArgs) -> Result<()> {
         });
     }
     args.options.report(&markdown, &to_csv(&rows)?)
+}
+
+/// Best, average and worst of the runs' accuracies, "best" for the desired direction: highest
+/// where high is wanted, lowest where chance is.
+fn best_average_worst(wanted: Wanted, means: &[f64]) -> (f64, f64, f64) {
+    let (lo, hi) = means
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &m| (lo.min(m), hi.max(m)));
+    let average = means.iter().sum::<f64>() / means.len() as f64;
+    match wanted {
+        Wanted::High => (hi, average, lo),
+        Wanted::Chance => (lo, average, hi),
+    }
 }
 
 #[derive(Debug, Args)]

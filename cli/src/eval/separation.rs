@@ -90,7 +90,7 @@ pub struct EvalSet {
 }
 
 /// The seed of the built-in evaluation images: one no training run uses by default.
-const BUILTIN_EVAL_SEED: u64 = 0x5EED_0E7A;
+pub(crate) const BUILTIN_EVAL_SEED: u64 = 0x5EED_0E7A;
 
 /// Bins a value of [lo, hi) into `n` equal classes.
 fn bin(v: f32, lo: f32, hi: f32, n: usize) -> Option<usize> {
