@@ -32,7 +32,10 @@ use crate::infer::{load_module, InferenceModel};
 use crate::loss::gaussian_kl_sum;
 use crate::model::initialized;
 use crate::terms::LossTerm;
-use crate::training::{load_optimizer, module_bytes, optimiser_bytes, Losses, Training};
+use crate::training::{
+    load_optimizer, load_vae_state, module_bytes, optimiser_bytes, vae_inference_model, vae_state,
+    Losses, Training,
+};
 use crate::vae::{ContrastiveVae, Posterior};
 
 /// T: one linear layer from [s, z] to a logit.
@@ -194,23 +197,11 @@ impl Training for CvaeTrainer {
     }
 
     fn inference_model(&self) -> InferenceModel {
-        self.model.sync_running_stats();
-        InferenceModel::from_vae(
-            Method::Cvae,
-            self.config.model.clone(),
-            self.model.valid(),
-            self.device.clone().without_autodiff(),
-        )
+        vae_inference_model(&self.config, &self.model, &self.device)
     }
 
     fn state(&self) -> Result<TrainerState> {
-        self.model.sync_running_stats();
-        let mut state = TrainerState::default();
-        state.insert(StatePart::Vae, module_bytes(&self.model, StatePart::Vae)?);
-        state.insert(
-            StatePart::OptimVae,
-            optimiser_bytes(&self.optim_model, StatePart::OptimVae)?,
-        );
+        let mut state = vae_state(&self.model, &self.optim_model)?;
         state.insert(
             StatePart::TotalCorrelation,
             module_bytes(&self.tc, StatePart::TotalCorrelation)?,
@@ -223,16 +214,8 @@ impl Training for CvaeTrainer {
     }
 
     fn load_state(&mut self, mut state: TrainerState) -> Result<()> {
-        self.model = load_module(
-            self.model.clone(),
-            state.take(StatePart::Vae)?,
-            StatePart::Vae.describe(),
-        )?;
-        self.optim_model = load_optimizer(
-            &self.optim_model,
-            state.take(StatePart::OptimVae)?,
-            StatePart::OptimVae,
-        )?;
+        (self.model, self.optim_model) =
+            load_vae_state(&mut state, &self.model, &self.optim_model)?;
         self.tc = load_module(
             self.tc.clone(),
             state.take(StatePart::TotalCorrelation)?,

@@ -16,14 +16,14 @@
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use crate::checkpoint::{StatePart, TrainerState};
+use crate::checkpoint::TrainerState;
 use crate::config::{Method, TrainConfig};
 use crate::error::{Error, Result};
-use crate::infer::{load_module, InferenceModel};
+use crate::infer::InferenceModel;
 use crate::loss::{gaussian_kl_sum, mmd, MMD_GAMMAS};
 use crate::model::initialized;
 use crate::terms::LossTerm;
-use crate::training::{load_optimizer, module_bytes, optimiser_bytes, Losses, Training};
+use crate::training::{load_vae_state, vae_inference_model, vae_state, Losses, Training};
 use crate::vae::ContrastiveVae;
 
 /// The model and its optimiser, on one autodiff device.
@@ -105,37 +105,15 @@ impl Training for MmCvaeTrainer {
     }
 
     fn inference_model(&self) -> InferenceModel {
-        self.model.sync_running_stats();
-        InferenceModel::from_vae(
-            Method::MmCvae,
-            self.config.model.clone(),
-            self.model.valid(),
-            self.device.clone().without_autodiff(),
-        )
+        vae_inference_model(&self.config, &self.model, &self.device)
     }
 
     fn state(&self) -> Result<TrainerState> {
-        self.model.sync_running_stats();
-        let mut state = TrainerState::default();
-        state.insert(StatePart::Vae, module_bytes(&self.model, StatePart::Vae)?);
-        state.insert(
-            StatePart::OptimVae,
-            optimiser_bytes(&self.optim, StatePart::OptimVae)?,
-        );
-        Ok(state)
+        vae_state(&self.model, &self.optim)
     }
 
     fn load_state(&mut self, mut state: TrainerState) -> Result<()> {
-        self.model = load_module(
-            self.model.clone(),
-            state.take(StatePart::Vae)?,
-            StatePart::Vae.describe(),
-        )?;
-        self.optim = load_optimizer(
-            &self.optim,
-            state.take(StatePart::OptimVae)?,
-            StatePart::OptimVae,
-        )?;
+        (self.model, self.optim) = load_vae_state(&mut state, &self.model, &self.optim)?;
         Ok(())
     }
 }

@@ -94,23 +94,10 @@ impl LossTerm {
     /// The terms `method` reports, in `metrics.csv` order (none for cPCA, fitted in one pass).
     pub const fn of(method: Method) -> &'static [LossTerm] {
         match method {
+            // G's, D's and H's terms: the first 13 of `ALL`.
             Method::DoubleInfogan => {
-                const TERMS: [LossTerm; 13] = [
-                    LossTerm::GeneratorTotal,
-                    LossTerm::GeneratorAdversarial,
-                    LossTerm::GeneratorClass,
-                    LossTerm::GeneratorInfo,
-                    LossTerm::GeneratorImage,
-                    LossTerm::GeneratorContrastive,
-                    LossTerm::DiscriminatorTotal,
-                    LossTerm::DiscriminatorAdversarial,
-                    LossTerm::DiscriminatorClass,
-                    LossTerm::DiscriminatorInfo,
-                    LossTerm::DiscriminatorInfoReal,
-                    LossTerm::DiscriminatorImage,
-                    LossTerm::RegulariserContrastive,
-                ];
-                &TERMS
+                let all: &'static [LossTerm] = &Self::ALL;
+                all.split_at(13).0
             }
             Method::MmCvae => &[
                 LossTerm::VaeTotal,
@@ -282,6 +269,20 @@ mod tests {
             assert!(term.name().starts_with(prefix), "{term}");
         }
         assert_eq!(LossTerm::from_name("g_nonsense"), None);
+    }
+
+    #[test]
+    fn double_infogan_reports_every_term_of_its_three_networks() {
+        let gan: Vec<_> = LossTerm::ALL
+            .into_iter()
+            .filter(|t| {
+                matches!(
+                    t.network(),
+                    Network::Generator | Network::Discriminator | Network::Regulariser
+                )
+            })
+            .collect();
+        assert_eq!(LossTerm::of(Method::DoubleInfogan), gan.as_slice());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::infer::InferenceModel;
 use crate::mm_cvae::MmCvaeTrainer;
 use crate::step::Trainer;
 use crate::terms::{LossTerm, LossValues};
+use crate::vae::ContrastiveVae;
 
 /// The unweighted loss terms of an iteration (0 for a term that is switched off or a step that
 /// did not run), still on the device: read them with [`Losses::values`] (one transfer) when
@@ -172,4 +173,47 @@ pub(crate) fn load_optimizer(
             what: part.describe().into(),
             reason: e.to_string(),
         })
+}
+
+/// A VAE baseline's inference model: its networks with the last step's batch-norm statistics,
+/// in evaluation mode on the plain device.
+pub(crate) fn vae_inference_model(
+    config: &TrainConfig,
+    vae: &ContrastiveVae,
+    device: &Device,
+) -> InferenceModel {
+    vae.sync_running_stats();
+    InferenceModel::from_vae(
+        config.method,
+        config.model.clone(),
+        vae.valid(),
+        device.clone().without_autodiff(),
+    )
+}
+
+/// The VAE and its optimiser in a checkpoint (both baselines have them).
+pub(crate) fn vae_state(vae: &ContrastiveVae, optim: &ModuleOptimizer) -> Result<TrainerState> {
+    vae.sync_running_stats();
+    let mut state = TrainerState::default();
+    state.insert(StatePart::Vae, module_bytes(vae, StatePart::Vae)?);
+    state.insert(
+        StatePart::OptimVae,
+        optimiser_bytes(optim, StatePart::OptimVae)?,
+    );
+    Ok(state)
+}
+
+/// The VAE and its optimiser from a checkpoint.
+pub(crate) fn load_vae_state(
+    state: &mut TrainerState,
+    vae: &ContrastiveVae,
+    optim: &ModuleOptimizer,
+) -> Result<(ContrastiveVae, ModuleOptimizer)> {
+    let vae = crate::infer::load_module(
+        vae.clone(),
+        state.take(StatePart::Vae)?,
+        StatePart::Vae.describe(),
+    )?;
+    let optim = load_optimizer(optim, state.take(StatePart::OptimVae)?, StatePart::OptimVae)?;
+    Ok((vae, optim))
 }

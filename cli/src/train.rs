@@ -528,6 +528,23 @@ fn open_metrics(
 mod tests {
     use super::*;
 
+    /// The README's list of every field with its default is the default configuration.
+    #[test]
+    fn the_readme_lists_every_field_with_its_default() {
+        let readme = include_str!("../../README.md");
+        let after = readme
+            .split("Every field, with its default:")
+            .nth(1)
+            .expect("the README lists the fields");
+        let block = after
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("a TOML block");
+        let listed: TrainConfig = toml::from_str(block).expect("the README's TOML parses");
+        assert_eq!(listed, TrainConfig::default());
+    }
+
     /// `--preset cpu-hour` is run D of docs/results.md: the dsprites-mnist preset with that
     /// run's configuration file on top, at the dataset file's size and channels.
     #[test]
