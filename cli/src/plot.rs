@@ -52,6 +52,15 @@ pub fn run(args: PlotArgs) -> Result<()> {
     }
     let metrics = args.run.join("metrics.csv");
     if !metrics.is_file() {
+        if crate::run::RunDir::at(&args.run)
+            .config()
+            .is_ok_and(|c| !c.method.iterates())
+        {
+            bail!(
+                "{} holds a cPCA fit: it has no training curves (its alpha search is in cpca.json)",
+                args.run.display()
+            );
+        }
         bail!(
             "{} has no metrics.csv: give a run folder written by `dinfogan train`",
             args.run.display()

@@ -237,6 +237,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 run.root.display()
             );
         }
+        if args.steps.is_some() || args.epochs.is_some() {
+            eprintln!("note: --steps and --epochs do not apply: cPCA is fitted in one pass");
+        }
         return fit_cpca(&run, &config, &data, &data_spec, seed, &selected.device);
     }
 

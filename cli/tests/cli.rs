@@ -906,6 +906,10 @@ fn baselines_train_resume_evaluate_and_compare() {
         &["train", "--resume", &path("pca"), "--steps", "5"],
         "is fitted in one pass: there is nothing to resume",
     );
+    fails(
+        &["plot", &path("pca")],
+        "holds a cPCA fit: it has no training curves",
+    );
 
     let prefix = path("compare");
     let out = ok(&[

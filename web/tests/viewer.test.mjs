@@ -61,6 +61,12 @@ before(async () => {
     '--rows', String(SEEDS.rows), '--cols', String(SEEDS.cols), '--scale', '1',
     '--out', join(fixtures, 'grid-vae.png'),
   ], { stdio: 'pipe' });
+  // A cPCA fit (no generator): the page refuses it with a sentence.
+  const pcaRun = join(fixtures, 'cpca-run');
+  writeFileSync(join(fixtures, 'cpca.toml'), '[cpca]\nmax_images = 60\n');
+  execFileSync(cli(), ['train', '--model', 'cpca', '--config', join(fixtures, 'cpca.toml'),
+    '--backend', 'cpu', '--out', pcaRun], { stdio: 'pipe' });
+  execFileSync(cli(), ['export', '--checkpoint', pcaRun, '--out', join(fixtures, 'cpca.bpk')], { stdio: 'pipe' });
   const model = readFileSync(DEMO_MODEL);
   writeFileSync(join(fixtures, 'truncated.bpk'), model.subarray(0, Math.floor(model.length / 2)));
   writeFileSync(join(fixtures, 'foreign.bpk'), readFileSync(join(fixtures, 'grid.png')));
@@ -251,6 +257,7 @@ const broken = {
   truncated: /corrupt|truncated/,
   foreign: /not a Double InfoGAN model file/,
   missing: /HTTP 404/,
+  cpca: /cPCA model has no generator/,
 };
 for (const [name, sentence] of Object.entries(broken)) {
   test(`a ${name} model file shows a sentence, not a hang`, async (t) => {
