@@ -4,7 +4,7 @@
 //! diverged; and one sheet of the same test images reconstructed and swapped by every model
 //! (the paper's Figs. 3, 5 and 8).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -15,7 +15,7 @@ use dinfogan::{InferenceModel, Method};
 use serde::Serialize;
 
 use super::separation::{Space, Wanted};
-use super::{best_average_worst, to_csv, SeparationOptions};
+use super::{best_average_worst, to_csv, RunAccuracies, SeparationOptions};
 use crate::args::{at_least_one, OutputFile};
 use crate::data::Data;
 use crate::images;
@@ -73,8 +73,8 @@ struct Results {
     finished: Vec<PathBuf>,
     /// Runs that stopped on a non-finite loss.
     diverged: usize,
-    /// (space, label) -> (desired, mean accuracy of each finished run).
-    accuracies: HashMap<(Space, String), (Wanted, Vec<f64>)>,
+    /// The finished runs' accuracies.
+    accuracies: RunAccuracies,
 }
 
 /// One line of the CSV: one model, one label, one space.
@@ -122,17 +122,11 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
         let model = load_model(run, &cpu)?;
         eprintln!("evaluating {} ({})", run.display(), model.method().label());
         let results = models.entry(Model::of(&model)).or_default();
-        for row in args.options.table(&model)? {
-            let key = (row.space, row.label.clone());
-            if !order.contains(&key) {
+        results.accuracies.add(args.options.table(&model)?);
+        for key in &results.accuracies.order {
+            if !order.contains(key) {
                 order.push(key.clone());
             }
-            results
-                .accuracies
-                .entry(key)
-                .or_insert((row.wanted, Vec::new()))
-                .1
-                .push(row.mean);
         }
         results.finished.push(run.clone());
     }
@@ -144,7 +138,7 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
     for (space, label) in &order {
         let wanted = models
             .values()
-            .find_map(|r| r.accuracies.get(&(*space, label.clone())))
+            .find_map(|r| r.accuracies.by_label.get(&(*space, label.clone())))
             .map(|(w, _)| *w)
             .expect("an ordered key has results");
         markdown += &format!(" {label} from {space} {} |", wanted.arrow());
@@ -161,7 +155,7 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
             results.diverged
         );
         for key in &order {
-            let Some((wanted, means)) = results.accuracies.get(key) else {
+            let Some((wanted, means)) = results.accuracies.by_label.get(key) else {
                 markdown += " – |";
                 continue;
             };

@@ -194,34 +194,47 @@ struct TableRow {
     desired: Wanted,
 }
 
-fn table_command(args: TableArgs) -> Result<()> {
-    args.options.check()?;
-    // (space, label) -> (desired, mean accuracy of each run), in the order of the first run.
-    let mut order: Vec<(Space, String)> = Vec::new();
-    let mut results: HashMap<(Space, String), (Wanted, Vec<f64>)> = HashMap::new();
-    for run in &args.runs {
-        let cpu = crate::backend::select(crate::backend::Backend::Cpu)?.device;
-        let model = load_model(run, &cpu)?;
-        eprintln!("evaluating {}", run.display());
-        for row in args.options.table(&model)? {
-            let key = (row.space, row.label.clone());
-            if !results.contains_key(&key) {
-                order.push(key.clone());
+/// The accuracies of several runs, label by label: (space, label) -> (desired direction, each
+/// run's mean accuracy), in the order the first run gave them.
+#[derive(Debug, Default)]
+struct RunAccuracies {
+    order: Vec<(Space, String)>,
+    by_label: HashMap<(Space, String), (Wanted, Vec<f64>)>,
+}
+
+impl RunAccuracies {
+    /// One run's table.
+    fn add(&mut self, rows: Vec<SeparationRow>) {
+        for row in rows {
+            let key = (row.space, row.label);
+            if !self.by_label.contains_key(&key) {
+                self.order.push(key.clone());
             }
-            results
+            self.by_label
                 .entry(key)
                 .or_insert((row.wanted, Vec::new()))
                 .1
                 .push(row.mean);
         }
     }
+}
+
+fn table_command(args: TableArgs) -> Result<()> {
+    args.options.check()?;
+    let mut results = RunAccuracies::default();
+    for run in &args.runs {
+        let cpu = crate::backend::select(crate::backend::Backend::Cpu)?.device;
+        let model = load_model(run, &cpu)?;
+        eprintln!("evaluating {}", run.display());
+        results.add(args.options.table(&model)?);
+    }
     let mut markdown = format!(
         "Separation over {} runs\n\n| space | label | best | average | worst | desired |\n|---|---|---|---|---|---|\n",
         args.runs.len()
     );
     let mut rows = Vec::new();
-    for key in order {
-        let (wanted, means) = &results[&key];
+    for key in results.order {
+        let (wanted, means) = &results.by_label[&key];
         let (best, average, worst) = best_average_worst(*wanted, means);
         markdown += &format!(
             "| {} | {} | {best:.3} | {average:.3} | {worst:.3} | {} |\n",
