@@ -207,6 +207,57 @@ fn dsprites_mnist_and_broken_inputs() {
     assert!(std::fs::read_to_string(d.join("fvae.md"))
         .unwrap()
         .contains("held-out groups"));
+    // `eval compare --factorvae` gives each model the same score, beside a baseline's.
+    let held_out: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("| held-out groups | "))
+        .and_then(|l| l.trim_end_matches(" |").parse().ok())
+        .expect("a held-out score");
+    ok(&[
+        "train",
+        "--model",
+        "mm-cvae",
+        "--data",
+        &p("ds.dat"),
+        "--out",
+        &p("vae"),
+        "--steps",
+        "1",
+        "--width",
+        "2",
+        "--batch-size",
+        "4",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    let table = ok(&[
+        "eval",
+        "compare",
+        &p("run"),
+        &p("vae"),
+        "--data",
+        &p("ds.dat"),
+        "--labels",
+        "target",
+        "--factorvae",
+        &p("groups.dat"),
+    ]);
+    let header = table.lines().find(|l| l.starts_with("| model")).unwrap();
+    assert!(
+        header.ends_with("FactorVAE (held-out groups) ↑ |"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| Double InfoGAN"))
+        .unwrap();
+    let score = format!("{held_out:.3}");
+    assert!(
+        row.ends_with(&format!(" {score} / {score} / {score} |")),
+        "{row} vs {held_out}"
+    );
+    assert!(table.lines().any(|l| l.starts_with("| MM-cVAE")), "{table}");
     fails(
         &[
             "eval",

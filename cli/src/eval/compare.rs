@@ -15,7 +15,9 @@ use dinfogan::{InferenceModel, Method};
 use serde::Serialize;
 
 use super::separation::{Space, Wanted};
-use super::{best_average_worst, to_csv, RunAccuracies, SeparationOptions};
+use super::{
+    best_average_worst, to_csv, FactorVaeSets, ReferenceOptions, RunAccuracies, SeparationOptions,
+};
 use crate::args::{at_least_one, OutputFile};
 use crate::data::Data;
 use crate::images;
@@ -37,6 +39,12 @@ pub struct CompareArgs {
     /// Background and target images on the sheet.
     #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     pub columns: usize,
+    /// Also score each run's salient codes by FactorVAE on this grouped set (from `dinfogan
+    /// data build dsprites-mnist-groups`): a column of held-out scores.
+    #[arg(long)]
+    pub factorvae: Option<PathBuf>,
+    #[command(flatten)]
+    pub reference: ReferenceOptions,
 }
 
 /// A model of the comparison: runs of one method with the same latent sizes.
@@ -75,7 +83,12 @@ struct Results {
     diverged: usize,
     /// The finished runs' accuracies.
     accuracies: RunAccuracies,
+    /// The finished runs' FactorVAE scores on held-out groups (with `--factorvae`).
+    factorvae: Vec<f64>,
 }
+
+/// The CSV's label of the FactorVAE score (of the salient codes, on held-out groups).
+const FACTORVAE_LABEL: &str = "FactorVAE (held-out groups)";
 
 /// One line of the CSV: one model, one label, one space.
 #[derive(Debug, Serialize)]
@@ -94,6 +107,10 @@ struct CompareRow {
 
 pub fn compare_command(args: CompareArgs) -> Result<()> {
     args.options.check()?;
+    let factorvae = match &args.factorvae {
+        Some(groups) => Some(FactorVaeSets::open(groups, &args.reference)?),
+        None => None,
+    };
     let cpu = crate::backend::select(crate::backend::Backend::Cpu)?.device;
     let mut models: BTreeMap<Model, Results> = BTreeMap::new();
     // (space, label) in the order the first evaluated run gave them.
@@ -123,6 +140,9 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
         eprintln!("evaluating {} ({})", run.display(), model.method().label());
         let results = models.entry(Model::of(&model)).or_default();
         results.accuracies.add(args.options.table(&model)?);
+        if let Some(sets) = &factorvae {
+            results.factorvae.push(sets.score(&model)?.held_out);
+        }
         for key in &results.accuracies.order {
             if !order.contains(key) {
                 order.push(key.clone());
@@ -143,8 +163,11 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
             .expect("an ordered key has results");
         markdown += &format!(" {label} from {space} {} |", wanted.arrow());
     }
+    if factorvae.is_some() {
+        markdown += &format!(" {FACTORVAE_LABEL} {} |", Wanted::High.arrow());
+    }
     markdown += "\n|---|---|---|";
-    markdown += &"---|".repeat(order.len());
+    markdown += &"---|".repeat(order.len() + usize::from(factorvae.is_some()));
     markdown += "\n";
     let mut rows = Vec::new();
     for (model, results) in &models {
@@ -173,6 +196,26 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
                 diverged: results.diverged,
                 desired: *wanted,
             });
+        }
+        if factorvae.is_some() {
+            if results.factorvae.is_empty() {
+                markdown += " – |";
+            } else {
+                let (best, average, worst) = best_average_worst(Wanted::High, &results.factorvae);
+                markdown += &format!(" {best:.3} / {average:.3} / {worst:.3} |");
+                rows.push(CompareRow {
+                    model: model.label(),
+                    method: model.method,
+                    space: Space::S,
+                    label: FACTORVAE_LABEL.into(),
+                    best,
+                    average,
+                    worst,
+                    runs: results.factorvae.len(),
+                    diverged: results.diverged,
+                    desired: Wanted::High,
+                });
+            }
         }
         markdown += "\n";
     }

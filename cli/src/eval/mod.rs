@@ -275,6 +275,16 @@ pub struct FactorVaeArgs {
     /// The grouped set, from `dinfogan data build dsprites-mnist-groups`.
     #[arg(long)]
     pub data: PathBuf,
+    #[command(flatten)]
+    pub reference: ReferenceOptions,
+    /// Also write the result as Markdown.
+    #[arg(long)]
+    pub out: Option<OutputFile>,
+}
+
+/// Where the FactorVAE score takes each salient dimension's scale from.
+#[derive(Debug, Args)]
+pub struct ReferenceOptions {
     /// The set whose salient codes give each dimension its scale: a random sample of its target
     /// images is used (default: the grouped set). The paper's code takes 1,000 random
     /// dSprites-MNIST targets, InfoGAN-CR a random 10% of dSprites; pass the training set
@@ -287,9 +297,6 @@ pub struct FactorVaeArgs {
     /// Seed of the reference sample.
     #[arg(long, default_value_t = 0)]
     pub reference_seed: u64,
-    /// Also write the result as Markdown.
-    #[arg(long)]
-    pub out: Option<OutputFile>,
 }
 
 /// Salient codes of the images `indices` of a dataset file (inference mode).
@@ -317,65 +324,103 @@ fn salient_codes(
     Ok(salient)
 }
 
-fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
-    if args.reference_count == 0 {
-        bail!("--reference-count must be at least 1");
-    }
-    let model = args.model.load()?;
-    let groups_file = DatasetFile::read(&args.data)?;
-    let h = &groups_file.header;
-    let (Some(fixed), Some(group)) = (h.label("fixed_factor"), h.label("group")) else {
-        bail!(
-            "{} has no fixed_factor and group labels: build it with `dinfogan data build dsprites-mnist-groups`",
-            args.data.display()
-        );
-    };
-    let factors = h.factor_names.len().max(1);
-    let mut members: std::collections::BTreeMap<i32, (usize, Vec<usize>)> = Default::default();
-    for i in 0..h.count {
-        let labels = groups_file.labels_of(i);
-        let factor = usize::try_from(labels[fixed])
-            .ok()
-            .filter(|&f| f < factors)
-            .with_context(|| {
-                format!(
-                    "{}: image {i} has no valid fixed factor",
-                    args.data.display()
-                )
-            })?;
-        members
-            .entry(labels[group])
-            .or_insert((factor, Vec::new()))
-            .1
-            .push(i);
-    }
-    let mut groups = Vec::new();
-    for (factor, indices) in members.values() {
-        groups.push((*factor, salient_codes(&model, &groups_file, indices)?));
-    }
-    let reference_file = match &args.reference {
-        Some(path) => DatasetFile::read(path)?,
-        None => groups_file.clone(),
-    };
-    // A random sample of the reference set's targets, not its first images (a file's order
-    // follows the factor grid or the groups).
-    let mut reference_indices: Vec<usize> = (0..reference_file.header.count)
-        .filter(|&i| reference_file.domains[i] == Domain::Target)
-        .collect();
-    if reference_indices.is_empty() {
-        bail!("the reference set has no target image");
-    }
-    reference_indices.shuffle(&mut StdRng::seed_from_u64(args.reference_seed));
-    reference_indices.truncate(args.reference_count);
-    let reference = salient_codes(&model, &reference_file, &reference_indices)?;
-    let score = factorvae::factorvae(&reference, &groups, factors);
+/// A grouped set (`data build dsprites-mnist-groups`) and a random sample of a reference set's
+/// targets, read once, to score any number of models.
+pub(crate) struct FactorVaeSets {
+    groups_file: DatasetFile,
+    /// (fixed factor, image indices) per group.
+    groups: Vec<(usize, Vec<usize>)>,
+    factors: usize,
+    reference_file: DatasetFile,
+    reference_indices: Vec<usize>,
+}
 
+impl FactorVaeSets {
+    pub(crate) fn open(data: &std::path::Path, options: &ReferenceOptions) -> Result<Self> {
+        let (reference, reference_count, reference_seed) = (
+            options.reference.as_deref(),
+            options.reference_count,
+            options.reference_seed,
+        );
+        if reference_count == 0 {
+            bail!("--reference-count must be at least 1");
+        }
+        let groups_file = DatasetFile::read(data)?;
+        let h = &groups_file.header;
+        let (Some(fixed), Some(group)) = (h.label("fixed_factor"), h.label("group")) else {
+            bail!(
+                "{} has no fixed_factor and group labels: build it with `dinfogan data build dsprites-mnist-groups`",
+                data.display()
+            );
+        };
+        let factors = h.factor_names.len().max(1);
+        let mut members: std::collections::BTreeMap<i32, (usize, Vec<usize>)> = Default::default();
+        for i in 0..h.count {
+            let labels = groups_file.labels_of(i);
+            let factor = usize::try_from(labels[fixed])
+                .ok()
+                .filter(|&f| f < factors)
+                .with_context(|| {
+                    format!("{}: image {i} has no valid fixed factor", data.display())
+                })?;
+            members
+                .entry(labels[group])
+                .or_insert((factor, Vec::new()))
+                .1
+                .push(i);
+        }
+        let reference_file = match reference {
+            Some(path) => DatasetFile::read(path)?,
+            None => groups_file.clone(),
+        };
+        // A random sample of the reference set's targets, not its first images (a file's order
+        // follows the factor grid or the groups).
+        let mut reference_indices: Vec<usize> = (0..reference_file.header.count)
+            .filter(|&i| reference_file.domains[i] == Domain::Target)
+            .collect();
+        if reference_indices.is_empty() {
+            bail!("the reference set has no target image");
+        }
+        reference_indices.shuffle(&mut StdRng::seed_from_u64(reference_seed));
+        reference_indices.truncate(reference_count);
+        Ok(Self {
+            groups_file,
+            groups: members.into_values().collect(),
+            factors,
+            reference_file,
+            reference_indices,
+        })
+    }
+
+    /// The score of `model`'s salient codes.
+    pub(crate) fn score(
+        &self,
+        model: &dinfogan::InferenceModel,
+    ) -> Result<factorvae::FactorVaeScore> {
+        let mut groups = Vec::new();
+        for (factor, indices) in &self.groups {
+            groups.push((*factor, salient_codes(model, &self.groups_file, indices)?));
+        }
+        let reference = salient_codes(model, &self.reference_file, &self.reference_indices)?;
+        Ok(factorvae::factorvae(&reference, &groups, self.factors))
+    }
+}
+
+fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
+    let sets = FactorVaeSets::open(&args.data, &args.reference)?;
+    let model = args.model.load()?;
+    let score = sets.score(&model)?;
+    let h = &sets.groups_file.header;
     let mut text = format!(
         "FactorVAE score of the salient space ({} groups; scales from {} random target images of {}; M = {})\n\n\
          | score | value |\n|---|---|\n| held-out groups | {:.4} |\n| all groups (public code) | {:.4} |\n",
-        groups.len(),
-        reference.len(),
-        args.reference.as_ref().unwrap_or(&args.data).display(),
+        sets.groups.len(),
+        sets.reference_indices.len(),
+        args.reference
+            .reference
+            .as_ref()
+            .unwrap_or(&args.data)
+            .display(),
         model.config().salient_dim,
         score.held_out,
         score.all
