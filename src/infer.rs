@@ -480,6 +480,22 @@ impl InferenceModel {
         let header: Header = serde_json::from_slice(file.header).map_err(|e| {
             Error::NotAModelFile(format!("the model file's header is corrupt ({e})"))
         })?;
+        header.model.validate().map_err(Error::InvalidConfig)?;
+        if header.method == Method::Cpca {
+            // Its projections are sized by the header alone (up to 1.6 GB at the bounds): a
+            // file must hold them before anything is allocated for them.
+            let m = &header.model;
+            let floats =
+                m.channels * m.image_size * m.image_size * (m.common_dim + m.salient_dim + 1);
+            if file.body.len() < floats * 4 {
+                return Err(Error::NotAModelFile(format!(
+                    "the model file is truncated or corrupt: its cPCA projections take {} bytes, \
+                     it holds {}",
+                    floats * 4,
+                    file.body.len()
+                )));
+            }
+        }
         let mut model =
             Self::initialised(header.method, header.model, header.salient_prior, device)?;
         model.networks = model.networks.clone().load(file.body.to_vec())?;

@@ -225,4 +225,20 @@ fn a_cpca_model_file_encodes_and_says_it_cannot_draw() {
     assert_eq!((values(za), values(sa)), (values(zb), values(sb)));
     let err = loaded.reconstruct(t, true).unwrap_err().to_string();
     assert!(err.starts_with("a cPCA model has no generator"), "{err}");
+    // A header claiming projections larger than the file is refused before allocating them.
+    let bytes = model.to_bytes().unwrap();
+    let text = String::from_utf8_lossy(&bytes[16..]).into_owned();
+    let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let header = &text[..header_len];
+    let claimed = header.replace("\"common_dim\":8", "\"common_dim\":4000");
+    assert_ne!(claimed, header, "the header names common_dim");
+    let mut forged = bytes[..8].to_vec();
+    forged.extend_from_slice(&bytes[8..12]);
+    forged.extend_from_slice(&(claimed.len() as u32).to_le_bytes());
+    forged.extend_from_slice(claimed.as_bytes());
+    forged.extend_from_slice(&bytes[16 + header_len..]);
+    let err = InferenceModel::from_bytes(&forged, &cpu())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("its cPCA projections take"), "{err}");
 }

@@ -6,13 +6,41 @@
 mod common;
 
 use common::*;
-use dinfogan::{InferenceModel, Trainer};
+use dinfogan::{InferenceModel, Method, TrainConfig, Trainer};
 use proptest::prelude::*;
 
 fn model_file() -> Vec<u8> {
     let config = tiny_config();
     let trainer = Trainer::new(config, &cpu(), 3).unwrap();
     trainer.inference_model().to_bytes().unwrap()
+}
+
+/// A baseline's file: a VAE's (MM-cVAE) or cPCA's (fitted on a few built-in images).
+fn baseline_file(method: Method) -> Vec<u8> {
+    let config = TrainConfig {
+        method,
+        ..tiny_config()
+    };
+    if method != Method::Cpca {
+        let trainer = dinfogan::trainer(config, &cpu(), 3).unwrap();
+        return trainer.inference_model().to_bytes().unwrap();
+    }
+    let m = &config.model;
+    let d = m.channels * m.image_size * m.image_size;
+    let host = |domain| values(builtin_batch(&config, domain, 0, 12, &cpu()));
+    let fit = dinfogan::cpca::fit(
+        &host(dinfogan::builtin::Domain::Background),
+        &host(dinfogan::builtin::Domain::Target),
+        d,
+        m.common_dim,
+        m.salient_dim,
+        &Default::default(),
+    )
+    .unwrap();
+    let cpca = dinfogan::cpca::CpcaModel::from_host(m, fit.mean, fit.common, fit.salient, &cpu());
+    InferenceModel::from_cpca(m.clone(), cpca, cpu())
+        .to_bytes()
+        .unwrap()
 }
 
 fn mutated(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
@@ -60,13 +88,21 @@ proptest! {
     fn fuzz_model_file(bytes in prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..256),
         mutated(model_file()),
+        mutated(baseline_file(Method::MmCvae)),
+        mutated(baseline_file(Method::Cpca)),
     ]) {
         if let Ok(model) = InferenceModel::from_bytes(&bytes, &cpu()) {
-            // What loaded works: it encodes and generates at its declared size.
+            // What loaded works: it encodes, and generates at its declared size if it can.
             let c = model.config().clone();
-            let z = burn::prelude::Tensor::<2>::zeros([1, c.common_dim], &cpu());
-            let s = burn::prelude::Tensor::<2>::zeros([1, c.salient_dim], &cpu());
-            prop_assert_eq!(model.generate(z, s).unwrap().dims(), [1, c.channels, c.image_size, c.image_size]);
+            let images = burn::prelude::Tensor::<4>::zeros(
+                [1, c.channels, c.image_size, c.image_size],
+                &cpu(),
+            );
+            let (z, s) = model.encode(images).unwrap();
+            prop_assert_eq!(z.dims(), [1, c.common_dim]);
+            if model.generates() {
+                prop_assert_eq!(model.generate(z, s).unwrap().dims(), [1, c.channels, c.image_size, c.image_size]);
+            }
         }
     }
 }
