@@ -248,6 +248,9 @@ pub struct VaeConfig {
     pub mmd_common: f64,
     /// lambda_2: MM-cVAE's MMD between the salient codes of background images and 0.
     pub mmd_salient: f64,
+    /// The encoders' log-variances are bounded softly to (-limit, limit) in training, against
+    /// the divergence the paper reports for MM-cVAE; 0: unbounded, as the reference code.
+    pub log_var_limit: f64,
 }
 
 impl Default for VaeConfig {
@@ -258,6 +261,7 @@ impl Default for VaeConfig {
             total_correlation: 1.0,
             mmd_common: 100.0,
             mmd_salient: 1000.0,
+            log_var_limit: 8.0,
         }
     }
 }
@@ -648,6 +652,7 @@ impl TrainConfig {
             ("total_correlation", v.total_correlation),
             ("mmd_common", v.mmd_common),
             ("mmd_salient", v.mmd_salient),
+            ("log_var_limit", v.log_var_limit),
         ] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(format!("vae.{name} must be finite and >= 0, not {w}"));

@@ -123,13 +123,14 @@ impl CvaeTrainer {
     /// (at least two targets, for the pairs).
     pub fn step(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
         let m = &self.model;
+        let limit = self.config.vae.log_var_limit;
         // The domains may differ in size (batches drawn from both together): every term is a
         // mean over its own domain's images, the reference's per-image mean when they agree.
         let ([bx, ..], [by, ..]) = (background.dims(), target.dims());
-        let zx: Posterior = m.common.forward(background.clone());
+        let zx: Posterior = m.common.forward(background.clone()).bounded(limit);
         let (zy, sy) = (
-            m.common.forward(target.clone()),
-            m.salient.forward(target.clone()),
+            m.common.forward(target.clone()).bounded(limit),
+            m.salient.forward(target.clone()).bounded(limit),
         );
         let (zx_sample, zy_sample, sy_sample) = (zx.sample(), zy.sample(), sy.sample());
         let squared = |a: Tensor<4>, x: Tensor<4>, n: usize| {

@@ -53,13 +53,14 @@ impl MmCvaeTrainer {
     /// One Adam step on a batch of background `[b, c, h, w]` and target images in [-1, 1].
     pub fn step(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
         let m = &self.model;
+        let limit = self.config.vae.log_var_limit;
         let (zx, sx) = (
-            m.common.forward(background.clone()),
-            m.salient.forward(background.clone()),
+            m.common.forward(background.clone()).bounded(limit),
+            m.salient.forward(background.clone()).bounded(limit),
         );
         let (zy, sy) = (
-            m.common.forward(target.clone()),
-            m.salient.forward(target.clone()),
+            m.common.forward(target.clone()).bounded(limit),
+            m.salient.forward(target.clone()).bounded(limit),
         );
         let (zx_sample, sx_sample) = (zx.sample(), sx.sample());
         let (zy_sample, sy_sample) = (zy.sample(), sy.sample());
