@@ -69,6 +69,15 @@ fn real_batch(
     Tensor::from_data(TensorData::new(pixels, [b, c, side, side]), device)
 }
 
+/// The batches every timed iteration reuses: B background and B target built-in images.
+fn timed_batches(model: &ModelConfig, b: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let data = BuiltinDataset::new(0, b);
+    (
+        real_batch(&data, Domain::Background, model, b, device),
+        real_batch(&data, Domain::Target, model, b, device),
+    )
+}
+
 /// Two iterations on `device` and on the CPU from the same weights, images and random numbers
 /// (drawn on the host: `dinfogan::random::with_host_stream`); the largest relative difference
 /// of any loss term, with its name and iteration.
@@ -159,15 +168,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         return time_baseline(&args, &config, &selected.device);
     }
     let mut trainer = Trainer::new(config.clone(), &selected.device, 0)?;
-    let data = BuiltinDataset::new(0, b);
-    let bg = real_batch(
-        &data,
-        Domain::Background,
-        &config.model,
-        b,
-        trainer.device(),
-    );
-    let t = real_batch(&data, Domain::Target, &config.model, b, trainer.device());
+    let (bg, t) = timed_batches(&config.model, b, trainer.device());
     let mut g_times = Vec::new();
     let mut d_times = Vec::new();
     for i in 0..=args.iters {
@@ -209,15 +210,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 fn time_baseline(args: &BenchArgs, config: &TrainConfig, device: &Device) -> Result<()> {
     let b = args.batch;
     let mut trainer = dinfogan::trainer(config.clone(), device, 0)?;
-    let data = BuiltinDataset::new(0, b);
-    let bg = real_batch(
-        &data,
-        Domain::Background,
-        &config.model,
-        b,
-        trainer.device(),
-    );
-    let t = real_batch(&data, Domain::Target, &config.model, b, trainer.device());
+    let (bg, t) = timed_batches(&config.model, b, trainer.device());
     let mut times = Vec::new();
     for i in 0..=args.iters {
         let start = Instant::now();
