@@ -122,12 +122,7 @@ impl InferenceModel {
         Ok(Self {
             networks: Networks::new(method, &config, &device),
             method,
-            // The VAEs' prior of s is N(0, I) whatever a configuration says.
-            salient_prior: if method == Method::DoubleInfogan {
-                salient_prior
-            } else {
-                SalientPrior::Normal
-            },
+            salient_prior: prior_of(method, salient_prior),
             config,
             device,
         })
@@ -185,23 +180,21 @@ impl InferenceModel {
         mut state: TrainerState,
         device: &Device,
     ) -> Result<Self> {
-        let mut model = Self::initialised(
-            config.method,
-            config.model.clone(),
-            config.salient_prior,
-            device,
-        )?;
-        let device = model.device.clone();
+        config.model.validate().map_err(Error::InvalidConfig)?;
+        let (method, model) = (config.method, &config.model);
+        let device = device.clone().without_autodiff();
         let mut take = |part: StatePart| state.take(part);
-        model.networks = match config.method {
+        // Only the networks the records go into are built (G and the whole discriminator for
+        // Double InfoGAN, whose encoder is then kept).
+        let networks = match method {
             Method::DoubleInfogan => {
                 let generator = load_module(
-                    Generator::new(&config.model, &device),
+                    Generator::new(model, &device),
                     take(StatePart::Generator)?,
                     StatePart::Generator.describe(),
                 )?;
                 let discriminator = load_module(
-                    Discriminator::new(&config.model, &device),
+                    Discriminator::new(model, &device),
                     take(StatePart::Discriminator)?,
                     StatePart::Discriminator.describe(),
                 )?;
@@ -213,10 +206,18 @@ impl InferenceModel {
                     .valid(),
                 ))
             }
-            Method::MmCvae | Method::Cvae => model.networks.load(take(StatePart::Vae)?)?,
-            Method::Cpca => model.networks.load(take(StatePart::Cpca)?)?,
+            Method::MmCvae | Method::Cvae => {
+                Networks::new(method, model, &device).load(take(StatePart::Vae)?)?
+            }
+            Method::Cpca => Networks::new(method, model, &device).load(take(StatePart::Cpca)?)?,
         };
-        Ok(model)
+        Ok(Self {
+            method,
+            config: model.clone(),
+            salient_prior: prior_of(method, config.salient_prior),
+            networks,
+            device,
+        })
     }
 
     /// Which method this model is.
@@ -500,6 +501,16 @@ impl InferenceModel {
             Self::initialised(header.method, header.model, header.salient_prior, device)?;
         model.networks = model.networks.clone().load(file.body.to_vec())?;
         Ok(model)
+    }
+}
+
+/// The prior of s a model of `method` samples from: the configured one for Double InfoGAN; the
+/// VAEs' is N(0, I) whatever a configuration says (cPCA samples nothing).
+fn prior_of(method: Method, configured: SalientPrior) -> SalientPrior {
+    if method == Method::DoubleInfogan {
+        configured
+    } else {
+        SalientPrior::Normal
     }
 }
 
