@@ -760,3 +760,79 @@ fn a_dataset_file_as_image_folders() {
         "has no label \"colour\"; its labels are",
     );
 }
+
+#[test]
+fn preview_of_the_built_in_data_and_of_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // A strip at the images' own size: 3 backgrounds then 3 targets, each the renderer's image.
+    ok(&[
+        "data",
+        "preview",
+        "builtin",
+        "--size",
+        "16",
+        "--count",
+        "3",
+        "--strip",
+        "--out",
+        &p("builtin.png"),
+    ]);
+    let strip = image::open(p("builtin.png")).unwrap().to_rgb8();
+    assert_eq!(strip.dimensions(), (6 * 16, 16));
+    let data = dinfogan::builtin::BuiltinDataset::new(0, 3);
+    for (tile, domain, index) in [
+        (0, dinfogan::builtin::Domain::Background, 0),
+        (4, dinfogan::builtin::Domain::Target, 1),
+    ] {
+        let expected = data.image(domain, index, 16, 3);
+        for (x, y) in [(0, 0), (7, 9), (15, 15)] {
+            let pixel = strip.get_pixel(tile * 16 + x, y);
+            for c in 0..3 {
+                let want = dinfogan::pixels::byte(expected[c * 256 + y as usize * 16 + x as usize]);
+                assert_eq!(pixel[c], want, "tile {tile} ({x}, {y}) channel {c}");
+            }
+        }
+    }
+    // A folder is read like `train --data FOLDER` reads it, at --size.
+    for (domain, grey) in [("background", 40u8), ("target", 220)] {
+        std::fs::create_dir_all(dir.path().join("folder").join(domain)).unwrap();
+        image::GrayImage::from_pixel(20, 20, image::Luma([grey]))
+            .save(dir.path().join("folder").join(domain).join("a.png"))
+            .unwrap();
+    }
+    ok(&[
+        "data",
+        "preview",
+        &p("folder"),
+        "--size",
+        "8",
+        "--channels",
+        "1",
+        "--strip",
+        "--count",
+        "1",
+        "--out",
+        &p("folder.png"),
+    ]);
+    let strip = image::open(p("folder.png")).unwrap().to_rgb8();
+    assert_eq!(strip.dimensions(), (16, 8));
+    assert_eq!(strip.get_pixel(3, 3)[0], 40);
+    assert_eq!(strip.get_pixel(11, 3)[0], 220);
+    fails(
+        &[
+            "data",
+            "preview",
+            "builtin",
+            "--size",
+            "4",
+            "--out",
+            &p("x.png"),
+        ],
+        "--size must be 8 to 512",
+    );
+    fails(
+        &["data", "preview", &p("missing"), "--out", &p("x.png")],
+        "does not exist: give builtin, a dataset file, or a folder",
+    );
+}

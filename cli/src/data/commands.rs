@@ -21,9 +21,17 @@ pub enum DataCommand {
     Build(BuildArgs),
     /// Counts per domain and per label of a dataset file.
     Info { file: PathBuf },
-    /// A PNG of the first images of each domain.
+    /// A PNG of the first images of each domain of a dataset file, an image folder or the
+    /// built-in data.
     Preview {
-        file: PathBuf,
+        /// `builtin`, a dataset file, or a folder with background/ and target/.
+        data: super::DataSpec,
+        /// Built-in data and folders: the image side (a dataset file's own side otherwise).
+        #[arg(long, default_value_t = 32)]
+        size: usize,
+        /// Built-in data and folders: 3 (RGB) or 1 (grey).
+        #[arg(long, default_value_t = 3)]
+        channels: usize,
         #[arg(long)]
         out: PathBuf,
         /// Images per domain.
@@ -140,11 +148,13 @@ pub fn run(command: DataCommand) -> Result<()> {
         DataCommand::Build(args) => build(args),
         DataCommand::Info { file } => info(&file),
         DataCommand::Preview {
-            file,
+            data,
+            size,
+            channels,
             out,
             count,
             strip,
-        } => preview(&file, &out, count, strip),
+        } => preview(&data, (channels, size), &out, count, strip),
         DataCommand::Folders {
             file,
             out,
@@ -332,41 +342,54 @@ fn info(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn preview(path: &std::path::Path, out: &std::path::Path, count: usize, strip: bool) -> Result<()> {
+/// `shape` (channels, side) is that of the built-in data and folders; a dataset file has its own.
+fn preview(
+    spec: &super::DataSpec,
+    (channels, side): (usize, usize),
+    out: &std::path::Path,
+    count: usize,
+    strip: bool,
+) -> Result<()> {
     if count == 0 {
         bail!("--count must be at least 1");
     }
-    let data = DatasetFile::read(path)?;
-    let (c, side) = (data.header.channels, data.header.side);
+    let data = match spec {
+        super::DataSpec::File(path) => {
+            let Some(header) = DatasetFile::peek(path)? else {
+                bail!(
+                    "{} is not a dataset file written by `dinfogan data build`",
+                    path.display()
+                );
+            };
+            super::Data::open(spec, header.side, header.channels, 0)?
+        }
+        _ => {
+            if !(8..=512).contains(&side) || !(channels == 1 || channels == 3) {
+                bail!("--size must be 8 to 512 and --channels 1 or 3, not {side} and {channels}");
+            }
+            super::Data::open(spec, side, channels, 0)?
+        }
+    };
     let mut rows = Vec::new();
     for domain in Domain::BOTH {
-        let tiles: Vec<_> = (0..data.header.count)
-            .filter(|&i| data.domains[i] == domain)
-            .take(count)
-            .map(|i| {
-                let pixels: Vec<f32> = data
-                    .pixels_of(i)
-                    .iter()
-                    .map(|&p| dinfogan::pixels::unit(p))
-                    .collect();
-                images::to_rgb(&pixels, c, side)
-            })
+        let tiles: Vec<_> = (0..data.len(domain).min(count))
+            .map(|i| images::to_rgb(&data.image(domain, i), data.channels, data.side))
             .collect();
         if strip && tiles.len() < count {
-            bail!(
-                "{} holds fewer than {count} images of a domain: the strip needs {count} of each",
-                path.display()
-            );
+            bail!("{spec} holds fewer than {count} images of a domain: the strip needs {count} of each");
         }
         rows.extend(tiles.chunks(8).map(<[_]>::to_vec));
     }
     if strip {
         let tiles: Vec<_> = rows.into_iter().flatten().collect();
         images::save_png(&images::strip(&tiles), out, 1)?;
-        eprintln!("wrote {}", out.display());
-        return Ok(());
+    } else {
+        images::save_png(
+            &images::grid(&rows),
+            out,
+            if data.side <= 32 { 2 } else { 1 },
+        )?;
     }
-    images::save_png(&images::grid(&rows), out, if side <= 32 { 2 } else { 1 })?;
     eprintln!("wrote {}", out.display());
     Ok(())
 }

@@ -198,7 +198,7 @@ impl Data {
         }
         if !root.is_dir() {
             bail!(
-                "the dataset {spec} does not exist: pass --data builtin, or a folder with \
+                "the dataset {spec} does not exist: give builtin, a dataset file, or a folder with \
                  background/ and target/ sub-folders of images"
             );
         }
