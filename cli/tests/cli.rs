@@ -846,6 +846,10 @@ fn baselines_train_resume_evaluate_and_compare() {
     assert!(run("mm").join("samples/step_000005.png").is_file());
     call(tiny("cvae", "cv", "3"));
     call(tiny("double-infogan", "gan", "2"));
+    // Another seed of the same configuration: one model with "mm" (seeds are not settings).
+    let mut args = tiny("mm-cvae", "mm-seed2", "2");
+    *args.last_mut().unwrap() = "2".into();
+    call(args);
 
     // Encoded by the posterior means; training-mode encoding is Double InfoGAN's alone.
     let out = ok(&[
@@ -916,6 +920,7 @@ fn baselines_train_resume_evaluate_and_compare() {
         "eval",
         "compare",
         &path("mm"),
+        &path("mm-seed2"),
         &path("cv"),
         &path("gan"),
         &path("div"),
@@ -929,23 +934,28 @@ fn baselines_train_resume_evaluate_and_compare() {
         "--sheet",
         &path("sheet.png"),
     ]);
-    // A row per model, Double InfoGAN first; the diverged run counted with MM-cVAE's.
+    // A row per model (a configuration), Double InfoGAN first; the diverged run, trained with
+    // another learning rate, is a model of its own, named by what sets it apart.
     let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| ")).collect();
-    assert_eq!(rows.len(), 5, "{out}");
-    assert!(
-        rows[4].starts_with("| cPCA (L = 16, M = 6) | 1 | 0 |"),
-        "{out}"
-    );
+    assert_eq!(rows.len(), 6, "{out}");
     assert!(
         rows[1].starts_with("| Double InfoGAN (L = 16, M = 6) | 1 | 0 |"),
         "{out}"
     );
     assert!(
-        rows[2].starts_with("| MM-cVAE (L = 16, M = 6) | 2 | 1 |"),
+        rows[2].starts_with("| MM-cVAE (L = 16, M = 6; vae.lr = 0.001) | 2 | 0 |"),
         "{out}"
     );
     assert!(
-        rows[3].starts_with("| cVAE (L = 16, M = 6) | 1 | 0 |"),
+        rows[3].starts_with("| MM-cVAE (L = 16, M = 6; vae.lr = 1e+30) | 1 | 1 |"),
+        "{out}"
+    );
+    assert!(
+        rows[4].starts_with("| cVAE (L = 16, M = 6) | 1 | 0 |"),
+        "{out}"
+    );
+    assert!(
+        rows[5].starts_with("| cPCA (L = 16, M = 6) | 1 | 0 |"),
         "{out}"
     );
     let csv = std::fs::read_to_string(run("compare.csv")).unwrap();

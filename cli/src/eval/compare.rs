@@ -1,5 +1,5 @@
 //! `dinfogan eval compare RUN...`: Double InfoGAN and the baselines side by side, in the layout
-//! of the paper's Table 2: a row per model (method and latent sizes), for each label and space
+//! of the paper's Table 2: a row per model (a configuration: its seeds), for each label and space
 //! the best, average and worst accuracy over that model's runs (seeds), and how many of its runs
 //! diverged; and one sheet of the same test images reconstructed and swapped by every model
 //! (the paper's Figs. 3, 5 and 8).
@@ -11,7 +11,7 @@ use anyhow::Result;
 use burn::prelude::*;
 use clap::Args;
 use dinfogan::builtin::Domain;
-use dinfogan::{InferenceModel, Method};
+use dinfogan::{InferenceModel, Method, TrainConfig};
 use serde::Serialize;
 
 use super::separation::{Space, Wanted};
@@ -27,7 +27,8 @@ use crate::tools::load_model;
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Run folders (or exported model files) of any methods, e.g. three seeds of each: runs of
-    /// the same method and latent sizes are one model.
+    /// the same configuration (seeds aside) are one model, named by its method, its latent
+    /// sizes and the settings in which it differs from the other models of its method.
     #[arg(required = true, num_args = 1..)]
     pub runs: Vec<PathBuf>,
     #[command(flatten)]
@@ -47,31 +48,106 @@ pub struct CompareArgs {
     pub reference: ReferenceOptions,
 }
 
-/// A model of the comparison: runs of one method with the same latent sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A model of the comparison: the runs (seeds) of one configuration.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Model {
     method: Method,
     common_dim: usize,
     salient_dim: usize,
+    /// Every setting the runs were trained with, flattened (`loss.info_common` -> `2.0`): runs
+    /// that differ in any of them are different models. A model file keeps only its network's
+    /// settings and the salient prior, so it is its own model beside the run it came from.
+    settings: BTreeMap<String, String>,
 }
 
 impl Model {
-    fn of(model: &InferenceModel) -> Self {
-        Self {
+    /// The model of a run folder, from its configuration (its seed and steps are not part of
+    /// it: seeds and stopped runs of one configuration are one model).
+    fn of_run(config: &TrainConfig) -> Result<Self> {
+        Ok(Self {
+            method: config.method,
+            common_dim: config.model.common_dim,
+            salient_dim: config.model.salient_dim,
+            settings: flatten(&serde_json::to_value(config)?),
+        })
+    }
+
+    /// The model of an exported model file, from what its header says.
+    fn of_file(model: &InferenceModel) -> Result<Self> {
+        let known = serde_json::json!({
+            "method": model.method(),
+            "model": model.config(),
+            "salient_prior": model.salient_prior(),
+        });
+        Ok(Self {
             method: model.method(),
             common_dim: model.config().common_dim,
             salient_dim: model.config().salient_dim,
+            settings: flatten(&known),
+        })
+    }
+}
+
+/// `{"loss": {"image": 0.2}}` as `loss.image` -> `0.2`.
+fn flatten(value: &serde_json::Value) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (key, value) in fields {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, value, out);
+                }
+            }
+            serde_json::Value::String(text) => {
+                out.insert(prefix.to_string(), text.clone());
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
         }
     }
+    let mut out = BTreeMap::new();
+    walk("", value, &mut out);
+    out
+}
 
-    fn label(self) -> String {
-        format!(
-            "{} (L = {}, M = {})",
-            self.method.label(),
-            self.common_dim,
-            self.salient_dim
-        )
-    }
+/// Each model's name: its method and latent sizes, then the settings in which it differs from
+/// another model of the same method (those every such model records), e.g. `Double InfoGAN
+/// (L = 16, M = 6; salient_prior = uniform)`.
+fn labels<'a>(models: impl IntoIterator<Item = &'a Model>) -> BTreeMap<Model, String> {
+    let models: Vec<&Model> = models.into_iter().collect();
+    models
+        .iter()
+        .map(|&model| {
+            let same_method: Vec<&&Model> =
+                models.iter().filter(|m| m.method == model.method).collect();
+            let differing: Vec<String> = model
+                .settings
+                .iter()
+                .filter(|(key, value)| {
+                    !matches!(key.as_str(), "model.common_dim" | "model.salient_dim")
+                        && same_method.iter().all(|m| m.settings.contains_key(*key))
+                        && same_method.iter().any(|m| &m.settings[*key] != *value)
+                })
+                .map(|(key, value)| format!("{key} = {value}"))
+                .collect();
+            let mut label = format!(
+                "{} (L = {}, M = {}",
+                model.method.label(),
+                model.common_dim,
+                model.salient_dim
+            );
+            if !differing.is_empty() {
+                label += &format!("; {}", differing.join(", "));
+            }
+            label += ")";
+            (model.clone(), label)
+        })
+        .collect()
 }
 
 /// What the runs of one model gave.
@@ -119,12 +195,7 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
         if run.is_dir() {
             let dir = RunDir::at(run);
             if let Some(divergence) = dir.divergence()? {
-                let config = dir.config()?;
-                let model = Model {
-                    method: config.method,
-                    common_dim: config.model.common_dim,
-                    salient_dim: config.model.salient_dim,
-                };
+                let model = Model::of_run(&dir.config()?)?;
                 eprintln!(
                     "{}: diverged at step {} ({} = {}), counted as such",
                     run.display(),
@@ -138,7 +209,12 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
         }
         let model = load_model(run, &cpu)?;
         eprintln!("evaluating {} ({})", run.display(), model.method().label());
-        let results = models.entry(Model::of(&model)).or_default();
+        let key = if run.is_dir() {
+            Model::of_run(&RunDir::at(run).config()?)?
+        } else {
+            Model::of_file(&model)?
+        };
+        let results = models.entry(key).or_default();
         results.accuracies.add(args.options.table(&model)?);
         if let Some(sets) = &factorvae {
             results.factorvae.push(sets.score(&model)?.held_out);
@@ -169,11 +245,12 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
     markdown += "\n|---|---|---|";
     markdown += &"---|".repeat(order.len() + usize::from(factorvae.is_some()));
     markdown += "\n";
+    let names = labels(models.keys());
     let mut rows = Vec::new();
     for (model, results) in &models {
         markdown += &format!(
             "| {} | {} | {} |",
-            model.label(),
+            names[model],
             results.finished.len() + results.diverged,
             results.diverged
         );
@@ -185,7 +262,7 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
             let (best, average, worst) = best_average_worst(*wanted, means);
             markdown += &format!(" {best:.3} / {average:.3} / {worst:.3} |");
             rows.push(CompareRow {
-                model: model.label(),
+                model: names[model].clone(),
                 method: model.method,
                 space: key.0,
                 label: key.1.clone(),
@@ -204,7 +281,7 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
                 let (best, average, worst) = best_average_worst(Wanted::High, &results.factorvae);
                 markdown += &format!(" {best:.3} / {average:.3} / {worst:.3} |");
                 rows.push(CompareRow {
-                    model: model.label(),
+                    model: names[model].clone(),
                     method: model.method,
                     space: Space::S,
                     label: FACTORVAE_LABEL.into(),
@@ -222,9 +299,9 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
     args.options.report(&markdown, &to_csv(&rows)?)?;
 
     if let Some(path) = &args.sheet {
-        let first: Vec<(Model, PathBuf)> = models
+        let first: Vec<(String, PathBuf)> = models
             .iter()
-            .filter_map(|(m, r)| r.finished.first().map(|p| (*m, p.clone())))
+            .filter_map(|(m, r)| r.finished.first().map(|p| (names[m].clone(), p.clone())))
             .collect();
         comparison_sheet(&args, &first, path, &cpu)?;
         eprintln!("wrote {}", path.display());
@@ -237,7 +314,7 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
 /// are named in one row saying so.
 fn comparison_sheet(
     args: &CompareArgs,
-    models: &[(Model, PathBuf)],
+    models: &[(String, PathBuf)],
     path: &std::path::Path,
     device: &Device,
 ) -> Result<()> {
@@ -269,17 +346,13 @@ fn comparison_sheet(
         ),
         ("y: target".to_string(), images::tensor_to_rgb(tensor(&t))?),
     ];
-    for (model, run) in models {
+    for (name, run) in models {
         let loaded = load_model(run, device)?;
         if !loaded.generates() {
-            rows.push((
-                format!("{}: no generator", model.method.label()),
-                Vec::new(),
-            ));
+            rows.push((format!("{name}: no generator"), Vec::new()));
             continue;
         }
         let drawn = images::tensor_to_rgb(loaded.swap_and_reconstruct(tensor(&bg), tensor(&t))?)?;
-        let name = model.method.label();
         for (k, what) in ["G(z_x, 0)", "G(z_y, s_y)", "G(z_x, s_y)", "G(z_y, 0)"]
             .iter()
             .enumerate()
