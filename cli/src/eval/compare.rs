@@ -58,6 +58,8 @@ struct Model {
     /// that differ in any of them are different models. A model file keeps only its network's
     /// settings and the salient prior, so it is its own model beside the run it came from.
     settings: BTreeMap<String, String>,
+    /// Whether the runs are exported model files (which record fewer settings).
+    file: bool,
 }
 
 impl Model {
@@ -69,6 +71,7 @@ impl Model {
             common_dim: config.model.common_dim,
             salient_dim: config.model.salient_dim,
             settings: flatten(&serde_json::to_value(config)?),
+            file: false,
         })
     }
 
@@ -84,6 +87,7 @@ impl Model {
             common_dim: model.config().common_dim,
             salient_dim: model.config().salient_dim,
             settings: flatten(&known),
+            file: true,
         })
     }
 }
@@ -125,7 +129,7 @@ fn labels<'a>(models: impl IntoIterator<Item = &'a Model>) -> BTreeMap<Model, St
         .map(|&model| {
             let same_method: Vec<&&Model> =
                 models.iter().filter(|m| m.method == model.method).collect();
-            let differing: Vec<String> = model
+            let mut differing: Vec<String> = model
                 .settings
                 .iter()
                 .filter(|(key, value)| {
@@ -135,6 +139,9 @@ fn labels<'a>(models: impl IntoIterator<Item = &'a Model>) -> BTreeMap<Model, St
                 })
                 .map(|(key, value)| format!("{key} = {value}"))
                 .collect();
+            if model.file && same_method.iter().any(|m| !m.file) {
+                differing.push("model files".into());
+            }
             let mut label = format!(
                 "{} (L = {}, M = {}",
                 model.method.label(),
@@ -366,4 +373,57 @@ fn comparison_sheet(
     let scale = if side <= 32 { 2 } else { 1 };
     let sheet = crate::plot::labelled_rows(&rows, scale)?;
     images::save_png(&sheet, path, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_is_named_by_what_sets_it_apart_from_its_method_s_other_models() {
+        let preset = TrainConfig::default();
+        let mut uniform = preset.clone();
+        uniform.salient_prior = dinfogan::SalientPrior::Uniform;
+        let mut vae = preset.clone();
+        vae.method = Method::MmCvae;
+        vae.optim.lr_generator = 1.0; // unlike the prior, not a setting Double InfoGAN differs in
+        let mut models: Vec<Model> = [&preset, &uniform, &vae]
+            .into_iter()
+            .map(|c| Model::of_run(c).unwrap())
+            .collect();
+        // A model file records its network and prior only: those keys decide its name.
+        let file = Model {
+            settings: models[1]
+                .settings
+                .iter()
+                .filter(|(k, _)| k.starts_with("model.") || *k == "salient_prior")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            file: true,
+            ..models[1].clone()
+        };
+        models.push(file.clone());
+        let names = labels(&models);
+        assert_eq!(
+            names[&models[0]],
+            "Double InfoGAN (L = 95, M = 15; salient_prior = normal)"
+        );
+        assert_eq!(
+            names[&models[1]],
+            "Double InfoGAN (L = 95, M = 15; salient_prior = uniform)"
+        );
+        assert_eq!(names[&models[2]], "MM-cVAE (L = 95, M = 15)");
+        assert_eq!(
+            names[&file],
+            "Double InfoGAN (L = 95, M = 15; salient_prior = uniform, model files)"
+        );
+        assert_ne!(models[1], file, "a file is a model of its own");
+        assert_eq!(
+            flatten(&serde_json::json!({"loss": {"image": 0.2}, "method": "cvae"})),
+            BTreeMap::from([
+                ("loss.image".to_string(), "0.2".to_string()),
+                ("method".to_string(), "cvae".to_string()),
+            ])
+        );
+    }
 }
