@@ -159,22 +159,27 @@ fn dsprites_mnist_and_broken_inputs() {
     );
 
     // A tiny model trained on it, then the FactorVAE score on a grouped set.
-    ok(&[
-        "train",
-        "--data",
-        &p("ds.dat"),
-        "--out",
-        &p("run"),
-        "--steps",
-        "1",
-        "--width",
-        "2",
-        "--batch-size",
-        "4",
-        "--backend",
-        "cpu",
-        "--quiet",
-    ]);
+    let train_tiny = |model: &str, out: &str| {
+        ok(&[
+            "train",
+            "--model",
+            model,
+            "--data",
+            &p("ds.dat"),
+            "--out",
+            &p(out),
+            "--steps",
+            "1",
+            "--width",
+            "2",
+            "--batch-size",
+            "4",
+            "--backend",
+            "cpu",
+            "--quiet",
+        ])
+    };
+    train_tiny("double-infogan", "run");
     ok(&[
         "data",
         "build",
@@ -213,24 +218,7 @@ fn dsprites_mnist_and_broken_inputs() {
         .find_map(|l| l.strip_prefix("| held-out groups | "))
         .and_then(|l| l.trim_end_matches(" |").parse().ok())
         .expect("a held-out score");
-    ok(&[
-        "train",
-        "--model",
-        "mm-cvae",
-        "--data",
-        &p("ds.dat"),
-        "--out",
-        &p("vae"),
-        "--steps",
-        "1",
-        "--width",
-        "2",
-        "--batch-size",
-        "4",
-        "--backend",
-        "cpu",
-        "--quiet",
-    ]);
+    train_tiny("mm-cvae", "vae");
     let table = ok(&[
         "eval",
         "compare",

@@ -342,7 +342,7 @@ fn info(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// `shape` (channels, side) is that of the built-in data and folders; a dataset file has its own.
+/// (channels, side) applies to the built-in data and folders; a dataset file has its own.
 fn preview(
     spec: &super::DataSpec,
     (channels, side): (usize, usize),

@@ -135,7 +135,9 @@ fn labels<'a>(models: impl IntoIterator<Item = &'a Model>) -> BTreeMap<Model, St
                 .filter(|(key, value)| {
                     !matches!(key.as_str(), "model.common_dim" | "model.salient_dim")
                         && same_method.iter().all(|m| m.settings.contains_key(*key))
-                        && same_method.iter().any(|m| &m.settings[*key] != *value)
+                        && same_method
+                            .iter()
+                            .any(|m| m.settings.get(*key) != Some(*value))
                 })
                 .map(|(key, value)| format!("{key} = {value}"))
                 .collect();
@@ -216,6 +218,7 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
         }
         let model = load_model(run, &cpu)?;
         eprintln!("evaluating {} ({})", run.display(), model.method().label());
+        // A run folder's model is its configuration; a model file's, what its header says.
         let key = if run.is_dir() {
             Model::of_run(&RunDir::at(run).config()?)?
         } else {
