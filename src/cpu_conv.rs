@@ -424,7 +424,7 @@ fn batch_major(x: &[f32], b: usize, c: usize, p: usize) -> Vec<f32> {
 }
 
 /// The tensor itself when its values are already one dense run (no copy), else a dense copy.
-fn dense(tensor: &FlexTensor) -> FlexTensor {
+pub(crate) fn dense(tensor: &FlexTensor) -> FlexTensor {
     match tensor.layout().contiguous_offsets() {
         Some(_) => tensor.clone(),
         None => tensor.to_contiguous(),
@@ -432,7 +432,7 @@ fn dense(tensor: &FlexTensor) -> FlexTensor {
 }
 
 /// The values of a [`dense`] tensor, borrowed.
-fn values(tensor: &FlexTensor) -> &[f32] {
+pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
     let (start, end) = tensor
         .layout()
         .contiguous_offsets()

@@ -13,7 +13,8 @@
 //!   MRI), with [`spectral`] normalisation and self-[`attention`]; [`networks`]: either one,
 //!   chosen by the image side.
 //! - `cpu_conv` (native): every convolution of the model as one matrix product over the batch
-//!   on burn-flex, forward and backward.
+//!   on burn-flex, forward and backward; `cpu_activation` (native): LeakyReLU there as one
+//!   pass each way; `cpu_norm` (native): batch norm in training as two passes each way.
 //! - [`noise`]: the discriminator's Gaussian noise, drawn fast on the CPU.
 //! - [`random`]: where a step's random numbers come from (the device, or one host stream to
 //!   compare devices).
@@ -38,7 +39,11 @@ pub mod config;
 pub mod container;
 pub mod cpca;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod cpu_activation;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod cpu_conv;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cpu_norm;
 #[cfg(feature = "train")]
 pub mod cvae;
 pub mod error;

@@ -91,6 +91,23 @@ pub(crate) fn conv_transpose(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> 
     conv.forward(x)
 }
 
+/// `activation.forward(x)`; on the CPU with autodiff as one fused pass each way (see
+/// `cpu_activation`).
+pub(crate) fn leaky_relu<const D: usize>(activation: &LeakyRelu, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::cpu_activation::leaky_relu(activation, x);
+    #[cfg(target_arch = "wasm32")]
+    activation.forward(x)
+}
+
+/// `norm.forward(x)`; on the CPU in training as two fused passes each way (see `cpu_norm`).
+pub(crate) fn normalize<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::cpu_norm::batch_norm(norm, x);
+    #[cfg(target_arch = "wasm32")]
+    norm.forward(x)
+}
+
 /// Folds the last pending update of each batch norm's running statistics into its value.
 /// burn applies a running-statistics update lazily, at the next forward pass; a record taken
 /// without this misses the last training step's update (and a resumed run would differ).
@@ -153,7 +170,7 @@ impl DcganGenerator {
             1,
         ]);
         for (conv, norm) in self.blocks.iter().zip(&self.norms) {
-            x = relu(norm.forward(conv_transpose(conv, x)));
+            x = relu(normalize(norm, conv_transpose(conv, x)));
         }
         tanh(conv_transpose(&self.output, x))
     }
@@ -204,9 +221,9 @@ impl Trunk {
         for (i, conv) in self.convs.iter().enumerate() {
             x = convolve(conv, add_noise(&self.noise, x));
             if i > 0 {
-                x = self.norms[i - 1].forward(x);
+                x = normalize(&self.norms[i - 1], x);
             }
-            x = self.activation.forward(x);
+            x = leaky_relu(&self.activation, x);
         }
         x
     }

@@ -26,7 +26,9 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::attention::SelfAttention;
 use crate::config::ModelConfig;
-use crate::model::{convolve, dcgan_init, sync_running_stats, DiscriminatorOutput};
+use crate::model::{
+    convolve, dcgan_init, leaky_relu, normalize, sync_running_stats, DiscriminatorOutput,
+};
 use crate::noise::add_noise;
 use crate::spectral::{SnConv2d, SnLinear};
 
@@ -65,7 +67,7 @@ impl UpBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = if self.upsample { upsample(x) } else { x };
-        relu(self.norm.forward(convolve(&self.conv, x)))
+        relu(normalize(&self.norm, convolve(&self.conv, x)))
     }
 }
 
@@ -172,9 +174,7 @@ impl MriTrunk {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for conv in &self.convs {
-            x = self
-                .activation
-                .forward(conv.forward(add_noise(&self.noise, x)));
+            x = leaky_relu(&self.activation, conv.forward(add_noise(&self.noise, x)));
         }
         x.flatten(1, 3)
     }
@@ -208,11 +208,14 @@ impl MriHead {
     }
 
     pub fn forward(&self, features: Tensor<2>) -> Tensor<2> {
-        let hidden = self
-            .activation
-            .forward(self.layers[0].forward(add_noise(&self.noise, features)));
-        self.activation
-            .forward(self.layers[1].forward(add_noise(&self.noise, hidden)))
+        let hidden = leaky_relu(
+            &self.activation,
+            self.layers[0].forward(add_noise(&self.noise, features)),
+        );
+        leaky_relu(
+            &self.activation,
+            self.layers[1].forward(add_noise(&self.noise, hidden)),
+        )
     }
 }
 
