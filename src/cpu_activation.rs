@@ -36,7 +36,8 @@ pub fn leaky_relu<const D: usize>(activation: &LeakyRelu, x: Tensor<D>) -> Tenso
 /// where the gain is `slope` below zero and 1 elsewhere (NaN included), as burn's composition
 /// routes values (its comparison is `a < 0`). Both passes are this: the forward is `x gain(x)`,
 /// the backward `dy gain(x)`. Written as a select on a local slope so that it vectorises (a
-/// branch per value and a slope read through the closure ran 4x slower, perf).
+/// branch per value and a slope read through the closure compiled to scalar code: 7% of the
+/// 64x64 iteration in perf, against under 1% as a select).
 fn scaled_by_gain(a: &[f32], b: &[f32], slope: f32, shape: Shape) -> FlexTensor {
     let mut out = vec![0.0f32; a.len()];
     out.par_chunks_mut(GRAIN)

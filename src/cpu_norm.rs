@@ -1,13 +1,14 @@
-//! Batch normalisation in training on burn-flex under autodiff, in two passes each way.
+//! Batch normalisation in training on burn-flex under autodiff, in three passes each way.
 //!
 //! burn differentiates batch norm as one node, but burn-flex computes it with burn's generic
 //! composition: each reduction over a channel first copies the activations channel-major
 //! (`swap_dims` + `reshape`), and the forward and backward each make about ten passes over the
 //! activations. Here the forward reads the input twice for the statistics (mean, then the
-//! squared deviations) and once to write the output, and the backward makes one pass for the
-//! two per-channel sums and one for the input's gradient, all in place in NCHW order. The
-//! running statistics are updated as burn's `BatchNorm::forward` updates them. Inference, other
-//! devices and frozen layers keep burn's operation.
+//! squared deviations) and once to write the output; the backward reads the gradient twice
+//! and the input once for the two per-channel sums, then both for the input's gradient; all in
+//! NCHW order, without copies. The running statistics are updated as burn's
+//! `BatchNorm::forward` updates them. Inference, other devices and frozen layers keep burn's
+//! operation.
 
 #[cfg(feature = "train")]
 use burn::backend::autodiff::{

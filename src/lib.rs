@@ -14,7 +14,7 @@
 //!   chosen by the image side.
 //! - `cpu_conv` (native): every convolution of the model as one matrix product over the batch
 //!   on burn-flex, forward and backward; `cpu_activation` (native): LeakyReLU there as one
-//!   pass each way; `cpu_norm` (native): batch norm in training as two passes each way.
+//!   pass each way; `cpu_norm` (native): batch norm in training as three passes each way.
 //! - [`noise`]: the discriminator's Gaussian noise, drawn fast on the CPU.
 //! - [`random`]: where a step's random numbers come from (the device, or one host stream to
 //!   compare devices).

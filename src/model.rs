@@ -100,8 +100,8 @@ pub(crate) fn leaky_relu<const D: usize>(activation: &LeakyRelu, x: Tensor<D>) -
     activation.forward(x)
 }
 
-/// `norm.forward(x)`; on the CPU in training as two fused passes each way (see `cpu_norm`).
-pub(crate) fn normalize<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+/// `norm.forward(x)`; on the CPU in training as three fused passes each way (see `cpu_norm`).
+pub(crate) fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     #[cfg(not(target_arch = "wasm32"))]
     return crate::cpu_norm::batch_norm(norm, x);
     #[cfg(target_arch = "wasm32")]
@@ -170,7 +170,7 @@ impl DcganGenerator {
             1,
         ]);
         for (conv, norm) in self.blocks.iter().zip(&self.norms) {
-            x = relu(normalize(norm, conv_transpose(conv, x)));
+            x = relu(batch_norm(norm, conv_transpose(conv, x)));
         }
         tanh(conv_transpose(&self.output, x))
     }
@@ -221,7 +221,7 @@ impl Trunk {
         for (i, conv) in self.convs.iter().enumerate() {
             x = convolve(conv, add_noise(&self.noise, x));
             if i > 0 {
-                x = normalize(&self.norms[i - 1], x);
+                x = batch_norm(&self.norms[i - 1], x);
             }
             x = leaky_relu(&self.activation, x);
         }

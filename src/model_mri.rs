@@ -27,7 +27,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use crate::attention::SelfAttention;
 use crate::config::ModelConfig;
 use crate::model::{
-    convolve, dcgan_init, leaky_relu, normalize, sync_running_stats, DiscriminatorOutput,
+    batch_norm, convolve, dcgan_init, leaky_relu, sync_running_stats, DiscriminatorOutput,
 };
 use crate::noise::add_noise;
 use crate::spectral::{SnConv2d, SnLinear};
@@ -67,7 +67,7 @@ impl UpBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = if self.upsample { upsample(x) } else { x };
-        relu(normalize(&self.norm, convolve(&self.conv, x)))
+        relu(batch_norm(&self.norm, convolve(&self.conv, x)))
     }
 }
 

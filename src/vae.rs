@@ -24,7 +24,7 @@ use burn::tensor::activation::tanh;
 use burn::tensor::Distribution;
 
 use crate::config::ModelConfig;
-use crate::model::{conv_transpose, convolve, leaky_relu, normalize, sync_running_stats};
+use crate::model::{batch_norm, conv_transpose, convolve, leaky_relu, sync_running_stats};
 
 /// The default bound of |log-variance| in training (a variance between e^-8 and e^8).
 pub const LOG_VAR_LIMIT: f64 = 8.0;
@@ -106,7 +106,7 @@ impl VaeEncoder {
     pub fn forward(&self, images: Tensor<4>) -> Posterior {
         let mut x = images;
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
-            x = normalize(norm, leaky_relu(&self.activation, convolve(conv, x)));
+            x = batch_norm(norm, leaky_relu(&self.activation, convolve(conv, x)));
         }
         let x = x.flatten::<2>(1, 3);
         Posterior {
@@ -169,7 +169,7 @@ impl VaeDecoder {
             .forward(self.input.forward(Tensor::cat(vec![common, salient], 1)));
         let mut x = x.reshape([batch, self.top, 4, 4]);
         for (conv, norm) in self.blocks.iter().zip(&self.norms) {
-            x = normalize(norm, leaky_relu(&self.activation, conv_transpose(conv, x)));
+            x = batch_norm(norm, leaky_relu(&self.activation, conv_transpose(conv, x)));
         }
         tanh(conv_transpose(&self.output, x))
     }

@@ -37,6 +37,28 @@ fn write_mnist(dir: &Path) {
     std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(&[40], &labels)).unwrap();
 }
 
+/// One training step of a width-2 model on the CPU (what a test needs of a run folder).
+fn train_tiny(data: &str, out: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--steps",
+        "1",
+        "--width",
+        "2",
+        "--batch-size",
+        "4",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
 fn write_cifar(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let batch = |n: usize, shift: u8| -> Vec<u8> {
@@ -159,27 +181,8 @@ fn dsprites_mnist_and_broken_inputs() {
     );
 
     // A tiny model trained on it, then the FactorVAE score on a grouped set.
-    let train_tiny = |model: &str, out: &str| {
-        ok(&[
-            "train",
-            "--model",
-            model,
-            "--data",
-            &p("ds.dat"),
-            "--out",
-            &p(out),
-            "--steps",
-            "1",
-            "--width",
-            "2",
-            "--batch-size",
-            "4",
-            "--backend",
-            "cpu",
-            "--quiet",
-        ])
-    };
-    train_tiny("double-infogan", "run");
+    let train = |model: &str, out: &str| train_tiny(&p("ds.dat"), &p(out), &["--model", model]);
+    train("double-infogan", "run");
     ok(&[
         "data",
         "build",
@@ -218,7 +221,7 @@ fn dsprites_mnist_and_broken_inputs() {
         .find_map(|l| l.strip_prefix("| held-out groups | "))
         .and_then(|l| l.trim_end_matches(" |").parse().ok())
         .expect("a held-out score");
-    train_tiny("mm-cvae", "vae");
+    train("mm-cvae", "vae");
     let table = ok(&[
         "eval",
         "compare",
@@ -702,24 +705,7 @@ fn a_dataset_file_as_image_folders() {
     assert_eq!((image.width(), image.height()), (32, 32));
 
     // The folders train, and their sub-folders are scored as a salient sub-class.
-    ok(&[
-        "train",
-        "--data",
-        &p("folders"),
-        "--out",
-        &p("run"),
-        "--steps",
-        "1",
-        "--width",
-        "2",
-        "--batch-size",
-        "4",
-        "--channels",
-        "1",
-        "--backend",
-        "cpu",
-        "--quiet",
-    ]);
+    train_tiny(&p("folders"), &p("run"), &["--channels", "1"]);
     let table = ok(&[
         "eval",
         "separation",
