@@ -12,7 +12,10 @@
 # from the same weights, images and random numbers; burn has open reports of wrong results with
 # fusion + autotune on Vulkan) and the script stops with an error when one differs. Prints one
 # Markdown table for BENCHMARKS.md. $PYTHON picks the python (default python3);
-# $CARGO_TARGET_DIR the build folder.
+# $CARGO_TARGET_DIR the build folder. On a machine without Rust (a GPU machine lent for an hour),
+# DINFOGAN_BIN and DINFOGAN_BIN_TUNED name binaries built elsewhere (`cargo build --release -p
+# dinfogan-cli`, the second with `--features gpu-tuned`): nothing is built then, and the tuned
+# row is skipped when DINFOGAN_BIN_TUNED is unset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tiny=0
@@ -31,8 +34,12 @@ else
   torch_shape=(--size 64 --width 64 --batch 64 --iters 5)
 fi
 
-cargo build --release -p dinfogan-cli --quiet
-bin="$target/release/dinfogan"
+if [ -n "${DINFOGAN_BIN:-}" ]; then
+  bin="$DINFOGAN_BIN"
+else
+  cargo build --release -p dinfogan-cli --quiet
+  bin="$target/release/dinfogan"
+fi
 
 echo "## Devices"
 "$bin" devices
@@ -60,8 +67,15 @@ bench() {
 bench "CPU (burn-flex)" "$bin" --backend cpu
 bench "wgpu" "$bin" --backend wgpu --check
 if [ "$tiny" = 0 ]; then
-  cargo build --release -p dinfogan-cli --features gpu-tuned --quiet --target-dir "$target/gpu-tuned"
-  bench "wgpu, --features gpu-tuned" "$target/gpu-tuned/release/dinfogan" --backend wgpu --check
+  if [ -n "${DINFOGAN_BIN:-}" ]; then
+    tuned="${DINFOGAN_BIN_TUNED:-}"
+  else
+    cargo build --release -p dinfogan-cli --features gpu-tuned --quiet --target-dir "$target/gpu-tuned"
+    tuned="$target/gpu-tuned/release/dinfogan"
+  fi
+  if [ -n "$tuned" ]; then
+    bench "wgpu, --features gpu-tuned" "$tuned" --backend wgpu --check
+  fi
 fi
 if "$python" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   for variant in public saving; do

@@ -162,6 +162,16 @@ pub struct LossWeights {
     pub info_real: f64,
     /// w_CR: the contrastive regulariser (Supplementary D.4); 0 means no H network at all.
     pub contrastive: f64,
+    /// Beyond the paper (absent: `info_common`, the paper's one weight): w_Info^z in the D step
+    /// alone, so that the encoder Qz can be held to recovering z from fakes more strongly than
+    /// G is held to drawing z recoverably (a strong w_Info^z in both steps separates the codes
+    /// but lets z decide whether G draws the salient object).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_common_encoder: Option<f64>,
+    /// Beyond the paper (0: off): the MMD between Qz of the real background and of the real
+    /// target images of each batch, in the D step: common codes that cannot tell the domains
+    /// apart (MM-cVAE's lambda_1 term, with its kernels, on Double InfoGAN's encoder).
+    pub common_mmd: f64,
 }
 
 impl Default for LossWeights {
@@ -176,6 +186,8 @@ impl Default for LossWeights {
             info_salient: 1.0,
             info_real: 1.0,
             contrastive: 0.0,
+            info_common_encoder: None,
+            common_mmd: 0.0,
         }
     }
 }
@@ -625,6 +637,11 @@ impl TrainConfig {
             ("info_salient", self.loss.info_salient),
             ("info_real", self.loss.info_real),
             ("contrastive", self.loss.contrastive),
+            (
+                "info_common_encoder",
+                self.loss.info_common_encoder.unwrap_or(0.0),
+            ),
+            ("common_mmd", self.loss.common_mmd),
         ];
         for (name, w) in weights {
             if !(w.is_finite() && w >= 0.0) {

@@ -20,7 +20,7 @@ use crate::infer::{load_module, InferenceModel};
 use crate::latent::{background_salient, sample_common, sample_contrastive_pairs, sample_salient};
 use crate::loss::{
     binary_cross_entropy, cross_entropy, discriminator_adversarial, generator_adversarial, l1,
-    l1_to_zero,
+    l1_to_zero, mmd, MMD_GAMMAS,
 };
 use crate::model::{initialized, DiscriminatorOutput};
 use crate::networks::{Discriminator, Generator, Regulariser};
@@ -142,13 +142,14 @@ impl Trainer {
     }
 
     /// The info loss on fakes (eq. 6, first two lines), weighted; `None` when switched off.
-    fn info_on_fakes(&self, bg: &FakeBatch, t: &FakeBatch) -> Option<Tensor<1>> {
+    /// `info_common`: w_Info^z of the step (the D step may hold Qz to its own weight).
+    fn info_on_fakes(&self, bg: &FakeBatch, t: &FakeBatch, info_common: f64) -> Option<Tensor<1>> {
         let w = &self.config.loss;
-        if w.info_common == 0.0 && w.info_salient == 0.0 {
+        if info_common == 0.0 && w.info_salient == 0.0 {
             return None;
         }
         let domain = |fake: &FakeBatch| {
-            let common = l1(fake.out.common.clone(), fake.common.clone()).mul_scalar(w.info_common);
+            let common = l1(fake.out.common.clone(), fake.common.clone()).mul_scalar(info_common);
             let salient = match &fake.salient {
                 Some(s) => l1(fake.out.salient.clone(), s.clone()),
                 None => l1_to_zero(fake.out.salient.clone()),
@@ -222,7 +223,7 @@ impl Trainer {
             total = total + class.clone().mul_scalar(w.class);
             losses.set(LossTerm::GeneratorClass, class);
         }
-        if let Some(info) = self.info_on_fakes(&bg, &t) {
+        if let Some(info) = self.info_on_fakes(&bg, &t, w.info_common) {
             total = total + info.clone();
             losses.set(LossTerm::GeneratorInfo, info);
         }
@@ -291,9 +292,16 @@ impl Trainer {
             total = total + class.clone().mul_scalar(w.class);
             losses.set(LossTerm::DiscriminatorClass, class);
         }
-        if let Some(info) = self.info_on_fakes(&bg, &t) {
+        let info_common = w.info_common_encoder.unwrap_or(w.info_common);
+        if let Some(info) = self.info_on_fakes(&bg, &t, info_common) {
             total = total + info.clone();
             losses.set(LossTerm::DiscriminatorInfo, info);
+        }
+        if w.common_mmd > 0.0 {
+            // Beyond the paper: Qz of real images should not tell the domains apart. Reported
+            // inside the D total only (metrics.csv keeps the paper's columns).
+            let matched = mmd(real_bg.common.clone(), real_t.common.clone(), &MMD_GAMMAS);
+            total = total + matched.mul_scalar(w.common_mmd);
         }
         if w.info_real > 0.0 {
             let info_real = l1_to_zero(real_bg.salient.clone());

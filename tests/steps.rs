@@ -202,3 +202,41 @@ fn a_host_stream_decides_every_random_number_of_an_iteration() {
     );
     assert_ne!(c, d);
 }
+
+/// The two additions beyond the paper act where they say: under one host stream and from the
+/// same weights, `info_common_encoder` changes only the D step's info term (the G step's stays
+/// the paper's), and `common_mmd` adds a positive term to the D total and to nothing else.
+#[test]
+fn the_encoder_options_change_only_the_d_step() {
+    let run = |edit: &dyn Fn(&mut dinfogan::TrainConfig)| {
+        let mut config = tiny_config();
+        edit(&mut config);
+        let (reference, _, _) = trainer();
+        let (mut edited, bg, t) = trainer_of(config);
+        edited.load_state(reference.state().unwrap()).unwrap();
+        dinfogan::random::with_host_stream(3, || edited.iteration(bg, t)).values()
+    };
+    let paper = run(&|_| {});
+    let encoder = run(&|c| c.loss.info_common_encoder = Some(c.loss.info_common * 4.0));
+    let mmd = run(&|c| c.loss.common_mmd = 10.0);
+    for term in LossTerm::of(dinfogan::Method::DoubleInfogan) {
+        let generator_side = !matches!(
+            term,
+            LossTerm::DiscriminatorInfo | LossTerm::DiscriminatorTotal
+        );
+        if generator_side {
+            assert_eq!(encoder[*term], paper[*term], "{term} is the paper's");
+        }
+        if *term != LossTerm::DiscriminatorTotal {
+            assert_eq!(mmd[*term], paper[*term], "{term} is the paper's");
+        }
+    }
+    assert!(
+        encoder[LossTerm::DiscriminatorInfo] > paper[LossTerm::DiscriminatorInfo],
+        "a stronger w_Info^z in the D step: {} vs {}",
+        encoder[LossTerm::DiscriminatorInfo],
+        paper[LossTerm::DiscriminatorInfo]
+    );
+    let added = mmd[LossTerm::DiscriminatorTotal] - paper[LossTerm::DiscriminatorTotal];
+    assert!(added > 0.0, "the MMD adds to the D total: {added}");
+}

@@ -289,12 +289,39 @@ pub struct EncodeArgs {
     /// `builtin`, a dataset file, or a folder with background/ and target/.
     #[arg(long, default_value = "builtin")]
     pub data: DataSpec,
-    /// At most this many images per domain.
-    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
-    pub count: usize,
+    /// A random sample of this many images per domain (seeded by --sample-seed), written in the
+    /// data's order. Default: every image of a dataset file or folder (their first images are
+    /// not representative: dSprites-MNIST follows its factor grid), and 1000 per domain of the
+    /// built-in data, which has no end.
+    #[arg(long, value_parser = at_least_one)]
+    pub count: Option<usize>,
+    /// Seed of the --count sample.
+    #[arg(long, default_value_t = 0)]
+    pub sample_seed: u64,
+    /// `inference` (no noise, running batch-norm statistics) or `train` (noise and batch
+    /// statistics of shuffled batches of 128 mixing both domains, as the paper's public
+    /// evaluation scripts encode).
+    #[arg(long, value_enum, default_value = "inference")]
+    pub encoder: crate::eval::separation::EncoderMode,
     /// Seed of the built-in data (default: the one the run trained on).
     #[arg(long)]
     pub data_seed: Option<u64>,
+}
+
+/// Images `0..len` of a domain to encode: all of them, or a seeded random sample of `count`
+/// in their original order.
+fn encode_selection(len: usize, count: Option<usize>, seed: u64) -> Vec<usize> {
+    use rand::seq::index::sample;
+    use rand::SeedableRng;
+    match count {
+        Some(n) if n < len => {
+            let mut picked =
+                sample(&mut rand::rngs::StdRng::seed_from_u64(seed), len, n).into_vec();
+            picked.sort_unstable();
+            picked
+        }
+        _ => (0..len).collect(),
+    }
 }
 
 pub fn encode(args: EncodeArgs) -> Result<()> {
@@ -333,44 +360,61 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
         crate::data::Source::Folder { .. } => header.push("label_subclass".into()),
     }
     out.write_record(&header)?;
-    for domain in [Domain::Background, Domain::Target] {
-        let n = data.len(domain).min(args.count);
-        let (z, s) = crate::eval::separation::encode_images(
-            &model,
-            n,
-            |i| data.image(domain, i),
-            crate::eval::separation::EncoderMode::Inference,
-        )?;
-        for i in 0..n {
-            let mut record = vec![
-                data.name(domain, i),
-                format!("{domain:?}").to_lowercase(),
-                domain.label().to_string(),
-            ];
-            record.extend(z[i].iter().map(|v| v.to_string()));
-            record.extend(s[i].iter().map(|v| v.to_string()));
-            let number = |v: f32| {
-                if v.is_nan() {
-                    String::new()
-                } else {
-                    v.to_string()
-                }
-            };
-            match &data.source {
-                crate::data::Source::Builtin(d) => {
-                    record.extend(d.factors(domain, i).values().into_iter().map(number))
-                }
-                crate::data::Source::File { file, .. } => {
-                    let k = data.file_index(domain, i).expect("a file source");
-                    record.extend(file.labels_of(k).iter().map(|v| v.to_string()));
-                    record.extend(file.factors_of(k).iter().copied().map(number));
-                }
-                crate::data::Source::Folder { .. } => {
-                    record.push(data.subclass(domain, i).unwrap_or_default());
-                }
+    // Both domains in one list, so that training-mode batches mix them as the public scripts'.
+    let builtin = matches!(data.source, crate::data::Source::Builtin(_));
+    let count = args.count.or(builtin.then_some(1000));
+    let mut rows: Vec<(Domain, usize)> = Vec::new();
+    for (k, domain) in [Domain::Background, Domain::Target].into_iter().enumerate() {
+        let seed = args.sample_seed.wrapping_add(k as u64);
+        let picked = encode_selection(data.len(domain), count, seed);
+        let what = if picked.len() < data.len(domain) {
+            format!(
+                "a random sample of {} of {} (seed {})",
+                picked.len(),
+                data.len(domain),
+                args.sample_seed
+            )
+        } else {
+            format!("all {}", picked.len())
+        };
+        eprintln!("{domain:?}: {what} images");
+        rows.extend(picked.into_iter().map(|i| (domain, i)));
+    }
+    let (z, s) = crate::eval::separation::encode_images(
+        &model,
+        rows.len(),
+        |r| data.image(rows[r].0, rows[r].1),
+        args.encoder,
+    )?;
+    for (r, &(domain, i)) in rows.iter().enumerate() {
+        let mut record = vec![
+            data.name(domain, i),
+            format!("{domain:?}").to_lowercase(),
+            domain.label().to_string(),
+        ];
+        record.extend(z[r].iter().map(|v| v.to_string()));
+        record.extend(s[r].iter().map(|v| v.to_string()));
+        let number = |v: f32| {
+            if v.is_nan() {
+                String::new()
+            } else {
+                v.to_string()
             }
-            out.write_record(&record)?;
+        };
+        match &data.source {
+            crate::data::Source::Builtin(d) => {
+                record.extend(d.factors(domain, i).values().into_iter().map(number))
+            }
+            crate::data::Source::File { file, .. } => {
+                let k = data.file_index(domain, i).expect("a file source");
+                record.extend(file.labels_of(k).iter().map(|v| v.to_string()));
+                record.extend(file.factors_of(k).iter().copied().map(number));
+            }
+            crate::data::Source::Folder { .. } => {
+                record.push(data.subclass(domain, i).unwrap_or_default());
+            }
         }
+        out.write_record(&record)?;
     }
     let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     write_atomic(&args.out, &bytes)?;
@@ -400,4 +444,24 @@ pub fn export(args: ExportArgs) -> Result<()> {
     write_atomic(&args.out, &bytes)?;
     eprintln!("wrote {} ({} KiB)", args.out.display(), bytes.len() / 1024);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_selection;
+
+    #[test]
+    fn encode_takes_everything_or_a_seeded_sample_in_order() {
+        assert_eq!(encode_selection(4, None, 0), [0, 1, 2, 3]);
+        assert_eq!(encode_selection(4, Some(9), 0), [0, 1, 2, 3]);
+        let picked = encode_selection(1000, Some(20), 3);
+        assert_eq!(picked.len(), 20);
+        assert!(
+            picked.windows(2).all(|w| w[0] < w[1]),
+            "sorted and distinct"
+        );
+        assert!(picked[19] >= 20, "not the first images: {picked:?}");
+        assert_eq!(picked, encode_selection(1000, Some(20), 3), "seeded");
+        assert_ne!(picked, encode_selection(1000, Some(20), 4));
+    }
 }

@@ -236,7 +236,35 @@ fn train_resume_and_every_tool() {
     let header = codes.headers().unwrap().clone();
     assert!(header.iter().any(|h| h == "z_15") && header.iter().any(|h| h == "s_5"));
     assert!(header.iter().any(|h| h == "true_rotation"));
-    assert_eq!(codes.records().count(), 10);
+    let names: Vec<String> = codes.records().map(|r| r.unwrap()[0].to_string()).collect();
+    assert_eq!(names.len(), 10);
+    // A seeded random sample in the data's order, not the first images.
+    let indices: Vec<usize> = names[..5]
+        .iter()
+        .map(|n| n.rsplit(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(indices.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    assert_ne!(indices, [0, 1, 2, 3, 4], "{names:?}");
+    // Training mode (the public scripts' encoding) gives other codes than inference mode.
+    ok(&[
+        "encode",
+        "--checkpoint",
+        r,
+        "--out",
+        &file("codes-train.csv"),
+        "--count",
+        "5",
+        "--encoder",
+        "train",
+    ]);
+    let first_codes = |name: &str| {
+        let mut reader = csv::Reader::from_path(file(name)).unwrap();
+        let record = reader.records().next().unwrap().unwrap();
+        (record[0].to_string(), record[3].to_string())
+    };
+    let (inference, train) = (first_codes("codes.csv"), first_codes("codes-train.csv"));
+    assert_eq!(inference.0, train.0, "the same sample");
+    assert_ne!(inference.1, train.1, "other codes in training mode");
 
     // The separation table, every label of the built-in data, z and s.
     let text = ok(&[
