@@ -308,22 +308,6 @@ pub struct EncodeArgs {
     pub data_seed: Option<u64>,
 }
 
-/// Images `0..len` of a domain to encode: all of them, or a seeded random sample of `count`
-/// in their original order.
-fn encode_selection(len: usize, count: Option<usize>, seed: u64) -> Vec<usize> {
-    use rand::seq::index::sample;
-    use rand::SeedableRng;
-    match count {
-        Some(n) if n < len => {
-            let mut picked =
-                sample(&mut rand::rngs::StdRng::seed_from_u64(seed), len, n).into_vec();
-            picked.sort_unstable();
-            picked
-        }
-        _ => (0..len).collect(),
-    }
-}
-
 pub fn encode(args: EncodeArgs) -> Result<()> {
     let model = args.model.load()?;
     let c = model.config().clone();
@@ -366,7 +350,7 @@ pub fn encode(args: EncodeArgs) -> Result<()> {
     let mut rows: Vec<(Domain, usize)> = Vec::new();
     for (k, domain) in [Domain::Background, Domain::Target].into_iter().enumerate() {
         let seed = args.sample_seed.wrapping_add(k as u64);
-        let picked = encode_selection(data.len(domain), count, seed);
+        let picked = crate::data::sample_in_order(data.len(domain), count, seed);
         let what = if picked.len() < data.len(domain) {
             format!(
                 "a random sample of {} of {} (seed {})",
@@ -444,24 +428,4 @@ pub fn export(args: ExportArgs) -> Result<()> {
     write_atomic(&args.out, &bytes)?;
     eprintln!("wrote {} ({} KiB)", args.out.display(), bytes.len() / 1024);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::encode_selection;
-
-    #[test]
-    fn encode_takes_everything_or_a_seeded_sample_in_order() {
-        assert_eq!(encode_selection(4, None, 0), [0, 1, 2, 3]);
-        assert_eq!(encode_selection(4, Some(9), 0), [0, 1, 2, 3]);
-        let picked = encode_selection(1000, Some(20), 3);
-        assert_eq!(picked.len(), 20);
-        assert!(
-            picked.windows(2).all(|w| w[0] < w[1]),
-            "sorted and distinct"
-        );
-        assert!(picked[19] >= 20, "not the first images: {picked:?}");
-        assert_eq!(picked, encode_selection(1000, Some(20), 3), "seeded");
-        assert_ne!(picked, encode_selection(1000, Some(20), 4));
-    }
 }

@@ -266,6 +266,30 @@ fn train_resume_and_every_tool() {
     assert_eq!(inference.0, train.0, "the same sample");
     assert_ne!(inference.1, train.1, "other codes in training mode");
 
+    // Where s_y draws the sprite: both rows, every rate a number in its range.
+    let text = ok(&[
+        "eval",
+        "swap",
+        "--checkpoint",
+        r,
+        "--count",
+        "8",
+        "--out",
+        &file("swap"),
+    ]);
+    for on in ["| self | 8 |", "| swap | 8 |"] {
+        assert!(text.contains(on), "{text}");
+    }
+    let mut table = csv::Reader::from_path(file("swap.csv")).unwrap();
+    for row in table.records() {
+        let row = row.unwrap();
+        let (drawn, iou): (f64, f64) = (row[2].parse().unwrap(), row[3].parse().unwrap());
+        assert!(
+            (0.0..=1.0).contains(&drawn) && (0.0..=1.0).contains(&iou),
+            "{row:?}"
+        );
+    }
+
     // The separation table, every label of the built-in data, z and s.
     let text = ok(&[
         "eval",

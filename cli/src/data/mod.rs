@@ -455,9 +455,39 @@ impl Batches {
     }
 }
 
+/// Indices `0..len` to evaluate: all of them, or a seeded random sample of `count`, in their
+/// original order (files such as dSprites-MNIST follow a factor grid: their first images are
+/// not a sample).
+pub fn sample_in_order(len: usize, count: Option<usize>, seed: u64) -> Vec<usize> {
+    match count {
+        Some(n) if n < len => {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut picked = rand::seq::index::sample(&mut rng, len, n).into_vec();
+            picked.sort_unstable();
+            picked
+        }
+        _ => (0..len).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_are_everything_or_seeded_and_in_order() {
+        assert_eq!(sample_in_order(4, None, 0), [0, 1, 2, 3]);
+        assert_eq!(sample_in_order(4, Some(9), 0), [0, 1, 2, 3]);
+        let picked = sample_in_order(1000, Some(20), 3);
+        assert_eq!(picked.len(), 20);
+        assert!(
+            picked.windows(2).all(|w| w[0] < w[1]),
+            "sorted and distinct"
+        );
+        assert!(picked[19] >= 20, "not the first images: {picked:?}");
+        assert_eq!(picked, sample_in_order(1000, Some(20), 3), "seeded");
+        assert_ne!(picked, sample_in_order(1000, Some(20), 4));
+    }
 
     #[test]
     fn data_specs_parse_once_and_print_back() {
