@@ -21,7 +21,7 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 
@@ -101,8 +101,8 @@ impl CvaeTrainer {
         Ok(Self {
             model: initialized(ContrastiveVae::new(&config.model, &device)),
             tc: initialized(TcDiscriminator::new(&config.model, &device)),
-            optim_model: AdamConfig::new().init(),
-            optim_tc: AdamConfig::new().init(),
+            optim_model: crate::vae::reference_adam(Method::Cvae).init(),
+            optim_tc: crate::vae::reference_adam(Method::Cvae).init(),
             config,
             device,
         })

@@ -13,7 +13,7 @@
 //! The weights are [`crate::config::VaeConfig`]'s: by default the paper's Table 2 settings,
 //! lambda_1 = 100 and lambda_2 = 1000.
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::checkpoint::TrainerState;
@@ -44,7 +44,7 @@ impl MmCvaeTrainer {
         device.seed(seed);
         Ok(Self {
             model: initialized(ContrastiveVae::new(&config.model, &device)),
-            optim: AdamConfig::new().init(),
+            optim: crate::vae::reference_adam(Method::MmCvae).init(),
             config,
             device,
         })
