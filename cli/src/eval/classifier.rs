@@ -1,7 +1,8 @@
 //! The classifier of the paper's separation protocol: scikit-learn's `LogisticRegression()`
 //! scored by `cross_val_score(cv=5)`, re-implemented so that the numbers match.
 //!
-//! - Folds: `StratifiedKFold(5)` without shuffling (what `cross_val_score` uses for a classifier).
+//! - Folds: `StratifiedKFold(5)` without shuffling (what `cross_val_score` uses for a classifier)
+//!   on the rows in a seeded random order, as the public scripts' shuffled loader hands them over.
 //! - Two classes: one weight vector (linfa's `LogisticRegression`), as scikit-learn fits a binary
 //!   problem; a two-class softmax with the same penalty would regularise half as much.
 //! - More classes: the multinomial (softmax) model, as scikit-learn's default `lbfgs` solver.
@@ -12,6 +13,7 @@ use anyhow::{bail, Result};
 use linfa::prelude::*;
 use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
 use ndarray::{Array1, Array2};
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
 /// scikit-learn's `LogisticRegression()` default iteration budget.
 pub const MAX_ITERATIONS: u64 = 100;
@@ -119,9 +121,26 @@ fn fold_accuracy(
     Ok(correct as f64 / test.1.len() as f64)
 }
 
-/// Mean and standard deviation (numpy's, ddof 0) of the test accuracy over stratified folds:
-/// `cross_val_score(LogisticRegression(), x, y, cv=folds)`.
-pub fn cross_validate(x: &[Vec<f32>], y: &[usize], folds: usize) -> Result<(f64, f64)> {
+/// The test fold of every sample when the rows are first put in a seeded random order and then
+/// split by [`stratified_folds`], as the paper's public evaluation does (its codes come from a
+/// shuffled `DataLoader`, then `cross_val_score(cv=folds)` splits them in that order). On a
+/// file in factor-grid order (dSprites-MNIST), unshuffled folds would test each fold on a block
+/// of factor values that the training folds never saw. Also returns the order.
+pub fn shuffled_folds(y: &[usize], folds: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    let in_order: Vec<usize> = order.iter().map(|&i| y[i]).collect();
+    let mut assignment = vec![0; y.len()];
+    for (j, fold) in stratified_folds(&in_order, folds).into_iter().enumerate() {
+        assignment[order[j]] = fold;
+    }
+    (assignment, order)
+}
+
+/// Mean and standard deviation (numpy's, ddof 0) of the test accuracy over stratified folds of
+/// the rows in a random order seeded by `seed` (see [`shuffled_folds`]):
+/// `cross_val_score(LogisticRegression(), x[p], y[p], cv=folds)` for a permutation p.
+pub fn cross_validate(x: &[Vec<f32>], y: &[usize], folds: usize, seed: u64) -> Result<(f64, f64)> {
     if folds < 2 {
         bail!("cross-validation needs at least 2 folds, not {folds}");
     }
@@ -129,12 +148,26 @@ pub fn cross_validate(x: &[Vec<f32>], y: &[usize], folds: usize) -> Result<(f64,
     if classes < 2 {
         bail!("a label needs at least two classes to be read");
     }
+    let (assignment, order) = shuffled_folds(y, folds, seed);
+    cross_validate_assigned(x, y, folds, &assignment, &order)
+}
+
+/// The cross-validation of [`cross_validate`] with the fold of each row given, each fold's rows
+/// taken in `order`.
+fn cross_validate_assigned(
+    x: &[Vec<f32>],
+    y: &[usize],
+    folds: usize,
+    assignment: &[usize],
+    order: &[usize],
+) -> Result<(f64, f64)> {
     let dims = x.first().map_or(0, Vec::len);
-    let assignment = stratified_folds(y, folds);
     let mut scores = Vec::with_capacity(folds);
     for fold in 0..folds {
         let split = |test: bool| {
-            let rows: Vec<usize> = (0..y.len())
+            let rows: Vec<usize> = order
+                .iter()
+                .copied()
                 .filter(|&i| (assignment[i] == fold) == test)
                 .collect();
             let records = Array2::from_shape_fn((rows.len(), dims), |(r, c)| x[rows[r]][c] as f64);
@@ -168,6 +201,61 @@ pub fn cross_validate(x: &[Vec<f32>], y: &[usize], folds: usize) -> Result<(f64,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Shuffled folds are scikit-learn's `StratifiedKFold` on the permuted rows, and on data in
+    /// blocks (a factor grid) each test fold mixes the blocks, where file order would give each
+    /// fold a block of its own.
+    #[test]
+    fn folds_are_stratified_on_a_seeded_permutation() {
+        // 5 blocks of 100 rows, two classes alternating inside each.
+        let y: Vec<usize> = (0..500).map(|i| i % 2).collect();
+        let (assignment, order) = shuffled_folds(&y, 5, 7);
+        let permuted: Vec<usize> = order.iter().map(|&i| y[i]).collect();
+        let expected = stratified_folds(&permuted, 5);
+        for (j, &i) in order.iter().enumerate() {
+            assert_eq!(assignment[i], expected[j]);
+        }
+        let blocks_in = |fold: usize, a: &[usize]| {
+            let mut blocks: Vec<usize> = (0..500)
+                .filter(|&i| a[i] == fold)
+                .map(|i| i / 100)
+                .collect();
+            blocks.dedup();
+            blocks.sort_unstable();
+            blocks.dedup();
+            blocks.len()
+        };
+        assert_eq!(
+            blocks_in(0, &stratified_folds(&y, 5)),
+            1,
+            "file order: one block"
+        );
+        assert_eq!(blocks_in(0, &assignment), 5, "shuffled: every block");
+        assert_eq!(
+            shuffled_folds(&y, 5, 7),
+            (assignment.clone(), order.clone()),
+            "seeded"
+        );
+        assert_ne!(shuffled_folds(&y, 5, 8).0, assignment);
+
+        // The accuracy is that of the unshuffled protocol on the permuted rows.
+        let mut rng = StdRng::seed_from_u64(1);
+        let x: Vec<Vec<f32>> = y
+            .iter()
+            .map(|&c| vec![c as f32 + rng.random::<f32>(), rng.random::<f32>()])
+            .collect();
+        let px: Vec<Vec<f32>> = order.iter().map(|&i| x[i].clone()).collect();
+        let identity: Vec<usize> = (0..500).collect();
+        let unshuffled = cross_validate_assigned(
+            &px,
+            &permuted,
+            5,
+            &stratified_folds(&permuted, 5),
+            &identity,
+        )
+        .unwrap();
+        assert_eq!(cross_validate(&x, &y, 5, 7).unwrap(), unshuffled);
+    }
     use rand::{rngs::StdRng, RngExt, SeedableRng};
 
     #[test]
@@ -178,12 +266,12 @@ mod tests {
             .iter()
             .map(|&c| vec![c as f32 * 3.0 + rng.random::<f32>(), rng.random::<f32>()])
             .collect();
-        let (mean, _) = cross_validate(&separable, &y, 5).unwrap();
+        let (mean, _) = cross_validate(&separable, &y, 5, 0).unwrap();
         assert!(mean > 0.97, "separable data: {mean}");
         let noise: Vec<Vec<f32>> = (0..300).map(|_| vec![rng.random(), rng.random()]).collect();
-        let (mean, _) = cross_validate(&noise, &y, 5).unwrap();
+        let (mean, _) = cross_validate(&noise, &y, 5, 0).unwrap();
         assert!(mean < 0.5, "noise: {mean}");
-        assert!(cross_validate(&noise, &y, 1).is_err());
+        assert!(cross_validate(&noise, &y, 1, 0).is_err());
     }
 
     #[test]
@@ -203,7 +291,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let (mean, _) = cross_validate(&x, &y, 5).unwrap();
+        let (mean, _) = cross_validate(&x, &y, 5, 0).unwrap();
         assert_eq!(mean, 1.0);
     }
 

@@ -79,6 +79,10 @@ pub struct SeparationOptions {
     /// Folds of the cross-validation (at least 2).
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// Seed of the random order of the rows before the stratified split (the public scripts
+    /// encode through a shuffled loader).
+    #[arg(long, default_value_t = 0)]
+    pub fold_seed: u64,
     /// `inference` (no noise, running batch-norm statistics) or `train` (noise and batch
     /// statistics of shuffled mixed batches of 128, as the paper's public evaluation scripts).
     #[arg(long, value_enum, default_value = "inference")]
@@ -101,7 +105,14 @@ impl SeparationOptions {
 
     fn table(&self, model: &dinfogan::InferenceModel) -> Result<Vec<SeparationRow>> {
         let set = separation::eval_set(model, &self.data, self.count)?;
-        separation::separation(model, &set, &self.labels, self.folds, self.encoder)
+        separation::separation(
+            model,
+            &set,
+            &self.labels,
+            self.folds,
+            self.fold_seed,
+            self.encoder,
+        )
     }
 
     /// Prints the Markdown table and writes both forms under `--out`.
@@ -139,11 +150,14 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
     let model = args.model.load()?;
     let rows = args.options.table(&model)?;
     let mut markdown = format!(
-        "Encoder in {} mode.\n\n| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
+        "Encoder in {} mode; {}-fold stratified cross-validation of the rows in a random order \
+         (seed {}).\n\n| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
         match args.options.encoder {
             EncoderMode::Inference => "inference",
             EncoderMode::Train => "training",
-        }
+        },
+        args.options.folds,
+        args.options.fold_seed
     );
     for r in &rows {
         markdown += &format!(

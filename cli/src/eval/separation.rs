@@ -318,6 +318,7 @@ pub fn separation(
     set: &EvalSet,
     only: &[String],
     folds: usize,
+    fold_seed: u64,
     mode: EncoderMode,
 ) -> Result<Vec<SeparationRow>> {
     let labels: Vec<&Label> = set
@@ -349,7 +350,7 @@ pub fn separation(
         let chance = *counts.values().max().unwrap_or(&0) as f64 / y.len() as f64;
         for (space, codes) in [(Space::S, &s), (Space::Z, &z)] {
             let x: Vec<Vec<f32>> = picked.iter().map(|&(i, _)| codes[i].clone()).collect();
-            let (mean, std) = cross_validate(&x, &y, folds)?;
+            let (mean, std) = cross_validate(&x, &y, folds, fold_seed)?;
             rows.push(SeparationRow {
                 space,
                 label: label.spec.name.clone(),
