@@ -161,8 +161,11 @@ pub fn sample_sheet(model: &InferenceModel, data: &Data, path: &Path) -> Result<
     let n = SHEET_COLUMNS
         .min(data.len(Domain::Background))
         .min(data.len(Domain::Target));
+    // A fixed sample across the data, not its first images (a file on a factor grid, such as
+    // dSprites-MNIST, starts with one shape at its smallest scales).
     let batch = |domain| {
-        let pixels: Vec<f32> = (0..n).flat_map(|i| data.image(domain, i)).collect();
+        let picked = crate::data::sample_in_order(data.len(domain), Some(n), 0);
+        let pixels: Vec<f32> = picked.iter().flat_map(|&i| data.image(domain, i)).collect();
         Tensor::<4>::from_data(TensorData::new(pixels, [n, c, side, side]), &device)
     };
     let (bg, t) = (batch(Domain::Background), batch(Domain::Target));

@@ -333,7 +333,7 @@ fn comparison_sheet(
     };
     let config = load_model(first, device)?.config().clone();
     let (side, c) = (config.image_size, config.channels);
-    // The held-out images `eval separation` scores (a dataset file: its first images).
+    // The held-out images `eval separation` scores (a dataset file: a fixed sample across it).
     let data = Data::open(
         &args.options.data,
         side,
@@ -344,7 +344,10 @@ fn comparison_sheet(
         .columns
         .min(data.len(Domain::Background))
         .min(data.len(Domain::Target));
-    let pixels = |domain| -> Vec<f32> { (0..n).flat_map(|i| data.image(domain, i)).collect() };
+    let pixels = |domain| -> Vec<f32> {
+        let picked = crate::data::sample_in_order(data.len(domain), Some(n), 0);
+        picked.iter().flat_map(|&i| data.image(domain, i)).collect()
+    };
     let (bg, t) = (pixels(Domain::Background), pixels(Domain::Target));
     let tensor = |values: &[f32]| {
         Tensor::<4>::from_data(TensorData::new(values.to_vec(), [n, c, side, side]), device)
