@@ -12,6 +12,7 @@ fn model() -> InferenceModel {
 
 #[test]
 fn traverse_moves_only_the_chosen_dimension() {
+    let _rng = device_rng_lock();
     let model = model();
     let (z, s) = model.sample_latents(1);
     let values = [-1.5, 0.0, 1.5];
@@ -30,6 +31,7 @@ fn traverse_moves_only_the_chosen_dimension() {
 
 #[test]
 fn grid_rows_share_z_and_the_first_column_is_background() {
+    let _rng = device_rng_lock();
     let model = model();
     let (rows, cols) = (2, 4);
     assert_eq!(
@@ -72,6 +74,7 @@ fn grid_rows_share_z_and_the_first_column_is_background() {
 
 #[test]
 fn seeded_normal_numbers_have_the_moments_of_a_standard_normal() {
+    let _rng = device_rng_lock();
     let x = dinfogan::latent::seeded_normal(20_001, 5);
     assert_eq!(x.len(), 20_001);
     let mean = x.iter().sum::<f32>() / x.len() as f32;
@@ -83,6 +86,7 @@ fn seeded_normal_numbers_have_the_moments_of_a_standard_normal() {
 
 #[test]
 fn swap_and_reconstruct_follow_the_paper() {
+    let _rng = device_rng_lock();
     let model = model();
     let device = model.device().clone();
     let x = Tensor::<4>::random(
@@ -123,6 +127,7 @@ fn swap_and_reconstruct_follow_the_paper() {
 
 #[test]
 fn images_of_the_wrong_shape_are_refused() {
+    let _rng = device_rng_lock();
     let model = model();
     let wrong = Tensor::<4>::zeros([1, 1, 32, 32], model.device());
     let err = model.encode(wrong).unwrap_err().to_string();
@@ -131,6 +136,7 @@ fn images_of_the_wrong_shape_are_refused() {
 
 #[test]
 fn training_mode_encoding_is_noisy_batch_dependent_and_seeded() {
+    let _rng = device_rng_lock();
     let model = model();
     let config = tiny_config();
     let images = builtin_batch(
@@ -176,6 +182,7 @@ fn training_mode_encoding_is_noisy_batch_dependent_and_seeded() {
 
 #[test]
 fn a_model_file_claiming_a_huge_network_is_refused_before_allocating() {
+    let _rng = device_rng_lock();
     let mut model = tiny_config().model;
     model.width = 1 << 40;
     let header = format!(

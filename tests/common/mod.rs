@@ -6,6 +6,14 @@ use burn::prelude::*;
 use dinfogan::builtin::{BuiltinDataset, Domain};
 use dinfogan::{ModelConfig, TrainConfig};
 
+/// Serialises the tests of one binary that seed or draw from the CPU device's random numbers:
+/// the device's generator is one per process, and tests run on parallel threads, so a test
+/// that seeds it could otherwise see another test's draws between its seed and its own.
+pub fn device_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The CPU device. burn creates loaded optimiser state on `Device::default()`, which follows
 /// `BURN_DEVICE`: keep it on the CPU too (wgpu is compiled into the test binaries).
 pub fn cpu() -> Device {
