@@ -33,6 +33,8 @@ fi
 
 # One profile (release) for the tests, the trainer and the benchmark: burn is built once.
 cargo test --release --workspace
+# The other cargo commands of the README and the scripts reuse that build of burn (checked).
+scripts/check-one-build.sh
 
 # The GPU check at a tiny size on lavapipe, so that it still runs the day a GPU is at hand.
 scripts/gpu-check.sh --tiny
