@@ -32,6 +32,7 @@ pub const LOG_VAR_LIMIT: f64 = 8.0;
 
 /// Adam as each baseline's reference code runs it: PyTorch's defaults for MM-cVAE (betas 0.9
 /// and 0.999, epsilon 1e-8), Keras's for cVAE (epsilon 1e-7). burn's own default epsilon is 1e-5.
+#[cfg(feature = "train")]
 pub fn reference_adam(method: crate::config::Method) -> burn::optim::AdamConfig {
     let epsilon = match method {
         crate::config::Method::Cvae => 1e-7,
@@ -226,6 +227,7 @@ impl ContrastiveVae {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "train")]
     #[test]
     fn the_baselines_use_their_references_adam() {
         use crate::config::Method;
