@@ -133,8 +133,13 @@ fn labels<'a>(models: impl IntoIterator<Item = &'a Model>) -> BTreeMap<Model, St
                 .settings
                 .iter()
                 .filter(|(key, value)| {
+                    // A key another model lacks sets this one apart when both are run
+                    // folders (they record every setting they have, an optional one only when
+                    // set), not when one is a model file (which records fewer settings).
                     !matches!(key.as_str(), "model.common_dim" | "model.salient_dim")
-                        && same_method.iter().all(|m| m.settings.contains_key(*key))
+                        && same_method
+                            .iter()
+                            .all(|m| m.settings.contains_key(*key) || (!m.file && !model.file))
                         && same_method
                             .iter()
                             .any(|m| m.settings.get(*key) != Some(*value))
@@ -424,6 +429,19 @@ mod tests {
             "Double InfoGAN (L = 95, M = 15; salient_prior = uniform, model files)"
         );
         assert_ne!(models[1], file, "a file is a model of its own");
+        // An optional setting only one run sets (absent from the others' records) names it.
+        let mut encoder = preset.clone();
+        encoder.loss.info_common_encoder = Some(5.0);
+        let runs: Vec<Model> = [&preset, &encoder]
+            .into_iter()
+            .map(|c| Model::of_run(c).unwrap())
+            .collect();
+        let names = labels(&runs);
+        assert_eq!(names[&runs[0]], "Double InfoGAN (L = 95, M = 15)");
+        assert_eq!(
+            names[&runs[1]],
+            "Double InfoGAN (L = 95, M = 15; loss.info_common_encoder = 5.0)"
+        );
         assert_eq!(
             flatten(&serde_json::json!({"loss": {"image": 0.2}, "method": "cvae"})),
             BTreeMap::from([
