@@ -208,12 +208,15 @@ fn a_host_stream_decides_every_random_number_of_an_iteration() {
 /// the paper's), and `common_mmd` adds a positive term to the D total and to nothing else.
 #[test]
 fn the_encoder_options_change_only_the_d_step() {
+    // One set of weights for every run (initialisation draws from the device's generator,
+    // which parallel tests share); every draw of the iteration comes from the host stream.
+    let (reference, _, _) = trainer();
+    let weights = reference.state().unwrap();
     let run = |edit: &dyn Fn(&mut dinfogan::TrainConfig)| {
         let mut config = tiny_config();
         edit(&mut config);
-        let (reference, _, _) = trainer();
         let (mut edited, bg, t) = trainer_of(config);
-        edited.load_state(reference.state().unwrap()).unwrap();
+        edited.load_state(weights.clone()).unwrap();
         dinfogan::random::with_host_stream(3, || edited.iteration(bg, t)).values()
     };
     let paper = run(&|_| {});
