@@ -151,26 +151,25 @@ pub fn dsprite_factors(index: usize) -> SpriteFactors {
     }
 }
 
+/// The sprite this project draws for dSprites factors (`None` for a shape other than 0, 1, 2):
+/// centres span [0.2, 0.8] of the image, like the official sprites. `eval swap` draws the
+/// true sprite of a dSprites-MNIST target from its stored factors with it.
+pub fn drawn_sprite(f: SpriteFactors) -> Option<dinfogan::builtin::SpriteFactors> {
+    Some(dinfogan::builtin::SpriteFactors {
+        shape: *SpriteShape::ALL.get(f.shape)?,
+        scale: f.scale,
+        rotation: f.orientation,
+        x: 0.2 + 0.6 * f.x,
+        y: 0.2 + 0.6 * f.y,
+    })
+}
+
 /// A procedural regeneration of dSprites image `index`: 64x64, binary (0 or 255). The same
 /// factor grid and ordering as the official file, drawn with this project's shapes (not
 /// pixel-identical to it).
 pub fn dsprite(index: usize) -> Vec<u8> {
-    let SpriteFactors {
-        shape,
-        scale,
-        orientation,
-        x,
-        y,
-    } = dsprite_factors(index);
-    // Centres span [0.2, 0.8] of the image, like the official sprites.
-    let sprite = dinfogan::builtin::SpriteFactors {
-        shape: SpriteShape::ALL[shape],
-        scale,
-        rotation: orientation,
-        x: 0.2 + 0.6 * x,
-        y: 0.2 + 0.6 * y,
-    };
-    sprite
+    drawn_sprite(dsprite_factors(index))
+        .expect("the grid's shapes are 0, 1, 2")
         .coverage(64, 1)
         .iter()
         .map(|&c| if c > 0.5 { 255 } else { 0 })

@@ -8,7 +8,7 @@
 
 use anyhow::{bail, Result};
 use burn::prelude::*;
-use dinfogan::builtin::{Domain, SpriteFactors, SpriteShape};
+use dinfogan::builtin::{Domain, SpriteFactors};
 use dinfogan::InferenceModel;
 use serde::Serialize;
 
@@ -43,21 +43,20 @@ pub fn true_sprite(data: &Data, index: usize) -> Result<Option<SpriteFactors>> {
             if f.iter().any(|v| !v.is_finite()) {
                 return Ok(None);
             }
-            let shape = f[0] as usize;
-            let Some(&shape) = SpriteShape::ALL.get(shape) else {
-                bail!(
+            let factors = crate::data::recipes::SpriteFactors {
+                shape: f[0] as usize,
+                scale: f[1],
+                orientation: f[2],
+                x: f[3],
+                y: f[4],
+            };
+            match crate::data::recipes::drawn_sprite(factors) {
+                Some(sprite) => Ok(Some(sprite)),
+                None => bail!(
                     "target {k} of the file has shape {} (0, 1 or 2 expected)",
                     f[0]
-                );
-            };
-            // The recipe draws dSprites' centres over [0.2, 0.8] of the image (data/recipes.rs).
-            Ok(Some(SpriteFactors {
-                shape,
-                scale: f[1],
-                rotation: f[2],
-                x: 0.2 + 0.6 * f[3],
-                y: 0.2 + 0.6 * f[4],
-            }))
+                ),
+            }
         }
         Source::Folder { .. } => bail!(
             "eval swap needs targets whose salient object is known (the built-in data or a \
