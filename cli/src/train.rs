@@ -21,7 +21,7 @@ pub struct TrainArgs {
     /// and evaluation (MM-cVAE, cVAE; cPCA is fitted in one pass). Default: double-infogan.
     #[arg(long, value_parser = crate::args::method_parser())]
     pub model: Option<Method>,
-    /// TOML file with the fields to change (on top of --preset); see README "Configuration".
+    /// TOML file with the fields to change (on top of --preset); see docs/guide/configuration.md.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Start from a named configuration (cpu-hour: your own images on a CPU, about an hour).
@@ -534,20 +534,21 @@ fn open_metrics(
 mod tests {
     use super::*;
 
-    /// The README's list of every field with its default is the default configuration.
+    /// The user guide's list of every field with its default (docs/guide/configuration.md) is
+    /// the default configuration.
     #[test]
-    fn the_readme_lists_every_field_with_its_default() {
-        let readme = include_str!("../../README.md");
-        let after = readme
+    fn the_guide_lists_every_field_with_its_default() {
+        let guide = include_str!("../../docs/guide/configuration.md");
+        let after = guide
             .split("Every field, with its default:")
             .nth(1)
-            .expect("the README lists the fields");
+            .expect("docs/guide/configuration.md lists the fields");
         let block = after
             .split("```toml\n")
             .nth(1)
             .and_then(|b| b.split("```").next())
             .expect("a TOML block");
-        let listed: TrainConfig = toml::from_str(block).expect("the README's TOML parses");
+        let listed: TrainConfig = toml::from_str(block).expect("the guide's TOML parses");
         assert_eq!(listed, TrainConfig::default());
     }
 

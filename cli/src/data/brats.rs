@@ -7,7 +7,7 @@
 //! dimension is at most [`MAX_DIM`] and a volume at most [`MAX_VOXELS`] voxels before anything
 //! is allocated, and a gzip stream is read no further than the header announces.
 //!
-//! Conventions (what the README states):
+//! Conventions (what docs/guide/medical-images.md states):
 //! - Orientation: each volume is brought to RAS+ (x to the patient's Right, y Anterior, z
 //!   Superior) like nibabel's `as_closest_canonical`, by permuting and flipping axes only (no
 //!   resampling). The affine is the sform when `sform_code > 0`, else the qform when
