@@ -38,8 +38,10 @@ optimise() {
     fi
     (cd web && npm ci --no-audit --no-fund --loglevel=error)
   fi
-  local cache
-  cache="$CARGO_TARGET_DIR/wasm-opt/$(sha256sum "$wasm" | cut -c1-32).wasm"
+  local cache hash
+  # sha256sum on Linux, shasum on macOS.
+  hash=$( (sha256sum "$wasm" 2>/dev/null || shasum -a 256 "$wasm") | cut -c1-32)
+  cache="$CARGO_TARGET_DIR/wasm-opt/$hash.wasm"
   if [ ! -f "$cache" ]; then
     mkdir -p "$(dirname "$cache")"
     echo "optimising $(basename "$wasm") with wasm-opt -Oz (minutes)..."
@@ -61,6 +63,12 @@ rm -rf "$static"
 mkdir -p "$static"
 cp web/dist/viewer.js web/dist/viewer.css web/dist/worker.js web/dist/pkg/dinfogan_web.js "$static/"
 gzip -6 -c "$wasm" > "$static/dinfogan_web_bg.wasm.gz"
+# With the catalogue's first (best) model, which Viewer() opens, and the demo model of the
+# built-in data that the teaching notebook explains; and the licence files for its metadata.
+mkdir -p "$static/models"
+best=$(sed -n 's/^ *"file": *"\([^"]*\)".*/\1/p' web/www/models/models.json | head -n 1)
+cp web/www/models/models.json "web/www/models/$best" web/www/models/demo.bpk "$static/models/"
+cp LICENSE-MIT LICENSE-APACHE web/python/
 
-size() { echo "$(stat -c %s "$1") bytes, $(gzip -9 -c "$1" | wc -c) gzipped"; }
+size() { echo "$(wc -c < "$1" | tr -d ' ') bytes, $(gzip -9 -c "$1" | wc -c | tr -d ' ') gzipped"; }
 echo "built web/dist: $(du -sh web/dist | cut -f1) in all; $wasm is $(size "$wasm"); $cpu_wasm is $(size "$cpu_wasm")"

