@@ -16,8 +16,12 @@ python="${PYTHON:-python3}"
 "$python" -c "import torch" 2>/dev/null ||
   { echo "error: $python has no torch: pip install torch, or set PYTHON" >&2; exit 1; }
 
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores;" \
-  "$(grep -o -w -E 'avx2|avx512f|avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+if [ -r /proc/cpuinfo ]; then
+  echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores;" \
+    "$(grep -o -w -E 'avx2|avx512f|avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+else # macOS
+  echo "CPU: $(sysctl -n machdep.cpu.brand_string), $(sysctl -n hw.ncpu) cores"
+fi
 table=4; [ "$size" = 128 ] && table=5
 echo "Table $table model, ${size}x${size}x$channels, B = $batch per domain, $iters timed iterations per run"
 per_iter() { sed -n 's/.* \([0-9.]*\) s per iteration.*/\1/p' | tail -1; }
@@ -26,7 +30,8 @@ for r in $(seq 1 "$rounds"); do
   ours+=("$("$bin" bench --backend cpu --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
   public+=("$("$python" bench/pytorch_reference.py --variant public --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
   saving+=("$("$python" bench/pytorch_reference.py --variant saving --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
-  echo "round $r: dinfogan ${ours[-1]} s, PyTorch public ${public[-1]} s, PyTorch saving ${saving[-1]} s"
+  last=$((${#ours[@]} - 1)) # (bash 3, macOS's, has no negative indices)
+  echo "round $r: dinfogan ${ours[$last]} s, PyTorch public ${public[$last]} s, PyTorch saving ${saving[$last]} s"
 done
 python3 - "${ours[*]}" "${public[*]}" "${saving[*]}" <<'PY'
 import statistics, sys
