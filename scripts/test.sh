@@ -35,6 +35,8 @@ scripts/gpu-check.sh --tiny
 # browser against the native CLI built above. Screenshots and page logs: $DINFOGAN_ARTIFACTS.
 export DINFOGAN_ARTIFACTS="${DINFOGAN_ARTIFACTS:-$PWD/web/test-output}"
 scripts/build-web.sh
+# The same page as a folder any static host serves under any path (web/tests/site.test.mjs).
+scripts/build-site.sh
 # The notebook widget as a teacher installs it: its wheel, with JupyterLab, in a fresh virtual
 # environment outside the repository (web/tests/notebook.test.mjs runs it without cargo on PATH).
 scripts/build-wheel.sh

@@ -29,8 +29,9 @@ const TYPES = {
   '.json': 'application/json',
 };
 
-/** Serves `mounts` ({ '/prefix/': folder }) on 127.0.0.1; resolves to { url, close }. */
-export async function serve(mounts) {
+/** Serves `mounts` ({ '/prefix/': folder }) on 127.0.0.1; resolves to { url, close }. `types`
+ *  overrides the content type of an extension (a host that guesses wrong). */
+export async function serve(mounts, types = {}) {
   const prefixes = Object.keys(mounts).sort((a, b) => b.length - a.length);
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
@@ -43,7 +44,7 @@ export async function serve(mounts) {
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? TYPES[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
     } catch {
       res.writeHead(404).end('not found');
