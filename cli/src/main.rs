@@ -10,13 +10,14 @@ mod fuzz;
 mod images;
 mod io;
 mod plot;
+mod progress;
 mod run;
 mod tools;
 mod train;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +62,12 @@ enum Command {
     Data {
         #[command(subcommand)]
         command: data::commands::DataCommand,
+    },
+    /// Shell completions, to stdout: `dinfogan completions bash > ~/.local/share/bash-completion/completions/dinfogan`
+    /// (zsh: a file `_dinfogan` in a folder of $fpath; fish: ~/.config/fish/completions/dinfogan.fish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -110,6 +117,15 @@ fn main() -> ExitCode {
         Command::Data { command } => data::commands::run(command),
         Command::Eval { command } => eval::run(command),
         Command::Plot(args) => plot::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "dinfogan",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,11 +8,11 @@ use burn::prelude::*;
 use clap::Args;
 use dinfogan::builtin::Domain;
 use dinfogan::{InferenceModel, LossTerm, Method, Preset, TrainConfig};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{self, Backend};
 use crate::data::{Batches, Data, DataSpec, RealBatch, SizeMismatch};
 use crate::images;
+use crate::progress::Progress;
 use crate::run::{CheckpointMeta, Divergence, RunDir};
 
 #[derive(Debug, Args)]
@@ -68,9 +68,13 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (and at the end).
     #[arg(long, default_value_t = 100)]
     pub checkpoint_every: u64,
-    /// No progress bar: one log line per sample sheet instead (for logs and CI).
+    /// No progress bar, even at a terminal: progress lines as in a log file (see --log-every).
     #[arg(long)]
     pub quiet: bool,
+    /// Without a terminal (a log file, CI, nohup) or with --quiet: one progress line every N
+    /// steps (step, losses, images/s, time left), and one at the end; 0: only at the end.
+    #[arg(long, default_value_t = 100)]
+    pub log_every: u64,
 }
 
 /// `--preset`: the core's list of presets, shown by `--help` and in clap's error for a typo.
@@ -298,17 +302,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         config: config.clone(),
     };
 
-    let progress = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(total_steps)
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    progress.set_position(start_step);
+    let progress = Progress::new(total_steps, start_step, args.quiet, args.log_every);
     let mut images_per_second = 0.0f64;
     let mut last_saved = start_step;
 
@@ -374,17 +368,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .chain(std::iter::once(format!("| {images_per_second:.1} img/s")))
             .collect::<Vec<_>>()
             .join(" ");
-        progress.set_message(summary.clone());
-        progress.set_position(done);
+        progress.update(done, &summary);
 
         let last = done == total_steps;
         if last || (args.sample_every > 0 && done % args.sample_every == 0) {
             metrics.flush()?;
             let path = run.samples().join(format!("step_{done:06}.png"));
             sample_sheet(&trainer.inference_model(), &data, &path)?;
-            if args.quiet {
-                eprintln!("step {done}/{total_steps}: {summary}");
-            }
         }
         if last || (args.checkpoint_every > 0 && done % args.checkpoint_every == 0) {
             run.save_checkpoint(&trainer.state()?, &meta(done))?;

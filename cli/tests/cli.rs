@@ -62,9 +62,10 @@ fn train_resume_and_every_tool() {
     assert_eq!(sheet.height(), 2 * (10 * 34 + 2));
     assert_eq!(sheet.width(), 2 * (8 * 34 + 2));
 
-    // Resume: the same run continues to step 5, the step count carries on.
+    // Resume: the same run continues to step 5, the step count carries on. Without a terminal
+    // (the test's pipe), a progress line every --log-every steps and at the end.
     let r = run.to_str().unwrap();
-    ok(&[
+    let printed = ok(&[
         "train",
         "--resume",
         r,
@@ -72,9 +73,18 @@ fn train_resume_and_every_tool() {
         "5",
         "--backend",
         "cpu",
-        "--quiet",
+        "--log-every",
+        "2",
     ]);
     assert_eq!(metric_rows(&run), vec![1, 2, 3, 4, 5]);
+    let lines: Vec<&str> = printed.lines().filter(|l| l.starts_with("step ")).collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    assert!(lines[0].starts_with("step 4/5 (80.0%): "), "{printed}");
+    assert!(lines[1].starts_with("step 5/5 (100.0%): "), "{printed}");
+    assert!(
+        lines[1].contains(" img/s | ") && lines[1].ends_with(" left"),
+        "{printed}"
+    );
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("checkpoint/state.json")).unwrap()).unwrap();
     assert_eq!(state["step"], 5);
@@ -1021,4 +1031,15 @@ fn baselines_train_resume_evaluate_and_compare() {
         &["bench", "--model", "cpca"],
         "cPCA has no training step to time",
     );
+}
+
+#[test]
+fn completions_for_each_shell_name_the_commands() {
+    let bash = ok(&["completions", "bash"]);
+    assert!(bash.contains("_dinfogan()") && bash.contains("train") && bash.contains("--log-every"));
+    let fish = ok(&["completions", "fish"]);
+    assert!(fish.contains("complete -c dinfogan") && fish.contains("separation"));
+    let zsh = ok(&["completions", "zsh"]);
+    assert!(zsh.starts_with("#compdef dinfogan"));
+    fails(&["completions", "tcsh"], "invalid value 'tcsh'");
 }
