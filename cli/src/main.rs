@@ -13,6 +13,7 @@ mod plot;
 mod progress;
 mod run;
 mod tools;
+mod torch;
 mod train;
 
 use std::process::ExitCode;

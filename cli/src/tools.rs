@@ -102,6 +102,76 @@ pub struct GenerateArgs {
     /// Enlarge the sheet this many times (default: 2 for 32x32 models, else 1).
     #[arg(long)]
     pub scale: Option<u32>,
+    /// Draw G(z, s) for the codes in this CSV instead (columns z_0.. and s_0.., as `dinfogan
+    /// encode` writes them; other columns are ignored), one image per row of the file, --cols
+    /// to a row of the sheet.
+    #[arg(long, conflicts_with_all = ["rows", "salient_seed"])]
+    pub codes: Option<PathBuf>,
+}
+
+/// Codes are read from a user's file: at most this many rows.
+const MAX_CODE_ROWS: usize = 4096;
+
+/// The z and s columns of a codes CSV (`dinfogan encode`'s), row-major: (`[n, L]`, `[n, M]`).
+fn read_codes(path: &Path, config: &dinfogan::ModelConfig) -> Result<(Vec<f32>, Vec<f32>)> {
+    let (l, m) = (config.common_dim, config.salient_dim);
+    let mut reader = csv::Reader::from_path(path)
+        .with_context(|| format!("could not read the codes file {}", path.display()))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{} has no header line", path.display()))?
+        .clone();
+    let column = |name: String| {
+        headers.iter().position(|h| h == name).with_context(|| {
+            format!(
+                "{} has no column {name}: the model takes {l} common (z_0..z_{}) and {m} salient \
+                 (s_0..s_{}) values per code",
+                path.display(),
+                l - 1,
+                m - 1
+            )
+        })
+    };
+    let z: Vec<usize> = (0..l)
+        .map(|i| column(format!("z_{i}")))
+        .collect::<Result<_>>()?;
+    let s: Vec<usize> = (0..m)
+        .map(|i| column(format!("s_{i}")))
+        .collect::<Result<_>>()?;
+    let (mut common, mut salient) = (Vec::new(), Vec::new());
+    for (row, record) in reader.records().enumerate() {
+        let record =
+            record.with_context(|| format!("{}: row {} is not CSV", path.display(), row + 2))?;
+        if row == MAX_CODE_ROWS {
+            bail!(
+                "{} has more than {MAX_CODE_ROWS} codes: split it",
+                path.display()
+            );
+        }
+        for (columns, out) in [(&z, &mut common), (&s, &mut salient)] {
+            for &c in columns {
+                let text = record.get(c).unwrap_or("");
+                let value: f32 = text
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|v: &f32| v.is_finite())
+                    .with_context(|| {
+                        format!(
+                            "{}: row {}, column {}: `{text}` is not a finite number",
+                            path.display(),
+                            row + 2,
+                            &headers[c]
+                        )
+                    })?;
+                out.push(value);
+            }
+        }
+    }
+    if common.is_empty() {
+        bail!("{} holds no codes", path.display());
+    }
+    Ok((common, salient))
 }
 
 pub fn generate(args: GenerateArgs) -> Result<()> {
@@ -109,8 +179,16 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         bail!("--rows and --cols must be at least 1");
     }
     let model = args.model.load()?;
-    let salient_seed = args.salient_seed.unwrap_or(args.model.seed);
-    let grid = model.sample_grid(args.rows, args.cols, args.model.seed, salient_seed)?;
+    let grid = match &args.codes {
+        Some(path) => {
+            let (common, salient) = read_codes(path, model.config())?;
+            model.generate_from(&common, &salient)?
+        }
+        None => {
+            let salient_seed = args.salient_seed.unwrap_or(args.model.seed);
+            model.sample_grid(args.rows, args.cols, args.model.seed, salient_seed)?
+        }
+    };
     let tiles = images::tensor_to_rgb(grid)?;
     let rows: Vec<_> = tiles.chunks(args.cols).map(<[_]>::to_vec).collect();
     match args.scale {
@@ -411,9 +489,21 @@ pub struct ExportArgs {
     /// A run folder written by `dinfogan train`.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// The model file (G and the encoder, with its configuration), e.g. model.bpk.
+    /// The file to write: a model file (e.g. model.bpk) or, with --format safetensors,
+    /// model.safetensors.
     #[arg(long)]
     pub out: OutputFile,
+    #[arg(long, value_enum, default_value = "model")]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// G and the encoder with their configuration, for the CLI's tools, the page and the widget.
+    Model,
+    /// G and the whole discriminator (trunk and its four heads) with the parameter names of
+    /// the paper's public PyTorch code, the configuration as metadata (Table 4 networks).
+    Safetensors,
 }
 
 pub fn export(args: ExportArgs) -> Result<()> {
@@ -422,6 +512,19 @@ pub fn export(args: ExportArgs) -> Result<()> {
             "{} is already a model file; --checkpoint takes a run folder",
             args.checkpoint.display()
         );
+    }
+    if args.format == ExportFormat::Safetensors {
+        if !args.checkpoint.exists() {
+            bail!(
+                "the checkpoint {} does not exist",
+                args.checkpoint.display()
+            );
+        }
+        let run = RunDir::open(&args.checkpoint)?;
+        let (state, meta) = run.load_for_inference()?;
+        let size = crate::torch::export_safetensors(&meta.config, state, &args.out)?;
+        eprintln!("wrote {} ({} KiB)", args.out.display(), size / 1024);
+        return Ok(());
     }
     let model = load_model(&args.checkpoint, &backend::select(Backend::Cpu)?.device)?;
     let bytes = model.to_bytes()?;
