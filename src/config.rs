@@ -595,7 +595,10 @@ impl TrainConfig {
             // real images per step drawn from both domains, one G update per batch, no CR, lr
             // 2e-4, and the info loss on z at twice Table 6's weight (1 kept z holding much of
             // the salient content; 5 separated the codes but broke the swap). 16,000 steps took
-            // 52 minutes on one core of a Zen 5. Grey or colour follows the data.
+            // 52 minutes on one core of a Zen 5. Grey or colour follows the data. Beyond the
+            // paper: the encoder Qz alone held to recovering z at 5 (`info_common_encoder`),
+            // which lowered the salient read-out from z in three seeds out of three at the
+            // same budget with the swap kept (docs/results.md, "a first screening").
             Preset::CpuHour => Self {
                 model: ModelConfig {
                     image_size: 32,
@@ -606,6 +609,7 @@ impl TrainConfig {
                 },
                 loss: LossWeights {
                     info_common: 2.0,
+                    info_common_encoder: Some(5.0),
                     ..LossWeights::default()
                 },
                 batch_size: 32,

@@ -542,14 +542,19 @@ mod tests {
         assert_eq!(listed, TrainConfig::default());
     }
 
-    /// `--preset cpu-hour` is run D of docs/results.md: the dsprites-mnist preset with that
-    /// run's configuration file on top, at the dataset file's size and channels.
+    /// `--preset cpu-hour` is run D of docs/results.md with `info_common_encoder = 5`: the
+    /// dsprites-mnist preset with those runs' configuration files on top, at the dataset
+    /// file's size and channels.
     #[test]
-    fn the_cpu_hour_preset_is_run_d() {
+    fn the_cpu_hour_preset_is_run_d_with_the_encoder_held_to_z() {
         let mut value = toml::Value::try_from(TrainConfig::preset(Preset::DspritesMnist)).unwrap();
         merge(
             &mut value,
             toml::from_str(include_str!("../../docs/results/infoz2.toml")).unwrap(),
+        );
+        merge(
+            &mut value,
+            toml::from_str(include_str!("../../docs/results/cpuhour-enc5.toml")).unwrap(),
         );
         let mut run_d: TrainConfig = value.try_into().unwrap();
         run_d.model.image_size = 32;
