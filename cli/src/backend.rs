@@ -4,6 +4,9 @@
 use anyhow::{bail, Result};
 use burn::prelude::Device;
 use clap::ValueEnum;
+use serde::Serialize;
+
+use crate::io::print_json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
@@ -143,22 +146,84 @@ pub fn select(backend: Backend) -> Result<Selected> {
     }
 }
 
+#[derive(Debug, clap::Args)]
+pub struct DevicesArgs {
+    /// Print the devices as one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One device `dinfogan devices` lists.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum DeviceEntry {
+    /// A wgpu adapter (its backend and type as wgpu names them, e.g. `Vulkan`, `DiscreteGpu`).
+    Wgpu {
+        name: String,
+        backend: String,
+        device_type: String,
+        driver: String,
+        driver_info: String,
+    },
+    /// The CPU backend and the threads it runs.
+    Cpu { name: &'static str, threads: usize },
+}
+
+impl DeviceEntry {
+    fn line(&self) -> String {
+        match self {
+            Self::Wgpu {
+                name,
+                backend,
+                device_type,
+                driver,
+                driver_info,
+            } => format!("wgpu: {name} ({backend}, {device_type}; driver {driver} {driver_info})"),
+            Self::Cpu { name, threads } => format!("cpu: {name}, {threads} threads"),
+        }
+    }
+}
+
+/// What `dinfogan devices` finds: the text and `--json` both come from it.
+#[derive(Debug, Serialize)]
+struct DeviceList {
+    /// The wgpu adapters (the first GPU is what `--backend wgpu` and `--backend auto` open),
+    /// then the CPU.
+    devices: Vec<DeviceEntry>,
+}
+
 /// `dinfogan devices`: every wgpu adapter this machine offers (the first GPU is what
 /// `--backend wgpu` and `--backend auto` open), and the CPU.
-pub fn list_devices() -> Result<()> {
+pub fn list_devices(args: DevicesArgs) -> Result<()> {
     use burn::tensor::wgpu::wgpu::{Backends, Instance};
     let adapters =
         futures_lite::future::block_on(Instance::default().enumerate_adapters(Backends::PRIMARY));
+    let mut devices: Vec<DeviceEntry> = adapters
+        .iter()
+        .map(|adapter| {
+            let info = adapter.get_info();
+            DeviceEntry::Wgpu {
+                name: info.name,
+                backend: format!("{:?}", info.backend),
+                device_type: format!("{:?}", info.device_type),
+                driver: info.driver,
+                driver_info: info.driver_info,
+            }
+        })
+        .collect();
+    devices.push(DeviceEntry::Cpu {
+        name: "burn-flex",
+        threads: cpu_threads(),
+    });
+    let list = DeviceList { devices };
+    if args.json {
+        return print_json(&list);
+    }
     if adapters.is_empty() {
         println!("wgpu: no adapter (install a Vulkan, Metal or DX12 driver for a GPU)");
     }
-    for adapter in adapters {
-        let info = adapter.get_info();
-        println!(
-            "wgpu: {} ({:?}, {:?}; driver {} {})",
-            info.name, info.backend, info.device_type, info.driver, info.driver_info
-        );
+    for device in &list.devices {
+        println!("{}", device.line());
     }
-    println!("cpu: burn-flex, {} threads", cpu_threads());
     Ok(())
 }

@@ -15,6 +15,18 @@ pub fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| anyhow::anyhow!("could not read a tensor: {e:?}"))
 }
 
+/// `--json`: `value` as one pretty-printed JSON document on stdout, newline-terminated (the
+/// only thing the command prints there; notes and progress go to stderr).
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    use std::io::Write;
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder, flushed to the disk,
 /// then renamed over `path`: `path` holds either its old content or all of the new, and no
 /// partial file is left behind if anything fails. On Linux the temporary file has no name

@@ -51,7 +51,7 @@ enum Command {
     /// Time one training iteration of the paper's model on this machine.
     Bench(bench::BenchArgs),
     /// The compute devices this build can use: wgpu adapters and the CPU.
-    Devices,
+    Devices(backend::DevicesArgs),
     /// Evaluate a trained model: latent separation, tables over runs, the FactorVAE score.
     Eval {
         #[command(subcommand)]
@@ -114,7 +114,7 @@ fn main() -> ExitCode {
         Command::Encode(args) => tools::encode(args),
         Command::Export(args) => tools::export(args),
         Command::Bench(args) => bench::run(args),
-        Command::Devices => backend::list_devices(),
+        Command::Devices(args) => backend::list_devices(args),
         Command::Data { command } => data::commands::run(command),
         Command::Eval { command } => eval::run(command),
         Command::Plot(args) => plot::run(args),

@@ -1043,3 +1043,580 @@ fn completions_for_each_shell_name_the_commands() {
     assert!(zsh.starts_with("#compdef dinfogan"));
     fails(&["completions", "tcsh"], "invalid value 'tcsh'");
 }
+
+// `--json` on the commands whose output people parse: one JSON document on stdout, nothing
+// else there, with the values the text and the files under --out are made from.
+
+/// Runs `dinfogan args` (which must succeed) and parses its stdout as exactly one JSON
+/// document, newline-terminated.
+fn json_stdout(args: &[&str]) -> serde_json::Value {
+    let out = common::dinfogan(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "dinfogan {args:?} failed:\n{stderr}");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 on stdout");
+    assert!(stdout.ends_with('\n'), "{stdout}");
+    // from_str refuses anything after the document but whitespace.
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("dinfogan {args:?}: not one JSON document ({e}):\n{stdout}"))
+}
+
+fn json_f64(value: &serde_json::Value) -> f64 {
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("not a number: {value}"))
+}
+
+/// The same number, up to the last bits serde_json's default (not round-trip) parser loses.
+fn json_same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// A CSV file's rows as maps from its header's names to the fields.
+fn json_csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A tiny model trained for one step on the built-in data.
+fn json_tiny_run(out: &Path, channels: &str) {
+    let out = out.to_str().unwrap();
+    let mut args = vec![
+        "train",
+        "--out",
+        out,
+        "--steps",
+        "1",
+        "--sample-every",
+        "0",
+        "--channels",
+        channels,
+    ];
+    args.extend(TINY);
+    args.push("1");
+    ok(&args);
+}
+
+#[test]
+fn json_devices_and_bench() {
+    let devices = json_stdout(&["devices", "--json"]);
+    let list = devices["devices"].as_array().unwrap();
+    let cpu: Vec<_> = list.iter().filter(|d| d["kind"] == "cpu").collect();
+    assert_eq!(cpu.len(), 1, "{devices}");
+    assert_eq!(cpu[0]["name"], "burn-flex");
+    assert!(cpu[0]["threads"].as_u64().unwrap() >= 1, "{devices}");
+    for adapter in list.iter().filter(|d| d["kind"] != "cpu") {
+        assert_eq!(adapter["kind"], "wgpu", "{devices}");
+        assert!(adapter["name"].is_string() && adapter["device_type"].is_string());
+    }
+    // The text lists the same: one line per entry.
+    let text = String::from_utf8(common::dinfogan(&["devices"]).stdout).unwrap();
+    assert!(
+        text.contains(&format!("cpu: burn-flex, {} threads", cpu[0]["threads"])),
+        "{text}"
+    );
+
+    for (model, steps) in [("double-infogan", true), ("mm-cvae", false)] {
+        let bench = json_stdout(&[
+            "bench", "--model", model, "--size", "32", "--batch", "4", "--width", "4", "--iters",
+            "2", "--json",
+        ]);
+        assert_eq!(bench["model"], model, "{bench}");
+        assert_eq!(bench["image_size"], 32);
+        assert_eq!(bench["width"], 4);
+        assert_eq!(bench["batch_size"], 4);
+        assert!(bench["device"].as_str().unwrap().starts_with("CPU"));
+        let iterations = bench["iterations"].as_array().unwrap();
+        assert_eq!(iterations.len(), 2, "{bench}");
+        assert_eq!(bench["timed_iterations"], 2);
+        assert_eq!(bench["warm_up"]["iteration"], 0);
+        let per_iteration = json_f64(&bench["seconds_per_iteration"]);
+        assert!(per_iteration > 0.0, "{bench}");
+        let totals: Vec<f64> = iterations
+            .iter()
+            .map(|i| json_f64(&i["total_seconds"]))
+            .collect();
+        assert!(totals.iter().all(|&t| t > 0.0), "{bench}");
+        let images = json_f64(&bench["images_per_second"]);
+        assert!((images * per_iteration - 8.0).abs() < 1e-6, "{bench}");
+        // Double InfoGAN's iteration is its G and D steps; a baseline's one step.
+        assert_eq!(iterations[0]["generator_seconds"].is_number(), steps);
+        assert_eq!(bench["generator_seconds_per_iteration"].is_number(), steps);
+        if steps {
+            let (g, d) = (
+                json_f64(&bench["generator_seconds_per_iteration"]),
+                json_f64(&bench["discriminator_seconds_per_iteration"]),
+            );
+            assert!((g + d - per_iteration).abs() < 1e-9, "{bench}");
+        } else {
+            let mean = totals.iter().sum::<f64>() / 2.0;
+            assert!((mean - per_iteration).abs() < 1e-9, "{bench}");
+        }
+        if cfg!(target_os = "linux") {
+            assert!(json_f64(&bench["peak_resident_mib"]) > 1.0, "{bench}");
+        }
+    }
+}
+
+#[test]
+fn json_separation_table_compare_leak_and_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    json_tiny_run(&run, "3");
+    let r = run.to_str().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+
+    // One row per (label, space), the values of the CSV written for the same run.
+    let separation = json_stdout(&[
+        "eval",
+        "separation",
+        "--checkpoint",
+        r,
+        "--count",
+        "20",
+        "--folds",
+        "2",
+        "--fold-seed",
+        "3",
+        "--json",
+        "--out",
+        &file("separation"),
+    ]);
+    assert_eq!(separation["checkpoint"], r);
+    assert_eq!(separation["step"], 1);
+    assert_eq!(separation["data"], "builtin");
+    assert_eq!(separation["builtin_count"], 20);
+    assert_eq!(separation["folds"], 2);
+    assert_eq!(separation["fold_seed"], 3);
+    assert_eq!(separation["encoder"], "inference");
+    let recorded = run.join("eval/separation-step-000001.csv");
+    assert_eq!(separation["recorded"], recorded.to_str().unwrap());
+    let rows = separation["rows"].as_array().unwrap();
+    let csv = json_csv_rows(Path::new(&file("separation.csv")));
+    assert_eq!(rows.len(), 16, "8 labels of the built-in data, s and z");
+    assert_eq!(rows.len(), csv.len());
+    let mut pairs = std::collections::HashSet::new();
+    for (row, line) in rows.iter().zip(&csv) {
+        let (space, label) = (
+            row["space"].as_str().unwrap(),
+            row["label"].as_str().unwrap(),
+        );
+        assert!(pairs.insert((space, label)), "({space}, {label}) twice");
+        assert_eq!(line["space"], space);
+        assert_eq!(line["label"], label);
+        assert_eq!(line["desired"], row["desired"].as_str().unwrap());
+        assert_eq!(line["images"], row["images"].to_string());
+        for field in ["accuracy_mean", "accuracy_std", "majority_class"] {
+            let value = json_f64(&row[field]);
+            let written: f64 = line[field].parse().unwrap();
+            assert!(json_same(value, written), "{field}: {value} vs {written}");
+            assert!((0.0..=1.0).contains(&value), "{row}");
+        }
+    }
+    assert!(pairs.contains(&("s", "target")) && pairs.contains(&("z", "target")));
+    // The files are written as without --json.
+    let markdown = std::fs::read_to_string(file("separation.md")).unwrap();
+    let text = ok(&[
+        "eval",
+        "separation",
+        "--checkpoint",
+        r,
+        "--count",
+        "20",
+        "--folds",
+        "2",
+        "--fold-seed",
+        "3",
+    ]);
+    assert!(text.starts_with(&markdown), "{text}");
+
+    // Best / average / worst over runs: the same run twice, all three the run's accuracy.
+    let table = json_stdout(&[
+        "eval",
+        "table",
+        r,
+        r,
+        "--count",
+        "20",
+        "--folds",
+        "2",
+        "--fold-seed",
+        "3",
+        "--labels",
+        "target",
+        "--json",
+    ]);
+    assert_eq!(table["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(table["labels"], serde_json::json!(["target"]));
+    let table_rows = table["rows"].as_array().unwrap();
+    assert_eq!(table_rows.len(), 2, "{table}");
+    for row in table_rows {
+        let one = rows
+            .iter()
+            .find(|s| s["space"] == row["space"] && s["label"] == row["label"])
+            .unwrap();
+        for field in ["best", "average", "worst"] {
+            assert_eq!(row[field], one["accuracy_mean"], "{row}");
+        }
+        assert_eq!(row["runs"], 2);
+    }
+
+    // Models side by side: one model of two runs.
+    let compare = json_stdout(&[
+        "eval",
+        "compare",
+        r,
+        r,
+        "--count",
+        "20",
+        "--folds",
+        "2",
+        "--fold-seed",
+        "3",
+        "--labels",
+        "target",
+        "--json",
+        "--out",
+        &file("compare"),
+    ]);
+    let models = compare["models"].as_array().unwrap();
+    assert_eq!(models.len(), 1, "{compare}");
+    assert_eq!(models[0]["method"], "double-infogan");
+    assert_eq!(models[0]["runs"], 2);
+    assert_eq!(models[0]["diverged"], 0);
+    assert_eq!(compare["columns"].as_array().unwrap().len(), 2);
+    assert!(compare["factorvae"].is_null());
+    let compare_rows = compare["rows"].as_array().unwrap();
+    let compare_csv = json_csv_rows(Path::new(&file("compare.csv")));
+    assert_eq!(compare_rows.len(), compare_csv.len());
+    for (row, line) in compare_rows.iter().zip(&compare_csv) {
+        assert_eq!(row["model"], models[0]["model"]);
+        assert_eq!(line["model"], row["model"].as_str().unwrap());
+        assert!(json_same(
+            json_f64(&row["best"]),
+            line["best"].parse().unwrap()
+        ));
+        let one = table_rows
+            .iter()
+            .find(|t| t["space"] == row["space"] && t["label"] == row["label"])
+            .unwrap();
+        assert_eq!(row["average"], one["average"]);
+    }
+
+    // Shares of variance: numbers in [0, 1] that add up to at most 1.
+    let leak = json_stdout(&[
+        "eval",
+        "leak",
+        "--checkpoint",
+        r,
+        "--rows",
+        "3",
+        "--cols",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(
+        (leak["z_codes"].clone(), leak["s_codes"].clone()),
+        (3.into(), 4.into())
+    );
+    for codes in ["common_codes", "salient_codes"] {
+        let (by_z, by_s) = (
+            json_f64(&leak[codes]["by_z"]),
+            json_f64(&leak[codes]["by_s"]),
+        );
+        assert!(
+            by_z >= 0.0 && by_s >= 0.0 && by_z + by_s <= 1.0 + 1e-9,
+            "{leak}"
+        );
+    }
+    let text = ok(&[
+        "eval",
+        "leak",
+        "--checkpoint",
+        r,
+        "--rows",
+        "3",
+        "--cols",
+        "4",
+    ]);
+    let by_z = format!("{:.2}", json_f64(&leak["common_codes"]["by_z"]));
+    assert!(
+        text.contains(&format!("| ẑ = Qz(G(z, s)) | {by_z} |")),
+        "{text}"
+    );
+
+    // Where s_y draws the sprite: the rows of the CSV.
+    let swap = json_stdout(&[
+        "eval",
+        "swap",
+        "--checkpoint",
+        r,
+        "--count",
+        "8",
+        "--json",
+        "--out",
+        &file("swap"),
+    ]);
+    assert_eq!(swap["threshold"], 0.5);
+    let swap_rows = swap["rows"].as_array().unwrap();
+    let swap_csv = json_csv_rows(Path::new(&file("swap.csv")));
+    assert_eq!(swap_rows.len(), 2);
+    for ((row, line), on) in swap_rows.iter().zip(&swap_csv).zip(["self", "swap"]) {
+        assert_eq!(row["on"], on);
+        assert_eq!(row["targets"], 8);
+        for field in ["drawn", "iou"] {
+            let value = json_f64(&row[field]);
+            assert!((0.0..=1.0).contains(&value), "{row}");
+            assert!(json_same(value, line[field].parse().unwrap()), "{row}");
+        }
+    }
+}
+
+/// 40 fake MNIST digits (train and test), 4 of each class, digit c drawn as bars of value
+/// 25 c: enough for the dSprites-MNIST recipes.
+fn json_fake_mnist(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let idx = |dims: &[u32], data: &[u8]| {
+        let mut out = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out.extend_from_slice(data);
+        out
+    };
+    let labels: Vec<u8> = (0..40).map(|i| (i % 10) as u8).collect();
+    let images: Vec<u8> = labels
+        .iter()
+        .flat_map(|&c| (0..784).map(move |p| if (p / 28) % 7 == 0 { 25 * c } else { 0 }))
+        .collect();
+    for split in ["train", "t10k"] {
+        std::fs::write(
+            dir.join(format!("{split}-images-idx3-ubyte")),
+            idx(&[40, 28, 28], &images),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{split}-labels-idx1-ubyte")),
+            idx(&[40], &labels),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn json_data_info_and_factorvae() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    json_fake_mnist(&dir.path().join("mnist"));
+    ok(&[
+        "data",
+        "build",
+        "dsprites-mnist-groups",
+        "--mnist",
+        &p("mnist"),
+        "--groups",
+        "10",
+        "--per-group",
+        "4",
+        "--size",
+        "32",
+        "--out",
+        &p("groups.dat"),
+    ]);
+    let info = json_stdout(&["data", "info", &p("groups.dat"), "--json"]);
+    assert_eq!(info["file"], p("groups.dat"));
+    assert_eq!(info["recipe"], "dsprites-mnist-groups");
+    assert_eq!(
+        (info["count"].clone(), info["target"].clone()),
+        (40.into(), 40.into())
+    );
+    assert_eq!(info["background"], 0);
+    assert_eq!(
+        (info["side"].clone(), info["channels"].clone()),
+        (32.into(), 1.into())
+    );
+    assert_eq!(info["masks"], false);
+    assert!(info["images_with_lesion"].is_null());
+    let factors: Vec<&str> = info["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(factors, ["shape", "scale", "orientation", "x", "y"]);
+    // Every label counts every image once; the groups are 10 classes of 4.
+    let labels = info["labels"].as_array().unwrap();
+    for label in labels {
+        let counted: u64 = label["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["images"].as_u64().unwrap())
+            .sum();
+        assert_eq!(counted, 40, "{label}");
+    }
+    let group = labels.iter().find(|l| l["name"] == "group").unwrap();
+    assert_eq!(group["role"], "bookkeeping");
+    let classes = group["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 10);
+    assert!(classes
+        .iter()
+        .all(|c| c["domain"] == "target" && c["images"] == 4));
+    // The text says the same.
+    let text = ok(&["data", "info", &p("groups.dat")]);
+    assert!(text.contains("background: 0, target: 40"), "{text}");
+    assert!(
+        text.contains("label group [not scored]: t:0=4 t:1=4 "),
+        "{text}"
+    );
+
+    // The FactorVAE score of a one-channel 32x32 model: the score the Markdown file shows.
+    let run = dir.path().join("run");
+    json_tiny_run(&run, "1");
+    let fvae = json_stdout(&[
+        "eval",
+        "factorvae",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--data",
+        &p("groups.dat"),
+        "--reference-count",
+        "30",
+        "--json",
+        "--out",
+        &p("fvae.md"),
+    ]);
+    assert_eq!(fvae["groups"], 10);
+    assert_eq!(fvae["reference"], p("groups.dat"));
+    assert_eq!(fvae["reference_images"], 30);
+    assert_eq!(fvae["factors"], info["factors"]);
+    let held_out = json_f64(&fvae["held_out_score"]);
+    let all = json_f64(&fvae["all_groups_score"]);
+    assert!((0.0..=1.0).contains(&held_out) && (0.0..=1.0).contains(&all));
+    let votes = fvae["votes"].as_array().unwrap();
+    assert_eq!(votes.len() as u64, fvae["salient_dim"].as_u64().unwrap());
+    assert!(votes.iter().all(|v| v.as_array().unwrap().len() == 5));
+    assert!(fvae["collapsed_dimensions"].is_array());
+    let markdown = std::fs::read_to_string(p("fvae.md")).unwrap();
+    assert!(
+        markdown.contains(&format!("| held-out groups | {held_out:.4} |")),
+        "{markdown}"
+    );
+}
+
+#[path = "../src/data/synthetic_nifti.rs"]
+mod json_nifti;
+
+#[test]
+fn json_lesion_scores_and_masks() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // Three subjects, a tumour ball around axial slice 10 of 24.
+    let dims = [40, 48, 24];
+    for k in 0..3 {
+        let subject = dir.path().join(format!("brats/BraTS2021_{k:05}"));
+        std::fs::create_dir_all(&subject).unwrap();
+        let (image, seg) =
+            json_nifti::synthetic_head(dims, Some(([14.0 + 4.0 * k as f32, 26.0, 10.0], 5.0)));
+        for (kind, voxels) in [("t1", &image), ("seg", &seg)] {
+            let name = subject.join(format!("BraTS2021_{k:05}_{kind}.nii.gz"));
+            json_nifti::write_nifti(&name, dims, voxels, json_nifti::IDENTITY, true).unwrap();
+        }
+    }
+    ok(&[
+        "data",
+        "build",
+        "brats",
+        "--from",
+        &p("brats"),
+        "--slices",
+        "4:16:4",
+        "--min-tumour-voxels",
+        "30",
+        "--test-fraction",
+        "0",
+        "--size",
+        "32",
+        "--out",
+        &p("mri.dat"),
+    ]);
+    let info = json_stdout(&["data", "info", &p("mri.dat"), "--json"]);
+    assert_eq!(info["masks"], true);
+    let (background, target) = (
+        info["background"].as_u64().unwrap(),
+        info["target"].as_u64().unwrap(),
+    );
+    assert_eq!(background + target, 3 * 4, "{info}");
+    assert!(target > 0 && background > 0, "{info}");
+    assert_eq!(info["images_with_lesion"], target);
+
+    // A one-channel 32x32 model, scored on the file's targets, thresholds chosen on them.
+    let run = dir.path().join("run");
+    json_tiny_run(&run, "1");
+    let lesion = json_stdout(&[
+        "eval",
+        "lesion",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--data",
+        &p("mri.dat"),
+        "--calibrate",
+        &p("mri.dat"),
+        "--json",
+        "--out",
+        &p("lesion"),
+        "--overlays",
+        "1",
+    ]);
+    assert_eq!(lesion["target_images"], target);
+    // The calibration set is the file's targets with a lesion.
+    assert_eq!(lesion["calibration"]["data"], p("mri.dat"));
+    assert_eq!(lesion["calibration"]["images"], target);
+    assert_eq!(lesion["sigma_pixels"], 2.0);
+    let references = lesion["references"].as_array().unwrap();
+    let names: Vec<&str> = references
+        .iter()
+        .map(|r| r["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["counterpart", "median"]);
+    for r in references {
+        assert_eq!(r["images"], target);
+        for field in ["auc_mean", "dice_mean"] {
+            assert!((0.0..=1.0).contains(&json_f64(&r[field])), "{r}");
+        }
+    }
+    // Each image and reference: the rows of lesion.csv.
+    let per_image = lesion["per_image"].as_array().unwrap();
+    let csv = json_csv_rows(&dir.path().join("lesion/lesion.csv"));
+    assert_eq!(per_image.len() as u64, 2 * target);
+    assert_eq!(per_image.len(), csv.len());
+    for (row, line) in per_image.iter().zip(&csv) {
+        assert_eq!(line["reference"], row["reference"].as_str().unwrap());
+        assert_eq!(line["index"], row["index"].to_string());
+        assert!(json_same(
+            json_f64(&row["dice"]),
+            line["dice"].parse().unwrap()
+        ));
+    }
+    let dices: Vec<f64> = per_image[..target as usize]
+        .iter()
+        .map(|r| json_f64(&r["dice"]))
+        .collect();
+    let mean = dices.iter().sum::<f64>() / dices.len() as f64;
+    assert!(json_same(mean, json_f64(&references[0]["dice_mean"])));
+    let markdown = std::fs::read_to_string(dir.path().join("lesion/lesion.md")).unwrap();
+    assert!(
+        markdown.contains(&format!("of the best Dice on {target} images of")),
+        "{markdown}"
+    );
+}

@@ -7,20 +7,27 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use dinfogan::builtin::Domain;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use serde::Serialize;
 
 use super::cifar::Cifar;
-use super::file::DatasetFile;
+use super::file::{DatasetFile, LabelSpec};
 use super::idx::Mnist;
 use super::recipes;
 use crate::args::OutputFile;
 use crate::images;
+use crate::io::print_json;
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Build one of the paper's contrastive datasets into a dataset file for `train --data FILE`.
     Build(BuildArgs),
     /// Counts per domain and per label of a dataset file.
-    Info { file: PathBuf },
+    Info {
+        file: PathBuf,
+        /// Print the counts as one JSON document on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// A PNG of the first images of each domain of a dataset file, an image folder or the
     /// built-in data.
     Preview {
@@ -146,7 +153,7 @@ pub struct BuildArgs {
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
         DataCommand::Build(args) => build(args),
-        DataCommand::Info { file } => info(&file),
+        DataCommand::Info { file, json } => info(&file, json),
         DataCommand::Preview {
             data,
             size,
@@ -287,59 +294,152 @@ fn build(args: BuildArgs) -> Result<()> {
     Ok(())
 }
 
-fn info(path: &std::path::Path) -> Result<()> {
-    let data = DatasetFile::read(path)?;
-    let h = &data.header;
-    let (bg, t) = data.counts();
-    println!("{}: {}", path.display(), h.description);
-    println!(
-        "recipe {}; {} images of {}x{}x{}",
-        h.recipe, h.count, h.channels, h.side, h.side
-    );
-    println!("background: {bg}, target: {t}");
-    for (k, spec) in h.labels.iter().enumerate() {
-        let name = &spec.name;
-        let mut counts: BTreeMap<(Domain, i32), usize> = BTreeMap::new();
-        for i in 0..h.count {
-            *counts
-                .entry((data.domains[i], data.labels_of(i)[k]))
-                .or_default() += 1;
-        }
-        let text: Vec<String> = counts
+/// What `data info` says about a dataset file: the text and `--json` both come from it.
+#[derive(Debug, Serialize)]
+struct DatasetInfo {
+    file: String,
+    description: String,
+    recipe: String,
+    /// Images in the file, both domains.
+    count: usize,
+    side: usize,
+    channels: usize,
+    background: usize,
+    target: usize,
+    labels: Vec<LabelInfo>,
+    factors: Vec<String>,
+    masks: bool,
+    /// With masks: the images whose mask marks a lesion.
+    images_with_lesion: Option<usize>,
+}
+
+/// One label of a dataset file and its images per (domain, class).
+#[derive(Debug, Serialize)]
+struct LabelInfo {
+    #[serde(flatten)]
+    spec: LabelSpec,
+    /// E.g. "salient, scored on target images".
+    description: String,
+    /// Sorted by domain (background first), then class; class -1: none on that image.
+    classes: Vec<ClassCount>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClassCount {
+    domain: Domain,
+    class: i32,
+    images: usize,
+}
+
+impl DatasetInfo {
+    fn of(path: &std::path::Path, data: &DatasetFile) -> Self {
+        let h = &data.header;
+        let (background, target) = data.counts();
+        let labels = h
+            .labels
             .iter()
-            .map(|((d, v), n)| {
-                let d = match d {
-                    Domain::Background => "bg",
-                    Domain::Target => "t",
-                };
-                format!("{d}:{v}={n}")
+            .enumerate()
+            .map(|(k, spec)| {
+                let mut counts: BTreeMap<(Domain, i32), usize> = BTreeMap::new();
+                for i in 0..h.count {
+                    *counts
+                        .entry((data.domains[i], data.labels_of(i)[k]))
+                        .or_default() += 1;
+                }
+                LabelInfo {
+                    spec: spec.clone(),
+                    description: spec.describe(),
+                    classes: counts
+                        .into_iter()
+                        .map(|((domain, class), images)| ClassCount {
+                            domain,
+                            class,
+                            images,
+                        })
+                        .collect(),
+                }
             })
             .collect();
-        // Bookkeeping labels may have a class per subject or group: a count, not a list.
-        const LISTED: usize = 40;
-        if text.len() > LISTED {
-            let classes: std::collections::BTreeSet<i32> = counts.keys().map(|(_, v)| *v).collect();
-            println!(
-                "label {name} [{}]: {} classes from {} to {}",
-                spec.describe(),
-                classes.len(),
-                classes.first().expect("a label with classes"),
-                classes.last().expect("a label with classes")
-            );
-        } else {
-            println!("label {name} [{}]: {}", spec.describe(), text.join(" "));
+        Self {
+            file: path.display().to_string(),
+            description: h.description.clone(),
+            recipe: h.recipe.clone(),
+            count: h.count,
+            side: h.side,
+            channels: h.channels,
+            background,
+            target,
+            labels,
+            factors: h.factor_names.clone(),
+            masks: h.masks,
+            images_with_lesion: h.masks.then(|| {
+                (0..h.count)
+                    .filter(|&i| data.mask_of(i).is_some_and(|m| m.contains(&1)))
+                    .count()
+            }),
         }
     }
-    if !h.factor_names.is_empty() {
-        println!("factors: {}", h.factor_names.join(", "));
+
+    fn text(&self) -> String {
+        let mut out = format!(
+            "{}: {}\nrecipe {}; {} images of {}x{}x{}\nbackground: {}, target: {}\n",
+            self.file,
+            self.description,
+            self.recipe,
+            self.count,
+            self.channels,
+            self.side,
+            self.side,
+            self.background,
+            self.target
+        );
+        for label in &self.labels {
+            let (name, describe) = (&label.spec.name, &label.description);
+            // Bookkeeping labels may have a class per subject or group: a count, not a list.
+            const LISTED: usize = 40;
+            if label.classes.len() > LISTED {
+                let classes: std::collections::BTreeSet<i32> =
+                    label.classes.iter().map(|c| c.class).collect();
+                out += &format!(
+                    "label {name} [{describe}]: {} classes from {} to {}\n",
+                    classes.len(),
+                    classes.first().expect("a label with classes"),
+                    classes.last().expect("a label with classes")
+                );
+            } else {
+                let text: Vec<String> = label
+                    .classes
+                    .iter()
+                    .map(|c| {
+                        let d = match c.domain {
+                            Domain::Background => "bg",
+                            Domain::Target => "t",
+                        };
+                        format!("{d}:{}={}", c.class, c.images)
+                    })
+                    .collect();
+                out += &format!("label {name} [{describe}]: {}\n", text.join(" "));
+            }
+        }
+        if !self.factors.is_empty() {
+            out += &format!("factors: {}\n", self.factors.join(", "));
+        }
+        if let Some(with_lesion) = self.images_with_lesion {
+            out += &format!("segmentation masks: one per image, {with_lesion} with a lesion\n");
+        }
+        out
     }
-    if h.masks {
-        let with_lesion = (0..h.count)
-            .filter(|&i| data.mask_of(i).is_some_and(|m| m.contains(&1)))
-            .count();
-        println!("segmentation masks: one per image, {with_lesion} with a lesion");
+}
+
+fn info(path: &std::path::Path, json: bool) -> Result<()> {
+    let data = DatasetFile::read(path)?;
+    let info = DatasetInfo::of(path, &data);
+    if json {
+        print_json(&info)
+    } else {
+        print!("{}", info.text());
+        Ok(())
     }
-    Ok(())
 }
 
 /// (channels, side) applies to the built-in data and folders; a dataset file has its own.

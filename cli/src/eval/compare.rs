@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::separation::{Space, Wanted};
 use super::{
     best_average_worst, to_csv, FactorVaeSets, ReferenceOptions, RunAccuracies, SeparationOptions,
+    SeparationSetup,
 };
 use crate::args::{at_least_one, OutputFile};
 use crate::data::Data;
@@ -195,6 +196,86 @@ struct CompareRow {
     desired: Wanted,
 }
 
+/// A separation column of the table: a label read from a space.
+#[derive(Debug, Serialize)]
+struct CompareColumn {
+    space: Space,
+    label: String,
+    desired: Wanted,
+}
+
+/// A model of the table: its runs (seeds), diverged ones included.
+#[derive(Debug, Serialize)]
+struct CompareModel {
+    model: String,
+    method: Method,
+    runs: usize,
+    diverged: usize,
+}
+
+/// `eval compare`: the models, the columns and the rows of the table, with what they were
+/// computed on; the Markdown and `--json` come from it.
+#[derive(Debug, Serialize)]
+struct CompareReport {
+    runs: Vec<String>,
+    #[serde(flatten)]
+    setup: SeparationSetup,
+    /// The grouped set of the FactorVAE column (`--factorvae`).
+    factorvae: Option<String>,
+    columns: Vec<CompareColumn>,
+    models: Vec<CompareModel>,
+    /// One per model and column it has a result for (the rows of the CSV); the FactorVAE
+    /// score's label is "FactorVAE (held-out groups)".
+    rows: Vec<CompareRow>,
+}
+
+impl CompareReport {
+    fn markdown(&self) -> String {
+        let mut markdown = format!(
+            "Separation: best / average / worst accuracy over the runs of each model ({} runs)\n\n| model | runs | diverged |",
+            self.runs.len()
+        );
+        for column in &self.columns {
+            markdown += &format!(
+                " {} from {} {} |",
+                column.label,
+                column.space,
+                column.desired.arrow()
+            );
+        }
+        // (space, label) of each cell, the FactorVAE score last.
+        let mut cells: Vec<(Space, &str)> = self
+            .columns
+            .iter()
+            .map(|c| (c.space, c.label.as_str()))
+            .collect();
+        if self.factorvae.is_some() {
+            markdown += &format!(" {FACTORVAE_LABEL} {} |", Wanted::High.arrow());
+            cells.push((Space::S, FACTORVAE_LABEL));
+        }
+        markdown += "\n|---|---|---|";
+        markdown += &"---|".repeat(cells.len());
+        markdown += "\n";
+        for model in &self.models {
+            markdown += &format!("| {} | {} | {} |", model.model, model.runs, model.diverged);
+            for (space, label) in &cells {
+                match self
+                    .rows
+                    .iter()
+                    .find(|r| r.model == model.model && r.space == *space && r.label == *label)
+                {
+                    Some(r) => {
+                        markdown += &format!(" {:.3} / {:.3} / {:.3} |", r.best, r.average, r.worst)
+                    }
+                    None => markdown += " – |",
+                }
+            }
+            markdown += "\n";
+        }
+        markdown
+    }
+}
+
 pub fn compare_command(args: CompareArgs) -> Result<()> {
     args.options.check()?;
     let factorvae = match &args.factorvae {
@@ -242,40 +323,33 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
         results.finished.push(run.clone());
     }
 
-    let mut markdown = format!(
-        "Separation: best / average / worst accuracy over the runs of each model ({} runs)\n\n| model | runs | diverged |",
-        args.runs.len()
-    );
-    for (space, label) in &order {
-        let wanted = models
-            .values()
-            .find_map(|r| r.accuracies.by_label.get(&(*space, label.clone())))
-            .map(|(w, _)| *w)
-            .expect("an ordered key has results");
-        markdown += &format!(" {label} from {space} {} |", wanted.arrow());
-    }
-    if factorvae.is_some() {
-        markdown += &format!(" {FACTORVAE_LABEL} {} |", Wanted::High.arrow());
-    }
-    markdown += "\n|---|---|---|";
-    markdown += &"---|".repeat(order.len() + usize::from(factorvae.is_some()));
-    markdown += "\n";
     let names = labels(models.keys());
+    let columns: Vec<CompareColumn> = order
+        .iter()
+        .map(|(space, label)| CompareColumn {
+            space: *space,
+            label: label.clone(),
+            desired: models
+                .values()
+                .find_map(|r| r.accuracies.by_label.get(&(*space, label.clone())))
+                .map(|(w, _)| *w)
+                .expect("an ordered key has results"),
+        })
+        .collect();
     let mut rows = Vec::new();
+    let mut summaries = Vec::new();
     for (model, results) in &models {
-        markdown += &format!(
-            "| {} | {} | {} |",
-            names[model],
-            results.finished.len() + results.diverged,
-            results.diverged
-        );
+        summaries.push(CompareModel {
+            model: names[model].clone(),
+            method: model.method,
+            runs: results.finished.len() + results.diverged,
+            diverged: results.diverged,
+        });
         for key in &order {
             let Some((wanted, means)) = results.accuracies.by_label.get(key) else {
-                markdown += " – |";
                 continue;
             };
             let (best, average, worst) = best_average_worst(*wanted, means);
-            markdown += &format!(" {best:.3} / {average:.3} / {worst:.3} |");
             rows.push(CompareRow {
                 model: names[model].clone(),
                 method: model.method,
@@ -289,29 +363,32 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
                 desired: *wanted,
             });
         }
-        if factorvae.is_some() {
-            if results.factorvae.is_empty() {
-                markdown += " – |";
-            } else {
-                let (best, average, worst) = best_average_worst(Wanted::High, &results.factorvae);
-                markdown += &format!(" {best:.3} / {average:.3} / {worst:.3} |");
-                rows.push(CompareRow {
-                    model: names[model].clone(),
-                    method: model.method,
-                    space: Space::S,
-                    label: FACTORVAE_LABEL.into(),
-                    best,
-                    average,
-                    worst,
-                    runs: results.factorvae.len(),
-                    diverged: results.diverged,
-                    desired: Wanted::High,
-                });
-            }
+        if factorvae.is_some() && !results.factorvae.is_empty() {
+            let (best, average, worst) = best_average_worst(Wanted::High, &results.factorvae);
+            rows.push(CompareRow {
+                model: names[model].clone(),
+                method: model.method,
+                space: Space::S,
+                label: FACTORVAE_LABEL.into(),
+                best,
+                average,
+                worst,
+                runs: results.factorvae.len(),
+                diverged: results.diverged,
+                desired: Wanted::High,
+            });
         }
-        markdown += "\n";
     }
-    args.options.report(&markdown, &to_csv(&rows)?)?;
+    let report = CompareReport {
+        runs: args.runs.iter().map(|r| r.display().to_string()).collect(),
+        setup: args.options.setup(),
+        factorvae: args.factorvae.as_ref().map(|p| p.display().to_string()),
+        columns,
+        models: summaries,
+        rows,
+    };
+    args.options
+        .report(&report.markdown(), &to_csv(&report.rows)?, &report)?;
 
     if let Some(path) = &args.sheet {
         let first: Vec<(String, PathBuf)> = models

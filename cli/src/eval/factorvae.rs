@@ -1,16 +1,21 @@
 //! The FactorVAE disentanglement score of the salient space (Kim and Mnih 2018; the paper's
 //! Table 9), on groups of target images that share one fixed factor.
 
+use serde::Serialize;
+
 /// The result of [`factorvae`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FactorVaeScore {
     /// Majority-vote accuracy on the groups the vote table was not built from.
+    #[serde(rename = "held_out_score")]
     pub held_out: f64,
     /// Majority-vote accuracy with the table built from every group (the public code's score).
+    #[serde(rename = "all_groups_score")]
     pub all: f64,
     /// votes[d][k]: groups whose fixed factor k gave salient dimension d the least variance.
     pub votes: Vec<Vec<usize>>,
     /// Salient dimensions left out because they do not vary on the reference set.
+    #[serde(rename = "collapsed_dimensions")]
     pub collapsed: Vec<usize>,
 }
 

@@ -329,6 +329,40 @@ pub fn score(
         .collect()
 }
 
+/// One reference's line of the table: the mean scores of its images.
+#[derive(Debug, Clone, Serialize)]
+pub struct LesionSummary {
+    pub reference: Reference,
+    /// What the reference is, as the table says it.
+    pub description: &'static str,
+    pub images: usize,
+    /// Over the images whose AUC is defined (a lesion and brain outside it).
+    pub auc_mean: f64,
+    pub auc_std: f64,
+    pub dice_mean: f64,
+    pub dice_std: f64,
+    /// The threshold of the Dice, in units of [-1, 1] images.
+    pub threshold: f32,
+}
+
+impl LesionSummary {
+    pub fn of(reference: Reference, scored: &[LesionRow], threshold: f32) -> Self {
+        let aucs: Vec<f64> = scored.iter().filter_map(|r| r.auc).collect();
+        let dices: Vec<f64> = scored.iter().map(|r| r.dice).collect();
+        let ((auc_mean, auc_std), (dice_mean, dice_std)) = (mean_std(&aucs), mean_std(&dices));
+        Self {
+            reference,
+            description: reference.describe(),
+            images: scored.len(),
+            auc_mean,
+            auc_std,
+            dice_mean,
+            dice_std,
+            threshold,
+        }
+    }
+}
+
 /// Mean and (population) standard deviation.
 pub fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len().max(1) as f64;

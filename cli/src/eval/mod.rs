@@ -23,7 +23,7 @@ use crate::data::DataSpec;
 
 use crate::args::{at_least_one, OutputFile};
 use crate::data::file::DatasetFile;
-use crate::io::write_atomic;
+use crate::io::{print_json, write_atomic};
 use crate::run::RunDir;
 use crate::tools::{load_model, ModelArgs};
 use separation::{EncoderMode, SeparationRow, Space, Wanted};
@@ -90,6 +90,24 @@ pub struct SeparationOptions {
     /// Write the table to PREFIX.csv and PREFIX.md.
     #[arg(long)]
     pub out: Option<OutputFile>,
+    /// Print the table and what it was computed on as one JSON document on stdout instead of
+    /// Markdown (the files under --out are the same).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a separation table was computed on, as `--json` reports it beside the rows.
+#[derive(Debug, Serialize)]
+pub struct SeparationSetup {
+    /// `builtin`, a dataset file or a folder.
+    pub data: String,
+    /// Built-in data: images per domain.
+    pub builtin_count: Option<usize>,
+    /// The label names asked for (empty: all).
+    pub labels: Vec<String>,
+    pub encoder: EncoderMode,
+    pub folds: usize,
+    pub fold_seed: u64,
 }
 
 impl SeparationOptions {
@@ -115,9 +133,25 @@ impl SeparationOptions {
         )
     }
 
-    /// Prints the Markdown table and writes both forms under `--out`.
-    fn report(&self, markdown: &str, csv: &[u8]) -> Result<()> {
-        print!("{markdown}");
+    pub fn setup(&self) -> SeparationSetup {
+        SeparationSetup {
+            data: self.data.to_string(),
+            builtin_count: matches!(self.data, DataSpec::Builtin).then_some(self.count),
+            labels: self.labels.clone(),
+            encoder: self.encoder,
+            folds: self.folds,
+            fold_seed: self.fold_seed,
+        }
+    }
+
+    /// Prints the Markdown table (or, with `--json`, `json`) and writes the Markdown and the CSV
+    /// under `--out`.
+    fn report<T: Serialize>(&self, markdown: &str, csv: &[u8], json: &T) -> Result<()> {
+        if self.json {
+            print_json(json)?;
+        } else {
+            print!("{markdown}");
+        }
         if let Some(prefix) = &self.out {
             write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
             write_atomic(&prefix.with_extension("csv"), csv)?;
@@ -149,35 +183,13 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
     args.options.check()?;
     let model = args.model.load()?;
     let rows = args.options.table(&model)?;
-    let mut markdown = format!(
-        "Encoder in {} mode; {}-fold stratified cross-validation of the rows in a random order \
-         (seed {}).\n\n| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
-        match args.options.encoder {
-            EncoderMode::Inference => "inference",
-            EncoderMode::Train => "training",
-        },
-        args.options.folds,
-        args.options.fold_seed
-    );
-    for r in &rows {
-        markdown += &format!(
-            "| {} | {} | {} | {} | {:.3} ± {:.3} | {:.3} | {} |\n",
-            r.space,
-            r.label,
-            r.classes,
-            r.images,
-            r.mean,
-            r.std,
-            r.chance,
-            r.wanted.arrow()
-        );
-    }
     let csv = to_csv(&rows)?;
     // A run folder keeps every evaluation of its checkpoints: `dinfogan plot` draws them over
     // training.
     let path = &args.model.checkpoint;
+    let (mut step, mut recorded) = (None, None);
     if path.is_dir() {
-        let step = RunDir::open(path)?.load_meta()?.step;
+        let at = RunDir::open(path)?.load_meta()?.step;
         let dir = path.join("eval");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
@@ -186,11 +198,61 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
             EncoderMode::Inference => "",
             EncoderMode::Train => "-train",
         };
-        let file = dir.join(format!("separation-step-{step:06}{suffix}.csv"));
+        let file = dir.join(format!("separation-step-{at:06}{suffix}.csv"));
         write_atomic(&file, &csv)?;
         eprintln!("recorded {}", file.display());
+        (step, recorded) = (Some(at), Some(file.display().to_string()));
     }
-    args.options.report(&markdown, &csv)
+    let report = SeparationReport {
+        checkpoint: path.display().to_string(),
+        step,
+        recorded,
+        setup: args.options.setup(),
+        rows,
+    };
+    args.options.report(&report.markdown(), &csv, &report)
+}
+
+/// `eval separation`: the table and what it was computed on (`--json` prints it as it is).
+#[derive(Debug, Serialize)]
+struct SeparationReport {
+    checkpoint: String,
+    /// The checkpoint's step, for a run folder.
+    step: Option<u64>,
+    /// The copy of the CSV kept in a run folder's eval/.
+    recorded: Option<String>,
+    #[serde(flatten)]
+    setup: SeparationSetup,
+    rows: Vec<SeparationRow>,
+}
+
+impl SeparationReport {
+    fn markdown(&self) -> String {
+        let mut markdown = format!(
+            "Encoder in {} mode; {}-fold stratified cross-validation of the rows in a random order \
+             (seed {}).\n\n| space | label | classes | images | accuracy | majority class | desired |\n|---|---|---|---|---|---|---|\n",
+            match self.setup.encoder {
+                EncoderMode::Inference => "inference",
+                EncoderMode::Train => "training",
+            },
+            self.setup.folds,
+            self.setup.fold_seed
+        );
+        for r in &self.rows {
+            markdown += &format!(
+                "| {} | {} | {} | {} | {:.3} ± {:.3} | {:.3} | {} |\n",
+                r.space,
+                r.label,
+                r.classes,
+                r.images,
+                r.mean,
+                r.std,
+                r.chance,
+                r.wanted.arrow()
+            );
+        }
+        markdown
+    }
 }
 
 #[derive(Debug, Args)]
@@ -248,20 +310,10 @@ fn table_command(args: TableArgs) -> Result<()> {
         eprintln!("evaluating {}", run.display());
         results.add(args.options.table(&model)?);
     }
-    let mut markdown = format!(
-        "Separation over {} runs\n\n| space | label | best | average | worst | desired |\n|---|---|---|---|---|---|\n",
-        args.runs.len()
-    );
     let mut rows = Vec::new();
     for key in results.order {
         let (wanted, means) = &results.by_label[&key];
         let (best, average, worst) = best_average_worst(*wanted, means);
-        markdown += &format!(
-            "| {} | {} | {best:.3} | {average:.3} | {worst:.3} | {} |\n",
-            key.0,
-            key.1,
-            wanted.arrow()
-        );
         rows.push(TableRow {
             space: key.0,
             label: key.1,
@@ -272,7 +324,43 @@ fn table_command(args: TableArgs) -> Result<()> {
             desired: *wanted,
         });
     }
-    args.options.report(&markdown, &to_csv(&rows)?)
+    let report = TableReport {
+        runs: args.runs.iter().map(|r| r.display().to_string()).collect(),
+        setup: args.options.setup(),
+        rows,
+    };
+    args.options
+        .report(&report.markdown(), &to_csv(&report.rows)?, &report)
+}
+
+/// `eval table`: the rows and what they were computed on (`--json` prints it as it is).
+#[derive(Debug, Serialize)]
+struct TableReport {
+    runs: Vec<String>,
+    #[serde(flatten)]
+    setup: SeparationSetup,
+    rows: Vec<TableRow>,
+}
+
+impl TableReport {
+    fn markdown(&self) -> String {
+        let mut markdown = format!(
+            "Separation over {} runs\n\n| space | label | best | average | worst | desired |\n|---|---|---|---|---|---|\n",
+            self.runs.len()
+        );
+        for r in &self.rows {
+            markdown += &format!(
+                "| {} | {} | {:.3} | {:.3} | {:.3} | {} |\n",
+                r.space,
+                r.label,
+                r.best,
+                r.average,
+                r.worst,
+                r.desired.arrow()
+            );
+        }
+        markdown
+    }
 }
 
 /// Best, average and worst of the runs' accuracies, "best" for the desired direction: highest
@@ -300,6 +388,9 @@ pub struct FactorVaeArgs {
     /// Also write the result as Markdown.
     #[arg(long)]
     pub out: Option<OutputFile>,
+    /// Print the score and the vote table as one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the FactorVAE score takes each salient dimension's scale from.
@@ -429,39 +520,76 @@ impl FactorVaeSets {
 fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
     let sets = FactorVaeSets::open(&args.data, &args.reference)?;
     let model = args.model.load()?;
-    let score = sets.score(&model)?;
-    let h = &sets.groups_file.header;
-    let mut text = format!(
-        "FactorVAE score of the salient space ({} groups; scales from {} random target images of {}; M = {})\n\n\
-         | score | value |\n|---|---|\n| held-out groups | {:.4} |\n| all groups (public code) | {:.4} |\n",
-        sets.groups.len(),
-        sets.reference_indices.len(),
-        args.reference
+    let report = FactorVaeReport {
+        checkpoint: args.model.checkpoint.display().to_string(),
+        data: args.data.display().to_string(),
+        groups: sets.groups.len(),
+        reference: args
+            .reference
             .reference
             .as_ref()
             .unwrap_or(&args.data)
-            .display(),
-        model.config().salient_dim,
-        score.held_out,
-        score.all
-    );
-    text += &format!(
-        "\nVotes (rows: salient dimension; columns: {}):\n\n",
-        h.factor_names.join(", ")
-    );
-    for (d, row) in score.votes.iter().enumerate() {
-        let mark = if score.collapsed.contains(&d) {
-            " (collapsed)"
-        } else {
-            ""
-        };
-        text += &format!("s_{d}{mark}: {row:?}\n");
+            .display()
+            .to_string(),
+        reference_images: sets.reference_indices.len(),
+        reference_seed: args.reference.reference_seed,
+        salient_dim: model.config().salient_dim,
+        factors: sets.groups_file.header.factor_names.clone(),
+        score: sets.score(&model)?,
+    };
+    let text = report.text();
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{text}");
     }
-    print!("{text}");
     if let Some(out) = &args.out {
         write_atomic(out, text.as_bytes())?;
     }
     Ok(())
+}
+
+/// `eval factorvae`: the score and what it was computed on; the text and `--json` come from it.
+#[derive(Debug, Serialize)]
+struct FactorVaeReport {
+    checkpoint: String,
+    /// The grouped set.
+    data: String,
+    groups: usize,
+    /// The set whose random target images give each salient dimension its scale.
+    reference: String,
+    reference_images: usize,
+    reference_seed: u64,
+    /// M, the salient dimensions (the rows of `votes`).
+    salient_dim: usize,
+    /// The fixed factors (the columns of `votes`).
+    factors: Vec<String>,
+    #[serde(flatten)]
+    score: factorvae::FactorVaeScore,
+}
+
+impl FactorVaeReport {
+    fn text(&self) -> String {
+        let score = &self.score;
+        let mut text = format!(
+            "FactorVAE score of the salient space ({} groups; scales from {} random target images of {}; M = {})\n\n\
+             | score | value |\n|---|---|\n| held-out groups | {:.4} |\n| all groups (public code) | {:.4} |\n",
+            self.groups, self.reference_images, self.reference, self.salient_dim, score.held_out, score.all
+        );
+        text += &format!(
+            "\nVotes (rows: salient dimension; columns: {}):\n\n",
+            self.factors.join(", ")
+        );
+        for (d, row) in score.votes.iter().enumerate() {
+            let mark = if score.collapsed.contains(&d) {
+                " (collapsed)"
+            } else {
+                ""
+            };
+            text += &format!("s_{d}{mark}: {row:?}\n");
+        }
+        text
+    }
 }
 
 #[derive(Debug, Args)]
@@ -477,22 +605,77 @@ pub struct LeakArgs {
     /// Also write the result as Markdown.
     #[arg(long)]
     pub out: Option<OutputFile>,
+    /// Print the shares as one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn leak_command(args: LeakArgs) -> Result<()> {
     let model = args.model.load()?;
     let (z, s) = leak::leak(&model, args.rows, args.cols, args.model.seed)?;
-    let text = format!(
-        "Codes of generated targets G(z_r, s_c), {} z x {} s (seed {}): share of their variance \
-         explained by z and by s. A separating model has z-codes explained by z, s-codes by s.\n\n\
-         | codes | by z | by s |\n|---|---|---|\n| ẑ = Qz(G(z, s)) | {:.2} | {:.2} |\n| ŝ = Qs(G(z, s)) | {:.2} | {:.2} |\n",
-        args.rows, args.cols, args.model.seed, z.rows, z.columns, s.rows, s.columns
-    );
-    print!("{text}");
+    let report = LeakReport {
+        checkpoint: args.model.checkpoint.display().to_string(),
+        z_codes: args.rows,
+        s_codes: args.cols,
+        seed: args.model.seed,
+        common_codes: z.into(),
+        salient_codes: s.into(),
+    };
+    let text = report.text();
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{text}");
+    }
     if let Some(out) = &args.out {
         write_atomic(out, text.as_bytes())?;
     }
     Ok(())
+}
+
+/// `eval leak`: the shares of variance and the grid they come from; the text and `--json`
+/// come from it.
+#[derive(Debug, Serialize)]
+struct LeakReport {
+    checkpoint: String,
+    /// Common codes z (rows of the grid).
+    z_codes: usize,
+    /// Salient codes s (columns of the grid).
+    s_codes: usize,
+    seed: u64,
+    /// ẑ = Qz(G(z, s)).
+    common_codes: ExplainedBy,
+    /// ŝ = Qs(G(z, s)).
+    salient_codes: ExplainedBy,
+}
+
+/// Shares of the variance of some codes of G(z, s) explained by z and by s.
+#[derive(Debug, Serialize)]
+struct ExplainedBy {
+    by_z: f64,
+    by_s: f64,
+}
+
+impl From<leak::Shares> for ExplainedBy {
+    /// The grid's rows are the z, its columns the s.
+    fn from(shares: leak::Shares) -> Self {
+        Self {
+            by_z: shares.rows,
+            by_s: shares.columns,
+        }
+    }
+}
+
+impl LeakReport {
+    fn text(&self) -> String {
+        let (z, s) = (&self.common_codes, &self.salient_codes);
+        format!(
+            "Codes of generated targets G(z_r, s_c), {} z x {} s (seed {}): share of their variance \
+             explained by z and by s. A separating model has z-codes explained by z, s-codes by s.\n\n\
+             | codes | by z | by s |\n|---|---|---|\n| ẑ = Qz(G(z, s)) | {:.2} | {:.2} |\n| ŝ = Qs(G(z, s)) | {:.2} | {:.2} |\n",
+            self.z_codes, self.s_codes, self.seed, z.by_z, z.by_s, s.by_z, s.by_s
+        )
+    }
 }
 
 #[derive(Debug, Args)]
@@ -518,6 +701,10 @@ pub struct LesionArgs {
     /// How many overlays to write under --out.
     #[arg(long, default_value_t = 16)]
     pub overlays: usize,
+    /// Print the scores (per reference and per image) as one JSON document on stdout instead
+    /// of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Most calibration images used, evenly spaced through the file (their maps cost one encoding
@@ -574,19 +761,18 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
     };
     let images = read(&args.data)?;
     eprintln!("scoring {} target images with a lesion", images.len());
-    let mut text = format!(
-        "Lesion localisation: the anomaly map |y - reference|, smoothed (sigma {} px), on {} \
-         target images of {} with a lesion; thresholds {}.\n\n\
-         | reference | images | ROC AUC (lesion vs brain) | Dice | threshold |\n|---|---|---|---|---|\n",
-        args.sigma,
-        images.len(),
-        args.data.display(),
-        match &calibration {
-            Ok((path, set)) => format!("of the best Dice on {} images of {}", set.len(), path.display()),
-            Err(_) => "given".into(),
-        }
-    );
-    let mut rows = Vec::new();
+    let mut report = LesionReport {
+        checkpoint: args.model.checkpoint.display().to_string(),
+        data: args.data.display().to_string(),
+        sigma_pixels: args.sigma,
+        target_images: images.len(),
+        calibration: calibration.as_ref().ok().map(|(path, set)| Calibration {
+            data: path.display().to_string(),
+            images: set.len(),
+        }),
+        references: Vec::new(),
+        per_image: Vec::new(),
+    };
     let mut shown = None;
     for reference in lesion::Reference::ALL {
         let threshold = match &calibration {
@@ -597,26 +783,25 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
         };
         let found = lesion::maps(&model, &images, args.sigma, reference)?;
         let scored = lesion::score(&images, &found.maps, threshold, reference);
-        let aucs: Vec<f64> = scored.iter().filter_map(|r| r.auc).collect();
-        let dices: Vec<f64> = scored.iter().map(|r| r.dice).collect();
-        let ((auc, auc_std), (dice, dice_std)) =
-            (lesion::mean_std(&aucs), lesion::mean_std(&dices));
-        text += &format!(
-            "| {} | {} | {auc:.3} ± {auc_std:.3} | {dice:.3} ± {dice_std:.3} | {threshold:.4} |\n",
-            reference.describe(),
-            scored.len()
-        );
-        rows.extend(scored);
+        report
+            .references
+            .push(lesion::LesionSummary::of(reference, &scored, threshold));
+        report.per_image.extend(scored);
         if reference == lesion::Reference::Counterpart {
             shown = Some((found, threshold));
         }
     }
-    print!("{text}");
+    let text = report.text();
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{text}");
+    }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
         write_atomic(&dir.join("lesion.md"), text.as_bytes())?;
-        write_atomic(&dir.join("lesion.csv"), &to_csv(&rows)?)?;
+        write_atomic(&dir.join("lesion.csv"), &to_csv(&report.per_image)?)?;
         let (found, threshold) = shown.expect("the counterpart is scored");
         for ((image, counterpart), map) in images
             .iter()
@@ -636,6 +821,61 @@ fn lesion_command(args: LesionArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `eval lesion`: the scores of each reference, and of each image, with what they were computed
+/// on; the text and `--json` come from it.
+#[derive(Debug, Serialize)]
+struct LesionReport {
+    checkpoint: String,
+    /// The scored dataset file.
+    data: String,
+    /// Standard deviation of the Gaussian that smooths the anomaly maps.
+    sigma_pixels: f32,
+    /// Target images with a lesion, scored.
+    target_images: usize,
+    /// Where the thresholds were chosen (the best Dice); absent when `--threshold` gave one.
+    calibration: Option<Calibration>,
+    /// One summary per reference: the healthy counterpart, then the median baseline.
+    references: Vec<lesion::LesionSummary>,
+    /// Each image's scores, per reference (the rows of lesion.csv).
+    per_image: Vec<lesion::LesionRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct Calibration {
+    data: String,
+    images: usize,
+}
+
+impl LesionReport {
+    fn text(&self) -> String {
+        let mut text = format!(
+            "Lesion localisation: the anomaly map |y - reference|, smoothed (sigma {} px), on {} \
+             target images of {} with a lesion; thresholds {}.\n\n\
+             | reference | images | ROC AUC (lesion vs brain) | Dice | threshold |\n|---|---|---|---|---|\n",
+            self.sigma_pixels,
+            self.target_images,
+            self.data,
+            match &self.calibration {
+                Some(c) => format!("of the best Dice on {} images of {}", c.images, c.data),
+                None => "given".into(),
+            }
+        );
+        for r in &self.references {
+            text += &format!(
+                "| {} | {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.4} |\n",
+                r.reference.describe(),
+                r.images,
+                r.auc_mean,
+                r.auc_std,
+                r.dice_mean,
+                r.dice_std,
+                r.threshold
+            );
+        }
+        text
+    }
 }
 
 /// The training data of the run at `checkpoint`, when it is a dataset file (with masks or
@@ -677,6 +917,9 @@ pub struct SwapArgs {
     /// Write the table to PREFIX.csv and PREFIX.md.
     #[arg(long)]
     pub out: Option<OutputFile>,
+    /// Print the table as one JSON document on stdout instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn swap_command(args: SwapArgs) -> Result<()> {
@@ -703,25 +946,54 @@ fn swap_command(args: SwapArgs) -> Result<()> {
         args.sample_seed.wrapping_add(1),
     );
     backgrounds.shuffle(&mut StdRng::seed_from_u64(args.sample_seed));
-    let rows = swap::swap_table(&model, &data, &targets, &backgrounds, args.threshold)?;
-    let mut markdown = format!(
-        "The object s_y draws, G(z, s_y) - G(z, 0) above {}, against the true sprite ({} targets, \
-         seed {}); `self`: on the target's own z, `swap`: on a background's z.\n\n\
-         | on | targets | drawn | IoU | area ratio (median) | centre error (px) |\n|---|---|---|---|---|---|\n",
-        args.threshold,
-        rows[0].targets,
-        args.sample_seed
-    );
-    for r in &rows {
-        markdown += &format!(
-            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
-            r.on, r.targets, r.drawn, r.iou, r.area_ratio, r.centre_error
-        );
+    let report = SwapReport {
+        checkpoint: args.model.checkpoint.display().to_string(),
+        data: args.data.to_string(),
+        sample_seed: args.sample_seed,
+        threshold: args.threshold,
+        rows: swap::swap_table(&model, &data, &targets, &backgrounds, args.threshold)?,
+    };
+    let markdown = report.markdown();
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{markdown}");
     }
-    print!("{markdown}");
     if let Some(prefix) = &args.out {
         write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
-        write_atomic(&prefix.with_extension("csv"), &to_csv(&rows)?)?;
+        write_atomic(&prefix.with_extension("csv"), &to_csv(&report.rows)?)?;
     }
     Ok(())
+}
+
+/// `eval swap`: the table and what it was computed on; the Markdown and `--json` come from it.
+#[derive(Debug, Serialize)]
+struct SwapReport {
+    checkpoint: String,
+    data: String,
+    /// Seed of the random sample of targets (and of the backgrounds they are paired with).
+    sample_seed: u64,
+    /// The difference above which a pixel belongs to the drawn object.
+    threshold: f32,
+    /// `self` (the target's own z), then `swap` (a background's z); each says how many
+    /// targets (those with a known object) it scored.
+    rows: Vec<swap::SwapRow>,
+}
+
+impl SwapReport {
+    fn markdown(&self) -> String {
+        let mut markdown = format!(
+            "The object s_y draws, G(z, s_y) - G(z, 0) above {}, against the true sprite ({} targets, \
+             seed {}); `self`: on the target's own z, `swap`: on a background's z.\n\n\
+             | on | targets | drawn | IoU | area ratio (median) | centre error (px) |\n|---|---|---|---|---|---|\n",
+            self.threshold, self.rows[0].targets, self.sample_seed
+        );
+        for r in &self.rows {
+            markdown += &format!(
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                r.on, r.targets, r.drawn, r.iou, r.area_ratio, r.centre_error
+            );
+        }
+        markdown
+    }
 }
