@@ -3,6 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// The end of the sentence for an `OutputFile` whose folder is missing (the documented
+/// commands' test accepts it: their folders are made by the commands before them).
+pub const MISSING_FOLDER: &str = "does not exist: create it first, or write elsewhere";
+
 /// A file a command will write. Its folder must exist: checked when the command line is read,
 /// so a mistyped `--out` ends before any work starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +24,9 @@ impl std::str::FromStr for OutputFile {
             return Err(format!("{text} is a folder: name a file in it"));
         }
         match path.parent() {
-            Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => Err(format!(
-                "the folder {} does not exist: create it first, or write elsewhere",
-                folder.display()
-            )),
+            Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => {
+                Err(format!("the folder {} {MISSING_FOLDER}", folder.display()))
+            }
             _ => Ok(Self(path)),
         }
     }

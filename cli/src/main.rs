@@ -4,6 +4,8 @@ mod args;
 mod backend;
 mod bench;
 mod data;
+#[cfg(test)]
+mod doc_commands;
 mod eval;
 #[cfg(test)]
 mod fuzz;
