@@ -18,7 +18,17 @@ As a command, for the test that checks the export against the CLI (cli/tests/tor
 
 draws G(z, s) for the z_* and s_* columns of a codes CSV (as `dinfogan encode` writes it) into a
 .npy array of bytes (the CLI's pixel conversion), and encodes the CSV's `image` files (PNG) with
-D into a CSV of z_* and s_* in the same row order.
+D into a CSV of z_* and s_* in the same row order. `--lightning-out FILE.ckpt` and
+`--state-dict-out FILE.pt` also save the loaded networks as the paper's code would have them
+(the Lightning module's state dict in a checkpoint laid out as Lightning's `save_checkpoint`
+writes it, and as a plain state dict in PyTorch's legacy pickle format), for `dinfogan import`.
+
+    python3 bench/paper_layout.py --fixture cli/tests/fixtures
+
+writes the files `dinfogan import`'s test reads without torch: networks initialised by PyTorch
+with a fixed seed (32x32, grey, width 4, L = 2, M = 3; batch-norm weights and statistics drawn
+too, so that a misplaced tensor shows), saved both ways, and what PyTorch computes with them
+(`paper-32-expected.safetensors`: codes, G's images of them, D's codes of those images).
 """
 
 import argparse
@@ -99,6 +109,65 @@ def load(path):
     return generator, discriminator, config
 
 
+def state_dict(generator, discriminator):
+    """The Lightning module's state dict: G's and D's under their attribute names."""
+    out = {}
+    for prefix, module in (("generator.", generator), ("discriminator.", discriminator)):
+        out.update({prefix + k: v for k, v in module.state_dict().items()})
+    return out
+
+
+def save_lightning(generator, discriminator, path):
+    """A checkpoint laid out as Lightning's `Trainer.save_checkpoint` writes one: the state dict
+    beside the counters, the optimisers' states (Adam after one step, as the public code's
+    three optimisers hold them) and the hyper-parameters."""
+    optimiser = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    for p in generator.parameters():
+        p.grad = torch.zeros_like(p)
+    optimiser.step()
+    optimiser.zero_grad()
+    torch.save({
+        "epoch": 1,
+        "global_step": 1,
+        "pytorch-lightning_version": "2.1.0",
+        "state_dict": state_dict(generator, discriminator),
+        "loops": {},
+        "callbacks": {},
+        "optimizer_states": [optimiser.state_dict()],
+        "lr_schedulers": [],
+        "hyper_parameters": {"latent_dim_z": 2, "lr": 2e-4},
+    }, path)
+
+
+def save_state_dict(generator, discriminator, path):
+    """The plain state dict, in the pickle format PyTorch wrote before 1.6 (no zip)."""
+    torch.save(state_dict(generator, discriminator), path, _use_new_zipfile_serialization=False)
+
+
+def write_fixture(folder):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    shape = (32, 4, 1, 2, 3)
+    generator, discriminator = Generator(*shape), Discriminator(*shape)
+    for module in (generator, discriminator):
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                nn.init.uniform_(m.weight, 0.5, 1.5)
+                nn.init.normal_(m.bias, 0.0, 0.2)
+                m.running_mean.normal_(0.0, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+        module.eval()
+    save_lightning(generator, discriminator, f"{folder}/paper-32.ckpt")
+    save_state_dict(generator, discriminator, f"{folder}/paper-32-state-dict.pt")
+    codes = torch.randn(6, 5)
+    with torch.no_grad():
+        images = generator(codes)
+        _, _, z, s = discriminator(images)
+    save_file({"codes": codes, "images": images.contiguous(), "encoded": torch.cat([z, s], 1).contiguous()},
+              f"{folder}/paper-32-expected.safetensors")
+
+
 def to_bytes(images):
     """The CLI's pixel conversion (src/pixels.rs `byte`): round((clamp(v, -1, 1) + 1) * 127.5), halves up."""
     return np.floor((images.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).numpy()
@@ -106,12 +175,24 @@ def to_bytes(images):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("model")
-    ap.add_argument("--codes", required=True, help="a CSV with z_* and s_* columns (and image, for --encode-out)")
-    ap.add_argument("--images-out", required=True, help=".npy of G(z, s) as bytes, [n, channels, side, side]")
+    ap.add_argument("model", nargs="?")
+    ap.add_argument("--codes", help="a CSV with z_* and s_* columns (and image, for --encode-out)")
+    ap.add_argument("--images-out", help=".npy of G(z, s) as bytes, [n, channels, side, side]")
     ap.add_argument("--encode-out", help="CSV of D's z_* and s_* for the PNG files of the codes' image column")
+    ap.add_argument("--lightning-out", help="also save the networks as a Lightning checkpoint (.ckpt)")
+    ap.add_argument("--state-dict-out", help="also save them as a plain state dict (.pt, legacy pickle)")
+    ap.add_argument("--fixture", help="write the import test's fixture files into this folder, and nothing else")
     args = ap.parse_args(argv)
+    if args.fixture:
+        write_fixture(args.fixture)
+        return 0
+    if not (args.model and args.codes and args.images_out):
+        ap.error("a model, --codes and --images-out are needed (or --fixture)")
     generator, discriminator, config = load(args.model)
+    if args.lightning_out:
+        save_lightning(generator, discriminator, args.lightning_out)
+    if args.state_dict_out:
+        save_state_dict(generator, discriminator, args.state_dict_out)
     L, M = config["common_dim"], config["salient_dim"]
     with open(args.codes, newline="") as f:
         rows = list(csv.DictReader(f))

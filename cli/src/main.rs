@@ -50,6 +50,9 @@ enum Command {
     Encode(tools::EncodeArgs),
     /// Write the model file that inference needs (G and the encoder) for the browser or the tools.
     Export(tools::ExportArgs),
+    /// A model of the paper's public PyTorch code (a Lightning checkpoint, a state dict or a
+    /// safetensors file) as a model file the tools, the page and the widget open.
+    Import(torch::ImportArgs),
     /// Time one training iteration of the paper's model on this machine.
     Bench(bench::BenchArgs),
     /// The compute devices this build can use: wgpu adapters and the CPU.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Traverse(args) => tools::traverse(args),
         Command::Encode(args) => tools::encode(args),
         Command::Export(args) => tools::export(args),
+        Command::Import(args) => torch::import(args),
         Command::Bench(args) => bench::run(args),
         Command::Devices(args) => backend::list_devices(args),
         Command::Data { command } => data::commands::run(command),

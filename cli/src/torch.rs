@@ -190,6 +190,432 @@ pub fn export_safetensors(
     Ok(bytes.len())
 }
 
+/// `dinfogan import`: a model trained with the paper's public PyTorch code (or exported by
+/// `export --format safetensors`) as a model file the CLI, the page and the widget open.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// A PyTorch Lightning checkpoint (.ckpt: its `state_dict`), a plain state dict saved with
+    /// `torch.save(module.state_dict(), ...)` (.pt, .pth), or a safetensors file, with the
+    /// parameter names of the public code's Lightning module (`generator.main.0.weight`,
+    /// `discriminator.conv1.weight`, ...).
+    pub file: std::path::PathBuf,
+    /// The model file to write (e.g. model.bpk).
+    #[arg(long)]
+    pub out: crate::args::OutputFile,
+}
+
+/// The container a file to import turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    /// A PyTorch Lightning checkpoint: the state dict under `state_dict`, beside the optimiser
+    /// states and the trainer's counters.
+    Lightning,
+    /// A state dict saved by `torch.save`.
+    StateDict,
+    /// A safetensors file.
+    Safetensors,
+}
+
+impl Container {
+    fn describe(self) -> &'static str {
+        match self {
+            Container::Lightning => "a PyTorch Lightning checkpoint",
+            Container::StateDict => "a PyTorch state dict",
+            Container::Safetensors => "a safetensors file",
+        }
+    }
+}
+
+/// One tensor of a file to import, read only once its shape is known to fit.
+struct Found {
+    dtype: String,
+    shape: Vec<usize>,
+    read: Box<dyn FnOnce() -> Result<Vec<f32>>>,
+}
+
+/// G's and D's tensors of a file, by the paper's names, and what else it held.
+struct PaperFile {
+    container: Container,
+    tensors: HashMap<String, Found>,
+    /// The model configuration `export --format safetensors` writes in its metadata.
+    model: Option<dinfogan::ModelConfig>,
+    /// Tensors of other modules (a regulariser, optimiser states), not imported.
+    ignored: usize,
+}
+
+/// f32s from little- or native-endian bytes of 32- or 64-bit floats.
+fn floats(bytes: &[u8], wide: bool, little: bool) -> Vec<f32> {
+    if wide {
+        bytes
+            .chunks_exact(8)
+            .map(|b| {
+                let b: [u8; 8] = b.try_into().unwrap();
+                (if little {
+                    f64::from_le_bytes(b)
+                } else {
+                    f64::from_ne_bytes(b)
+                }) as f32
+            })
+            .collect()
+    } else {
+        bytes
+            .chunks_exact(4)
+            .map(|b| {
+                let b: [u8; 4] = b.try_into().unwrap();
+                if little {
+                    f32::from_le_bytes(b)
+                } else {
+                    f32::from_ne_bytes(b)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Keeps the tensors of G and D (the Lightning module's `generator.` and `discriminator.`),
+/// counting the others; `num_batches_tracked` is PyTorch's own counter, not a weight.
+fn keep(name: &str) -> bool {
+    (name.starts_with("generator.") || name.starts_with("discriminator."))
+        && !name.ends_with(".num_batches_tracked")
+}
+
+fn read_paper_file(path: &Path) -> Result<PaperFile> {
+    let mut head = [0u8; 4];
+    {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)
+            .with_context(|| format!("could not open {}", path.display()))?;
+        let n = file.read(&mut head)?;
+        if n < 4 {
+            bail!("{} is too short to be a model", path.display());
+        }
+    }
+    // torch.save writes a zip archive (PK..) since PyTorch 1.6, a pickle (0x80) before.
+    if head.starts_with(b"PK") || head[0] == 0x80 {
+        let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| {
+            anyhow::anyhow!("could not read {} as a PyTorch file: {e}", path.display())
+        })?;
+        let all = reader.into_tensors();
+        let lightning = all.keys().any(|k| k.starts_with("state_dict."));
+        let (mut tensors, mut ignored) = (HashMap::new(), 0);
+        for (name, tensor) in all {
+            let name = match (lightning, name.strip_prefix("state_dict.")) {
+                (true, Some(rest)) => rest.to_string(),
+                (true, None) => {
+                    ignored += 1;
+                    continue;
+                }
+                (false, _) => name,
+            };
+            if !keep(&name) {
+                ignored += usize::from(!name.ends_with(".num_batches_tracked"));
+                continue;
+            }
+            let dtype = tensor.dtype();
+            let wide = match dtype {
+                pytorch_reader::DType::F32 => false,
+                pytorch_reader::DType::F64 => true,
+                other => bail!(
+                    "{} holds `{name}` as {other:?}: import reads 32- and 64-bit floats (convert \
+                     with `.float()` before saving)",
+                    path.display()
+                ),
+            };
+            let shape = tensor.shape().to_vec();
+            let label = name.clone();
+            tensors.insert(
+                name,
+                Found {
+                    dtype: format!("{dtype:?}"),
+                    shape,
+                    read: Box::new(move || {
+                        let bytes = tensor
+                            .read()
+                            .with_context(|| format!("could not read `{label}`"))?;
+                        Ok(floats(&bytes, wide, false))
+                    }),
+                },
+            );
+        }
+        let container = if lightning {
+            Container::Lightning
+        } else {
+            Container::StateDict
+        };
+        return Ok(PaperFile {
+            container,
+            tensors,
+            model: None,
+            ignored,
+        });
+    }
+    let bytes = std::sync::Arc::new(
+        std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?,
+    );
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is neither a PyTorch file (torch.save) nor a safetensors file ({e})",
+            path.display()
+        )
+    })?;
+    let model = match metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("dinfogan_model"))
+    {
+        Some(text) => Some(serde_json::from_str(text).with_context(|| {
+            format!(
+                "{} names a model configuration this version cannot read",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
+    let names: Vec<String> = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?
+        .names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let (mut tensors, mut ignored) = (HashMap::new(), 0);
+    for name in names {
+        if !keep(&name) {
+            ignored += usize::from(!name.ends_with(".num_batches_tracked"));
+            continue;
+        }
+        let view = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?
+            .tensor(&name)
+            .map_err(|e| anyhow::anyhow!("could not read `{name}`: {e}"))?;
+        let wide = match view.dtype() {
+            safetensors::Dtype::F32 => false,
+            safetensors::Dtype::F64 => true,
+            other => bail!(
+                "{} holds `{name}` as {other:?}: import reads 32- and 64-bit floats",
+                path.display()
+            ),
+        };
+        let (dtype, shape) = (format!("{:?}", view.dtype()), view.shape().to_vec());
+        let (bytes, label) = (bytes.clone(), name.clone());
+        tensors.insert(
+            name,
+            Found {
+                dtype,
+                shape,
+                read: Box::new(move || {
+                    let tensors = safetensors::SafeTensors::deserialize(&bytes)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let view = tensors
+                        .tensor(&label)
+                        .map_err(|e| anyhow::anyhow!("could not read `{label}`: {e}"))?;
+                    Ok(floats(view.data(), wide, true))
+                }),
+            },
+        );
+    }
+    Ok(PaperFile {
+        container: Container::Safetensors,
+        tensors,
+        model,
+        ignored,
+    })
+}
+
+/// The Table 4 networks a file's tensors describe: the trunk's depth gives the image size,
+/// `conv1` the width and the channels, the Q heads L and M. The noise in front of D's
+/// convolutions is training-only and keeps its default.
+fn infer_model(file: &PaperFile, path: &Path) -> Result<dinfogan::ModelConfig> {
+    if let Some(model) = &file.model {
+        return Ok(model.clone());
+    }
+    let shape = |name: &str| file.tensors.get(name).map(|t| t.shape.as_slice());
+    let Some(first) = shape("discriminator.conv1.weight") else {
+        let mut names: Vec<&String> = file.tensors.keys().collect();
+        names.sort();
+        names.truncate(4);
+        bail!(
+            "{} has no `discriminator.conv1.weight`: it is not a model of the paper's public code \
+             (its Lightning module's state dict names G's and D's parameters `generator.main.0.weight`, \
+             `discriminator.conv1.weight`, ...; this file has {} such tensors{}{})",
+            path.display(),
+            file.tensors.len(),
+            if names.is_empty() { "" } else { ", e.g. " },
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        );
+    };
+    // conv1 has no batch norm, each later trunk block has one (bn2...); `conv5` is the validity
+    // head at every size, not a trunk block.
+    let blocks = 1
+        + (2..=8)
+            .take_while(|i| shape(&format!("discriminator.bn{i}.weight")).is_some())
+            .count();
+    let head = |name: &str| -> Result<usize> {
+        match shape(name) {
+            Some([n, ..]) => Ok(*n),
+            _ => bail!("{} lacks `{name}`, one of D's four heads", path.display()),
+        }
+    };
+    let [width, channels, ..] = first else {
+        bail!(
+            "{}: `discriminator.conv1.weight` has shape {first:?}, not [width, channels, 4, 4]",
+            path.display()
+        );
+    };
+    let model = dinfogan::ModelConfig {
+        image_size: 4 << blocks,
+        channels: *channels,
+        width: *width,
+        common_dim: head("discriminator.z_conv.weight")?,
+        salient_dim: head("discriminator.s_conv.weight")?,
+        ..Default::default()
+    };
+    if !(3..=4).contains(&blocks) {
+        bail!(
+            "{} has {blocks} convolutions in D's trunk: the paper's Table 4 networks have 4 (64x64) \
+             or 3 (32x32)",
+            path.display()
+        );
+    }
+    model
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(model)
+}
+
+/// Writes the Double InfoGAN model of a file in the paper's PyTorch layout as a model file.
+pub fn import(args: ImportArgs) -> Result<()> {
+    let path = &args.file;
+    let mut file = read_paper_file(path)?;
+    let model = infer_model(&file, path)?;
+    if model.architecture() != Architecture::Dcgan {
+        bail!(
+            "{} describes a {0}x{0} model: import reads the paper's Table 4 networks (32x32 or 64x64)",
+            model.image_size
+        );
+    }
+    let config = TrainConfig {
+        model: model.clone(),
+        ..TrainConfig::default()
+    };
+    let device = crate::backend::select(crate::backend::Backend::Cpu)?.device;
+    let blocks = model.blocks();
+    let mut state = TrainerState::default();
+    let fresh = [
+        (
+            StatePart::Generator,
+            burn::module::Module::into_record(dinfogan::networks::Generator::new(&model, &device))
+                .into_bytes(),
+        ),
+        (
+            StatePart::Discriminator,
+            burn::module::Module::into_record(dinfogan::networks::Discriminator::new(
+                &model, &device,
+            ))
+            .into_bytes(),
+        ),
+    ];
+    for (part, bytes) in fresh {
+        let bytes =
+            bytes.map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?;
+        let reader = burn_pack::Reader::from_bytes(bytes)
+            .map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?;
+        let mut tensors = Vec::new();
+        for tensor in reader
+            .into_tensors()
+            .map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?
+        {
+            let (record, _, shape, _, _) = tensor
+                .into_parts()
+                .map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?;
+            let name = match part {
+                StatePart::Generator => generator_name(&record, blocks),
+                _ => discriminator_name(&record),
+            }
+            .with_context(|| format!("no name in the paper's layout for `{record}`"))?;
+            let Some(found) = file.tensors.remove(&name) else {
+                bail!(
+                    "{} lacks `{name}` ({} of a {}x{} model with width {}, L = {}, M = {}): the \
+                     file is incomplete or of another network",
+                    path.display(),
+                    part.describe(),
+                    model.image_size,
+                    model.image_size,
+                    model.width,
+                    model.common_dim,
+                    model.salient_dim
+                );
+            };
+            if found.shape.as_slice() != shape.as_slice() {
+                bail!(
+                    "{}: `{name}` has shape {:?} ({}), and the paper's network with this file's \
+                     width {}, channels {}, L = {} and M = {} needs {:?}",
+                    path.display(),
+                    found.shape,
+                    found.dtype,
+                    model.width,
+                    model.channels,
+                    model.common_dim,
+                    model.salient_dim,
+                    shape.as_slice()
+                );
+            }
+            let values = (found.read)()?;
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            tensors.push(burn_pack::Tensor::new(
+                record,
+                burn::tensor::DType::F32,
+                shape,
+                None,
+                Bytes::from_bytes_vec(bytes),
+            ));
+        }
+        let bytes = burn_pack::Writer::new(tensors)
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?;
+        state.insert(part, bytes.to_vec());
+    }
+    if !file.tensors.is_empty() {
+        let mut extra: Vec<String> = file.tensors.into_keys().collect();
+        extra.sort();
+        bail!(
+            "{} holds tensors the paper's {}x{} networks do not have: {} (another architecture?)",
+            path.display(),
+            model.image_size,
+            model.image_size,
+            extra
+                .iter()
+                .take(6)
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let inference = dinfogan::InferenceModel::from_checkpoint(&config, state, &device)
+        .with_context(|| format!("could not load the networks of {}", path.display()))?;
+    let bytes = inference.to_bytes()?;
+    write_atomic(&args.out, &bytes)?;
+    eprintln!(
+        "read G and D from {} ({}; {}x{}, {} channel{}, width {}, L = {}, M = {}{}); wrote {} ({} KiB)",
+        path.display(),
+        file.container.describe(),
+        model.image_size,
+        model.image_size,
+        model.channels,
+        if model.channels == 1 { "" } else { "s" },
+        model.width,
+        model.common_dim,
+        model.salient_dim,
+        if file.ignored > 0 {
+            format!("; {} other tensors not imported", file.ignored)
+        } else {
+            String::new()
+        },
+        args.out.display(),
+        bytes.len() / 1024
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,3 +294,250 @@ fn the_export_refuses_what_the_paper_code_cannot_hold() {
         "has no column z_2",
     );
 }
+
+/// The fixture's tensor `name` as f32s (little-endian in the file) with its shape.
+fn expected(name: &str) -> (Vec<f32>, Vec<usize>) {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/paper-32-expected.safetensors");
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let view = file.tensor(name).unwrap();
+    let values = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    (values, view.shape().to_vec())
+}
+
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Files written by PyTorch itself (bench/paper_layout.py --fixture: networks in the public
+/// code's layout, initialised by PyTorch, saved as a Lightning checkpoint and as a plain state
+/// dict in the legacy pickle format), imported, draw and encode what PyTorch computed with them.
+/// This needs no torch: the fixture carries PyTorch's results.
+#[test]
+fn import_reads_pytorch_files_and_computes_what_pytorch_computed() {
+    use burn::prelude::Device;
+    use burn::tensor::{Tensor, TensorData};
+
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let mut models = Vec::new();
+    for (file, container) in [
+        ("paper-32.ckpt", "a PyTorch Lightning checkpoint"),
+        ("paper-32-state-dict.pt", "a PyTorch state dict"),
+    ] {
+        let out = dir.path().join(format!("{file}.bpk"));
+        let said = ok(&[
+            "import",
+            fixtures.join(file).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(said.contains(container), "{said}");
+        assert!(
+            said.contains("32x32, 1 channel, width 4, L = 2, M = 3"),
+            "{said}"
+        );
+        models.push(std::fs::read(&out).unwrap());
+    }
+    let device = Device::flex();
+    let model = dinfogan::InferenceModel::from_bytes(&models[0], &device).unwrap();
+    let (codes, shape) = expected("codes");
+    assert_eq!(shape, [6, 5]);
+    let (z, s): (Vec<f32>, Vec<f32>) = (
+        codes.chunks(5).flat_map(|c| c[..2].to_vec()).collect(),
+        codes.chunks(5).flat_map(|c| c[2..].to_vec()).collect(),
+    );
+    // G: tanh outputs in [-1, 1]; both sum the same products in another order (f32).
+    let (images, shape) = expected("images");
+    assert_eq!(shape, [6, 1, 32, 32]);
+    let drawn: Vec<f32> = model
+        .generate_from(&z, &s)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let worst = largest_difference(&drawn, &images);
+    assert!(worst < 1e-5, "G differs from PyTorch's by up to {worst}");
+    // The Lightning checkpoint's optimiser states and counters are not weights: the state
+    // dict gives the same networks (the files differ only in burn's parameter ids).
+    let other: Vec<f32> = dinfogan::InferenceModel::from_bytes(&models[1], &device)
+        .unwrap()
+        .generate_from(&z, &s)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert_eq!(drawn, other, "both files hold the same networks");
+    // A misplaced tensor moves the images by their own size, far above the tolerance: the
+    // check can fail.
+    let size = largest_difference(&drawn, &vec![0.0; drawn.len()]);
+    assert!(
+        size > 100.0 * 1e-5,
+        "the images are too faint to tell: {size}"
+    );
+
+    // D's encoder: the codes PyTorch gave G's images, from the same images.
+    let (encoded, _) = expected("encoded");
+    let input = Tensor::from_data(TensorData::new(images, [6, 1, 32, 32]), &device);
+    let (zc, sc) = model.encode(input).unwrap();
+    let (zc, sc): (Vec<f32>, Vec<f32>) = (
+        zc.into_data().try_to_vec::<f32>().unwrap(),
+        sc.into_data().try_to_vec::<f32>().unwrap(),
+    );
+    let ours: Vec<f32> = (0..6)
+        .flat_map(|i| {
+            zc[2 * i..2 * i + 2]
+                .iter()
+                .chain(&sc[3 * i..3 * i + 3])
+                .copied()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let worst = largest_difference(&ours, &encoded);
+    assert!(
+        worst < 1e-4,
+        "the codes differ from PyTorch's by up to {worst}"
+    );
+}
+
+/// Files that are not the paper's networks get a sentence naming what is wrong.
+#[test]
+fn import_names_what_is_wrong_with_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.bpk");
+    let out = out.to_str().unwrap();
+    let write = |name: &str, tensors: Vec<(&str, Vec<usize>)>| {
+        let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+            .into_iter()
+            .map(|(n, shape)| {
+                let len: usize = shape.iter().product();
+                (n.to_string(), shape, vec![0u8; 4 * len])
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = data
+            .iter()
+            .map(|(n, shape, bytes)| {
+                (
+                    n.clone(),
+                    safetensors::tensor::TensorView::new(
+                        safetensors::Dtype::F32,
+                        shape.clone(),
+                        bytes,
+                    )
+                    .unwrap(),
+                )
+            })
+            .collect();
+        let path = dir.path().join(name);
+        std::fs::write(&path, safetensors::tensor::serialize(views, None).unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let trunk = || {
+        vec![
+            ("discriminator.conv1.weight", vec![4, 1, 4, 4]),
+            ("discriminator.conv2.weight", vec![8, 4, 4, 4]),
+            ("discriminator.bn2.weight", vec![8]),
+            ("discriminator.conv3.weight", vec![16, 8, 4, 4]),
+            ("discriminator.bn3.weight", vec![16]),
+            ("discriminator.z_conv.weight", vec![2, 16, 4, 4]),
+            ("discriminator.s_conv.weight", vec![3, 16, 4, 4]),
+        ]
+    };
+    let junk = dir.path().join("junk.pt");
+    std::fs::write(&junk, b"this is not a model at all").unwrap();
+    fails(
+        &["import", junk.to_str().unwrap(), "--out", out],
+        "is neither a PyTorch file (torch.save) nor a safetensors file",
+    );
+    let other = write("other.safetensors", vec![("encoder.fc.weight", vec![3, 3])]);
+    fails(
+        &["import", &other, "--out", out],
+        "has no `discriminator.conv1.weight`: it is not a model of the paper's public code",
+    );
+    let incomplete = write("trunk.safetensors", trunk());
+    fails(
+        &["import", &incomplete, "--out", out],
+        "lacks `generator.main.0.weight` (generator of a 32x32 model with width 4, L = 2, M = 3)",
+    );
+    let mut wrong = trunk();
+    wrong.push(("generator.main.0.weight", vec![5, 16, 4, 5]));
+    let wrong = write("wrong.safetensors", wrong);
+    fails(
+        &["import", &wrong, "--out", out],
+        "`generator.main.0.weight` has shape [5, 16, 4, 5] (F32), and the paper's network with this \
+         file's width 4, channels 1, L = 2 and M = 3 needs [5, 16, 4, 4]",
+    );
+    let five = write(
+        "five.safetensors",
+        vec![
+            ("discriminator.conv1.weight", vec![4, 1, 4, 4]),
+            ("discriminator.bn2.weight", vec![8]),
+            ("discriminator.bn3.weight", vec![16]),
+            ("discriminator.bn4.weight", vec![32]),
+            ("discriminator.bn5.weight", vec![64]),
+            ("discriminator.z_conv.weight", vec![2, 64, 4, 4]),
+            ("discriminator.s_conv.weight", vec![3, 64, 4, 4]),
+        ],
+    );
+    fails(
+        &["import", &five, "--out", out],
+        "has 5 convolutions in D's trunk: the paper's Table 4 networks have 4 (64x64) or 3 (32x32)",
+    );
+}
+
+/// `export --format safetensors` then `import` gives back the model `export` writes: the same
+/// images for the same seed (the configuration from the file's metadata).
+#[test]
+fn an_export_imports_back_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, run) = trained_run(dir.path());
+    let (file, model) = (dir.path().join("m.safetensors"), dir.path().join("m.bpk"));
+    ok(&[
+        "export",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--format",
+        "safetensors",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let said = ok(&[
+        "import",
+        file.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        said.contains("a safetensors file; 32x32, 3 channels, width 4"),
+        "{said}"
+    );
+    let grids: Vec<Vec<u8>> = [&run, &model]
+        .iter()
+        .map(|checkpoint| {
+            let png = dir.path().join("g.png");
+            ok(&[
+                "generate",
+                "--checkpoint",
+                checkpoint.to_str().unwrap(),
+                "--seed",
+                "3",
+                "--out",
+                png.to_str().unwrap(),
+            ]);
+            std::fs::read(&png).unwrap()
+        })
+        .collect();
+    assert!(
+        grids[0] == grids[1],
+        "the imported model draws another grid"
+    );
+}
