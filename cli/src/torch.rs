@@ -73,30 +73,58 @@ fn discriminator_name(path: &str) -> Option<String> {
     })
 }
 
+/// PyTorch's name of the parameter at record path `path` of G or D (with `blocks` blocks).
+fn paper_name(part: StatePart, path: &str, blocks: usize) -> Option<String> {
+    match part {
+        StatePart::Generator => generator_name(path, blocks),
+        _ => discriminator_name(path),
+    }
+}
+
+/// One tensor of a burnpack record: its record path, type, shape and little-endian bytes.
+struct Record {
+    path: String,
+    dtype: burn::tensor::DType,
+    shape: Vec<usize>,
+    bytes: Bytes,
+}
+
+/// The tensors of a burnpack record, or a sentence naming the network (`what`).
+fn record_tensors(bytes: Bytes, what: &str) -> Result<Vec<Record>> {
+    let fail = |e: burn_pack::Error| anyhow::anyhow!("could not read {what}: {e}");
+    burn_pack::Reader::from_bytes(bytes)
+        .map_err(fail)?
+        .into_tensors()
+        .map_err(fail)?
+        .into_iter()
+        .map(|tensor| {
+            let (path, dtype, shape, _, bytes) = tensor.into_parts().map_err(fail)?;
+            Ok(Record {
+                path,
+                dtype,
+                shape: shape.to_vec(),
+                bytes,
+            })
+        })
+        .collect()
+}
+
 /// G's and D's tensors of a checkpoint, renamed to the PyTorch layout, with the
 /// `num_batches_tracked` counter PyTorch keeps beside each batch norm (0: not counted here;
 /// with a momentum, PyTorch does not use it) so that a strict `load_state_dict` accepts them.
 fn torch_tensors(config: &TrainConfig, state: &mut TrainerState) -> Result<Vec<Named>> {
     let blocks = config.model.blocks();
     let mut out = Vec::new();
-    for (part, rename) in [
-        (
-            StatePart::Generator,
-            &(|p: &str| generator_name(p, blocks)) as &dyn Fn(&str) -> Option<String>,
-        ),
-        (StatePart::Discriminator, &discriminator_name),
-    ] {
+    for part in [StatePart::Generator, StatePart::Discriminator] {
         let bytes = state.take(part).map_err(anyhow::Error::msg)?;
-        let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes))
-            .map_err(|e| anyhow::anyhow!("could not read {}: {e}", part.describe()))?;
-        for tensor in reader
-            .into_tensors()
-            .map_err(|e| anyhow::anyhow!("could not read {}: {e}", part.describe()))?
+        for Record {
+            path,
+            dtype,
+            shape,
+            bytes,
+        } in record_tensors(Bytes::from_bytes_vec(bytes), part.describe())?
         {
-            let (path, dtype, shape, _, bytes) = tensor
-                .into_parts()
-                .map_err(|e| anyhow::anyhow!("could not read {}: {e}", part.describe()))?;
-            let Some(name) = rename(&path) else {
+            let Some(name) = paper_name(part, &path, blocks) else {
                 bail!(
                     "{} holds a parameter `{path}` the paper's layout has no name for",
                     part.describe()
@@ -349,9 +377,8 @@ fn read_paper_file(path: &Path) -> Result<PaperFile> {
             ignored,
         });
     }
-    let bytes = std::sync::Arc::new(
-        std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?,
-    );
+    let bytes =
+        std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
         anyhow::anyhow!(
             "{} is neither a PyTorch file (torch.save) nor a safetensors file ({e})",
@@ -371,22 +398,14 @@ fn read_paper_file(path: &Path) -> Result<PaperFile> {
         })?),
         None => None,
     };
-    let names: Vec<String> = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?
-        .names()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let file = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?;
     let (mut tensors, mut ignored) = (HashMap::new(), 0);
-    for name in names {
+    for (name, view) in file.tensors() {
         if !keep(&name) {
             ignored += usize::from(!name.ends_with(".num_batches_tracked"));
             continue;
         }
-        let view = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?
-            .tensor(&name)
-            .map_err(|e| anyhow::anyhow!("could not read `{name}`: {e}"))?;
         let wide = match view.dtype() {
             safetensors::Dtype::F32 => false,
             safetensors::Dtype::F64 => true,
@@ -395,21 +414,14 @@ fn read_paper_file(path: &Path) -> Result<PaperFile> {
                 path.display()
             ),
         };
-        let (dtype, shape) = (format!("{:?}", view.dtype()), view.shape().to_vec());
-        let (bytes, label) = (bytes.clone(), name.clone());
+        // The whole file is in memory already: its values are converted as they are found.
+        let values = floats(view.data(), wide, true);
         tensors.insert(
             name,
             Found {
-                dtype,
-                shape,
-                read: Box::new(move || {
-                    let tensors = safetensors::SafeTensors::deserialize(&bytes)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let view = tensors
-                        .tensor(&label)
-                        .map_err(|e| anyhow::anyhow!("could not read `{label}`: {e}"))?;
-                    Ok(floats(view.data(), wide, true))
-                }),
+                dtype: format!("{:?}", view.dtype()),
+                shape: view.shape().to_vec(),
+                read: Box::new(move || Ok(values)),
             },
         );
     }
@@ -517,21 +529,15 @@ pub fn import(args: ImportArgs) -> Result<()> {
     for (part, bytes) in fresh {
         let bytes =
             bytes.map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?;
-        let reader = burn_pack::Reader::from_bytes(bytes)
-            .map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?;
         let mut tensors = Vec::new();
-        for tensor in reader
-            .into_tensors()
-            .map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?
+        for Record {
+            path: record,
+            shape,
+            ..
+        } in record_tensors(bytes, part.describe())?
         {
-            let (record, _, shape, _, _) = tensor
-                .into_parts()
-                .map_err(|e| anyhow::anyhow!("could not lay out {}: {e}", part.describe()))?;
-            let name = match part {
-                StatePart::Generator => generator_name(&record, blocks),
-                _ => discriminator_name(&record),
-            }
-            .with_context(|| format!("no name in the paper's layout for `{record}`"))?;
+            let name = paper_name(part, &record, blocks)
+                .with_context(|| format!("no name in the paper's layout for `{record}`"))?;
             let Some(found) = file.tensors.remove(&name) else {
                 bail!(
                     "{} lacks `{name}` ({} of a {}x{} model with width {}, L = {}, M = {}): the \
