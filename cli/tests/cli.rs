@@ -1616,7 +1616,79 @@ fn json_lesion_scores_and_masks() {
     assert!(json_same(mean, json_f64(&references[0]["dice_mean"])));
     let markdown = std::fs::read_to_string(dir.path().join("lesion/lesion.md")).unwrap();
     assert!(
-        markdown.contains(&format!("of the best Dice on {target} images of")),
+        markdown.contains(&format!("of the best Dice on {target} lesion slices of")),
         "{markdown}"
     );
+    assert!(markdown.contains("encoder in inference mode"), "{markdown}");
+    // Beside each lesion slice's AUC its precision-recall area; the slices without a lesion
+    // (the file's background slices outside the ball) give the false-positive area; each of
+    // the three subjects is scored over its four slices.
+    let healthy = lesion["healthy"].as_array().unwrap();
+    let healthy_csv = json_csv_rows(&dir.path().join("lesion/healthy.csv"));
+    assert_eq!(healthy.len(), healthy_csv.len());
+    assert!(!healthy.is_empty() && healthy.len() as u64 <= 2 * background);
+    for r in references {
+        assert!((0.0..=1.0).contains(&json_f64(&r["auprc_mean"])), "{r}");
+        assert_eq!(
+            r["healthy_images"].as_u64().unwrap() * 2,
+            healthy.len() as u64
+        );
+        let area = json_f64(&r["false_positive_area"]["mean"]);
+        assert!((0.0..=1.0).contains(&area), "{r}");
+        assert_eq!(r["subjects"]["subjects"], 3, "{r}");
+    }
+    let subjects = lesion["per_subject"].as_array().unwrap();
+    assert_eq!(subjects.len(), 2 * 3);
+    assert_eq!(
+        json_csv_rows(&dir.path().join("lesion/subjects.csv")).len(),
+        6
+    );
+    assert!(subjects.iter().all(|r| r["slices"] == 4), "{subjects:?}");
+    assert!(markdown.contains("Per subject"), "{markdown}");
+
+    // The encoder in training mode (batch statistics, noise) makes other counterparts: the
+    // second panel of the same slice's overlay, at the same threshold, differs.
+    let at = |encoder: &str, out: &str| {
+        json_stdout(&[
+            "eval",
+            "lesion",
+            "--checkpoint",
+            run.to_str().unwrap(),
+            "--data",
+            &p("mri.dat"),
+            "--threshold",
+            "0.3",
+            "--encoder",
+            encoder,
+            "--json",
+            "--out",
+            &p(out),
+            "--overlays",
+            "1",
+        ])
+    };
+    let (train, inference) = (
+        at("train", "lesion-train"),
+        at("inference", "lesion-inference"),
+    );
+    assert_eq!(train["encoder"], "train");
+    assert_eq!(inference["encoder"], "inference");
+    assert!(train["calibration"].is_null());
+    assert_eq!(train["references"][0]["threshold"], 0.3);
+    let index = per_image[0]["index"].as_u64().unwrap();
+    let panel = |out: &str| {
+        let sheet = image::open(dir.path().join(format!("{out}/image-{index:05}.png")))
+            .unwrap()
+            .to_rgb8();
+        // Four 32-pixel panels side by side, whatever the grid's padding: the second quarter.
+        let w = sheet.width() / 4;
+        image::imageops::crop_imm(&sheet, w, 0, w, sheet.height())
+            .to_image()
+            .into_raw()
+    };
+    assert_ne!(panel("lesion-train"), panel("lesion-inference"));
+    let lesion = inference;
+    // The median baseline does not use the encoder.
+    let median = |report: &serde_json::Value| json_f64(&report["references"][1]["auc_mean"]);
+    assert!(json_same(median(&train), median(&lesion)));
 }

@@ -43,7 +43,7 @@ pub enum EvalCommand {
     Leak(LeakArgs),
     /// How well the healthy counterpart G(Qz(y), 0) finds each target image's lesion (a dataset
     /// with segmentation masks, from `data build brats`): ROC AUC and Dice of |y - G(Qz(y), 0)|.
-    Lesion(LesionArgs),
+    Lesion(lesion::LesionArgs),
     /// Where the salient code puts the target's salient object, and at what size, on data whose
     /// object is known (the built-in sprite, dSprites-MNIST): the difference G(z, s_y) - G(z, 0)
     /// on the target's own z and on a background's, against the true sprite.
@@ -57,7 +57,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
         EvalCommand::Table(args) => table_command(args),
         EvalCommand::Compare(args) => compare::compare_command(args),
         EvalCommand::Leak(args) => leak_command(args),
-        EvalCommand::Lesion(args) => lesion_command(args),
+        EvalCommand::Lesion(args) => lesion::lesion_command(args),
         EvalCommand::Swap(args) => swap_command(args),
     }
 }
@@ -161,7 +161,7 @@ impl SeparationOptions {
 }
 
 /// Rows as CSV (a header from the field names).
-fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
+pub(crate) fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
         writer.serialize(row)?;
@@ -678,209 +678,9 @@ impl LeakReport {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct LesionArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
-    /// A dataset file with segmentation masks (`dinfogan data build brats`), e.g. the test split.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// The dataset whose anomaly maps choose the Dice threshold, e.g. the training split
-    /// (default: the run's training data, when it is a dataset file with masks).
-    #[arg(long, conflicts_with = "threshold")]
-    pub calibrate: Option<PathBuf>,
-    /// A fixed threshold on the anomaly map (in units of [-1, 1] images) instead.
-    #[arg(long)]
-    pub threshold: Option<f32>,
-    /// Standard deviation of the Gaussian that smooths the anomaly map, in pixels (0: none).
-    #[arg(long, default_value_t = 2.0)]
-    pub sigma: f32,
-    /// A folder for the tables (lesion.md, lesion.csv) and the overlays of the first images.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// How many overlays to write under --out.
-    #[arg(long, default_value_t = 16)]
-    pub overlays: usize,
-    /// Print the scores (per reference and per image) as one JSON document on stdout instead
-    /// of the table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Most calibration images used, evenly spaced through the file (their maps cost one encoding
-/// and one generation each).
-const CALIBRATION_IMAGES: usize = 500;
-
-fn lesion_command(args: LesionArgs) -> Result<()> {
-    if !(args.sigma.is_finite() && args.sigma >= 0.0) {
-        bail!(
-            "--sigma must be a non-negative number of pixels, not {}",
-            args.sigma
-        );
-    }
-    let model = args.model.load()?;
-    let c = model.config().clone();
-    let read = |path: &std::path::Path| -> Result<Vec<lesion::LesionImage>> {
-        let file = DatasetFile::read(path)?;
-        let h = &file.header;
-        if h.side != c.image_size || h.channels != c.channels {
-            bail!(
-                "{} holds {}x{}x{} images but the model works on {}x{}x{}",
-                path.display(),
-                h.channels,
-                h.side,
-                h.side,
-                c.channels,
-                c.image_size,
-                c.image_size
-            );
-        }
-        lesion::lesion_images(&file).with_context(|| format!("{}", path.display()))
-    };
-    // The given threshold, or the calibration set that chooses one for each reference.
-    let calibration = match (args.threshold, &args.calibrate) {
-        (Some(t), _) => Err(t),
-        (None, given) => {
-            let path = match given {
-                Some(path) => path.clone(),
-                None => run_training_file(&args.model.checkpoint).context(
-                    "pass --calibrate with a dataset that has masks (e.g. the training split) \
-                     or --threshold",
-                )?,
-            };
-            let all = read(&path)?;
-            let stride = all.len().div_ceil(CALIBRATION_IMAGES);
-            let images: Vec<_> = all.into_iter().step_by(stride).collect();
-            eprintln!(
-                "choosing the thresholds on {} images of {}",
-                images.len(),
-                path.display()
-            );
-            Ok((path, images))
-        }
-    };
-    let images = read(&args.data)?;
-    eprintln!("scoring {} target images with a lesion", images.len());
-    let mut report = LesionReport {
-        checkpoint: args.model.checkpoint.display().to_string(),
-        data: args.data.display().to_string(),
-        sigma_pixels: args.sigma,
-        target_images: images.len(),
-        calibration: calibration.as_ref().ok().map(|(path, set)| Calibration {
-            data: path.display().to_string(),
-            images: set.len(),
-        }),
-        references: Vec::new(),
-        per_image: Vec::new(),
-    };
-    let mut shown = None;
-    for reference in lesion::Reference::ALL {
-        let threshold = match &calibration {
-            Err(given) => *given,
-            Ok((_, set)) => {
-                lesion::best_threshold(set, &lesion::maps(&model, set, args.sigma, reference)?.maps)
-            }
-        };
-        let found = lesion::maps(&model, &images, args.sigma, reference)?;
-        let scored = lesion::score(&images, &found.maps, threshold, reference);
-        report
-            .references
-            .push(lesion::LesionSummary::of(reference, &scored, threshold));
-        report.per_image.extend(scored);
-        if reference == lesion::Reference::Counterpart {
-            shown = Some((found, threshold));
-        }
-    }
-    let text = report.text();
-    if args.json {
-        print_json(&report)?;
-    } else {
-        print!("{text}");
-    }
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("could not create {}", dir.display()))?;
-        write_atomic(&dir.join("lesion.md"), text.as_bytes())?;
-        write_atomic(&dir.join("lesion.csv"), &to_csv(&report.per_image)?)?;
-        let (found, threshold) = shown.expect("the counterpart is scored");
-        for ((image, counterpart), map) in images
-            .iter()
-            .zip(&found.references)
-            .zip(&found.maps)
-            .take(args.overlays)
-        {
-            let sheet =
-                lesion::overlay(image, counterpart, map, threshold, c.channels, c.image_size);
-            let path = dir.join(format!("image-{:05}.png", image.index));
-            crate::images::save_png(&sheet, &path, 1)?;
-        }
-        eprintln!(
-            "wrote {} (lesion.md, lesion.csv, {} overlays: image, healthy counterpart, map, outlines)",
-            dir.display(),
-            args.overlays.min(images.len())
-        );
-    }
-    Ok(())
-}
-
-/// `eval lesion`: the scores of each reference, and of each image, with what they were computed
-/// on; the text and `--json` come from it.
-#[derive(Debug, Serialize)]
-struct LesionReport {
-    checkpoint: String,
-    /// The scored dataset file.
-    data: String,
-    /// Standard deviation of the Gaussian that smooths the anomaly maps.
-    sigma_pixels: f32,
-    /// Target images with a lesion, scored.
-    target_images: usize,
-    /// Where the thresholds were chosen (the best Dice); absent when `--threshold` gave one.
-    calibration: Option<Calibration>,
-    /// One summary per reference: the healthy counterpart, then the median baseline.
-    references: Vec<lesion::LesionSummary>,
-    /// Each image's scores, per reference (the rows of lesion.csv).
-    per_image: Vec<lesion::LesionRow>,
-}
-
-#[derive(Debug, Serialize)]
-struct Calibration {
-    data: String,
-    images: usize,
-}
-
-impl LesionReport {
-    fn text(&self) -> String {
-        let mut text = format!(
-            "Lesion localisation: the anomaly map |y - reference|, smoothed (sigma {} px), on {} \
-             target images of {} with a lesion; thresholds {}.\n\n\
-             | reference | images | ROC AUC (lesion vs brain) | Dice | threshold |\n|---|---|---|---|---|\n",
-            self.sigma_pixels,
-            self.target_images,
-            self.data,
-            match &self.calibration {
-                Some(c) => format!("of the best Dice on {} images of {}", c.images, c.data),
-                None => "given".into(),
-            }
-        );
-        for r in &self.references {
-            text += &format!(
-                "| {} | {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.4} |\n",
-                r.reference.describe(),
-                r.images,
-                r.auc_mean,
-                r.auc_std,
-                r.dice_mean,
-                r.dice_std,
-                r.threshold
-            );
-        }
-        text
-    }
-}
-
 /// The training data of the run at `checkpoint`, when it is a dataset file (with masks or
 /// not: reading it says so).
-fn run_training_file(checkpoint: &std::path::Path) -> Result<PathBuf> {
+pub(crate) fn run_training_file(checkpoint: &std::path::Path) -> Result<PathBuf> {
     if !checkpoint.is_dir() {
         bail!(
             "{} is a model file, which does not say what it was trained on",
