@@ -52,6 +52,21 @@ pub struct ModelConfig {
     /// Standard deviation of the additive Gaussian noise in front of every discriminator
     /// convolution (training only).
     pub noise_std: f64,
+    /// What ends the Qz, Qs (and H) heads of the Table 5 network; the Table 4 network's heads
+    /// are linear convolutions whatever this says.
+    pub head_output: HeadOutput,
+}
+
+/// The last operation of the Table 5 network's fully connected Q heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeadOutput {
+    /// LeakyReLU(0.2) after the last layer, as the paper's Table 5 writes it: a negative code
+    /// comes out five times smaller, and so does its gradient.
+    #[default]
+    LeakyRelu,
+    /// The last layer's output as it is, as the paper's public code builds its Brats heads.
+    Linear,
 }
 
 impl Default for ModelConfig {
@@ -63,6 +78,7 @@ impl Default for ModelConfig {
             common_dim: 95,
             salient_dim: 15,
             noise_std: 0.2,
+            head_output: HeadOutput::LeakyRelu,
         }
     }
 }
@@ -523,6 +539,7 @@ impl TrainConfig {
                     common_dim: 16,
                     salient_dim: 6,
                     noise_std: 0.2,
+                    ..ModelConfig::default()
                 },
                 loss: LossWeights {
                     image: 0.2,

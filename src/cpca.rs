@@ -97,6 +97,7 @@ mod tests {
             common_dim: 3,
             salient_dim: 2,
             noise_std: 0.0,
+            ..Default::default()
         };
         let d = 32 * 32;
         // Background: two random patterns with random weights; targets add a third.

@@ -70,8 +70,8 @@ pub mod vae;
 
 pub use checkpoint::{StatePart, TrainerState};
 pub use config::{
-    Architecture, Batching, CpcaConfig, LossWeights, Method, ModelConfig, OptimConfig, Preset,
-    SalientPrior, TrainConfig, VaeConfig,
+    Architecture, Batching, CpcaConfig, HeadOutput, LossWeights, Method, ModelConfig, OptimConfig,
+    Preset, SalientPrior, TrainConfig, VaeConfig,
 };
 pub use error::{Error, Result};
 pub use infer::InferenceModel;

@@ -380,6 +380,7 @@ mod tests {
             common_dim: 5,
             salient_dim: 3,
             noise_std: 0.2,
+            ..Default::default()
         };
         let device = device();
         let generator = DcganGenerator::new(&config, &device);

@@ -25,7 +25,7 @@ use burn::tensor::activation::{relu, tanh};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::attention::SelfAttention;
-use crate::config::ModelConfig;
+use crate::config::{HeadOutput, ModelConfig};
 use crate::model::{
     batch_norm, convolve, dcgan_init, leaky_relu, sync_running_stats, DiscriminatorOutput,
 };
@@ -181,12 +181,14 @@ impl MriTrunk {
 }
 
 /// A Q head of Table 5: noise -> SN-FC 128 -> LeakyReLU -> noise -> SN-FC `outputs` ->
-/// LeakyReLU.
+/// LeakyReLU (the table) or nothing (the public code): [`HeadOutput`].
 #[derive(Module, Debug)]
 pub struct MriHead {
     layers: [SnLinear; 2],
     noise: GaussianNoise,
     activation: LeakyRelu,
+    #[module(skip)]
+    output: HeadOutput,
 }
 
 impl MriHead {
@@ -198,6 +200,7 @@ impl MriHead {
             ],
             noise: GaussianNoiseConfig::new(config.noise_std).init(),
             activation: LeakyReluConfig::new().with_negative_slope(0.2).init(),
+            output: config.head_output,
         }
     }
 
@@ -212,10 +215,11 @@ impl MriHead {
             &self.activation,
             self.layers[0].forward(add_noise(&self.noise, features)),
         );
-        leaky_relu(
-            &self.activation,
-            self.layers[1].forward(add_noise(&self.noise, hidden)),
-        )
+        let out = self.layers[1].forward(add_noise(&self.noise, hidden));
+        match self.output {
+            HeadOutput::LeakyRelu => leaky_relu(&self.activation, out),
+            HeadOutput::Linear => out,
+        }
     }
 }
 
@@ -339,6 +343,7 @@ mod tests {
             common_dim: 5,
             salient_dim: 3,
             noise_std: 0.2,
+            ..Default::default()
         }
     }
 
@@ -393,5 +398,44 @@ mod tests {
         let h = MriRegulariser::new(&config, &device);
         assert_eq!(h.trunk.convs[0].weight.dims(), [64, 2, 4, 4]);
         assert_eq!(h.head.layers[1].weight.dims(), [3, 128]);
+    }
+
+    /// The public code's linear head output keeps a negative code as it is; Table 5's
+    /// LeakyReLU divides it by five. Same weights, so the positive codes agree.
+    #[test]
+    fn head_output_linear_or_leaky() {
+        let device = Device::flex();
+        let config = ModelConfig {
+            noise_std: 0.0,
+            ..tiny()
+        };
+        let leaky = MriHead::new(&config, 6, &device);
+        let mut linear = leaky.clone();
+        linear.output = HeadOutput::Linear;
+        let features =
+            Tensor::<2>::random([4, 8 * 8 * 16], Distribution::Normal(0.0, 1.0), &device);
+        let a = leaky
+            .forward(features.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let b = linear
+            .forward(features)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(
+            b.iter().any(|&v| v < 0.0) && b.iter().any(|&v| v > 0.0),
+            "{b:?}"
+        );
+        for (a, b) in a.iter().zip(&b) {
+            let expected = if *b < 0.0 { 0.2 * b } else { *b };
+            assert!((a - expected).abs() < 1e-6, "{a} {b}");
+        }
+        // The configuration says which, and old files without the field read as Table 5.
+        let read: ModelConfig = serde_json::from_str(r#"{"head_output": "linear"}"#).unwrap();
+        assert_eq!(read.head_output, HeadOutput::Linear);
+        let old: ModelConfig = serde_json::from_str(r#"{"width": 8}"#).unwrap();
+        assert_eq!(old.head_output, HeadOutput::LeakyRelu);
     }
 }

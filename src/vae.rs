@@ -251,6 +251,7 @@ mod tests {
                 common_dim: 5,
                 salient_dim: 3,
                 noise_std: 0.0,
+                ..Default::default()
             };
             let vae = ContrastiveVae::new(&config, &device);
             let images = Tensor::<4>::random(

@@ -29,6 +29,7 @@ fn small(method: Method) -> TrainConfig {
             common_dim: 8,
             salient_dim: 4,
             noise_std: 0.0,
+            ..Default::default()
         },
         ..tiny_config()
     }

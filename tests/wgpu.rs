@@ -88,6 +88,7 @@ fn wgpu_forward_and_backward_match_the_cpu() {
         salient_dim: 2,
         // Noise is random per device: switched off to compare the deterministic math.
         noise_std: 0.0,
+        ..Default::default()
     };
     let cpu = cpu();
     let g = Generator::new(&config, &cpu)

@@ -31,6 +31,7 @@ pub fn tiny_config() -> TrainConfig {
             common_dim: 4,
             salient_dim: 3,
             noise_std: 0.2,
+            ..Default::default()
         },
         batch_size: 4,
         ..TrainConfig::default()
