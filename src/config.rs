@@ -613,9 +613,11 @@ impl TrainConfig {
             // 2e-4, and the info loss on z at twice Table 6's weight (1 kept z holding much of
             // the salient content; 5 separated the codes but broke the swap). 16,000 steps took
             // 52 minutes on one core of a Zen 5. Grey or colour follows the data. Beyond the
-            // paper: the encoder Qz alone held to recovering z at 5 (`info_common_encoder`),
+            // paper: the encoder Qz alone held to recovering z at 10 (`info_common_encoder`),
             // which lowered the salient read-out from z in three seeds out of three at the
-            // same budget with the swap kept (docs/results.md, "a first screening").
+            // same budget with the swap kept, at 5 (docs/results.md, "a first screening") and
+            // further at 10 ("A second screening", "info_common_encoder = 10 at the full
+            // budget").
             Preset::CpuHour => Self {
                 model: ModelConfig {
                     image_size: 32,
@@ -626,7 +628,7 @@ impl TrainConfig {
                 },
                 loss: LossWeights {
                     info_common: 2.0,
-                    info_common_encoder: Some(5.0),
+                    info_common_encoder: Some(10.0),
                     ..LossWeights::default()
                 },
                 batch_size: 32,

@@ -542,7 +542,7 @@ mod tests {
         assert_eq!(listed, TrainConfig::default());
     }
 
-    /// `--preset cpu-hour` is run D of docs/results.md with `info_common_encoder = 5`: the
+    /// `--preset cpu-hour` is run D of docs/results.md with `info_common_encoder = 10`: the
     /// dsprites-mnist preset with those runs' configuration files on top, at the dataset
     /// file's size and channels.
     #[test]
@@ -554,7 +554,7 @@ mod tests {
         );
         merge(
             &mut value,
-            toml::from_str(include_str!("../../docs/results/cpuhour-enc5.toml")).unwrap(),
+            toml::from_str(include_str!("../../docs/results/cpuhour-enc10.toml")).unwrap(),
         );
         let mut run_d: TrainConfig = value.try_into().unwrap();
         run_d.model.image_size = 32;
