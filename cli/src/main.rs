@@ -62,7 +62,8 @@ enum Command {
         #[command(subcommand)]
         command: eval::EvalCommand,
     },
-    /// Training curves of a run (every loss term, images/s) and its recorded separations, as PNG.
+    /// Training curves of a run (every loss term, images/s) and its recorded separations, or maps
+    /// of a model's codes coloured by a label (`plot codes`), as PNG.
     Plot(plot::PlotArgs),
     /// Build, inspect and preview dataset files (the paper's contrastive datasets).
     Data {

@@ -1,12 +1,16 @@
-//! `dinfogan plot RUN_DIR`: a run's training curves (every loss term and images/s, from
-//! `metrics.csv`) as one PNG, with the separation accuracies over checkpoints when
-//! `dinfogan eval separation --checkpoint RUN_DIR` has recorded some (`RUN_DIR/eval/`).
+//! `dinfogan plot`: a run's training curves (`plot RUN_DIR`, or `plot curves RUN_DIR`: every
+//! loss term and images/s from `metrics.csv`, with the separation accuracies over checkpoints
+//! when `dinfogan eval separation --checkpoint RUN_DIR` has recorded some in `RUN_DIR/eval/`),
+//! and maps of a model's codes (`plot codes`, in [`codes`]).
+
+mod codes;
+mod embedding;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
+use clap::{Args, Subcommand};
 use dinfogan::{LossTerm, Network};
 
 use crate::args::OutputFile;
@@ -18,10 +22,30 @@ use plotters::prelude::*;
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const SIZE: (u32, u32) = (1600, 1000);
 
+/// `dinfogan plot RUN_DIR` draws the curves, as `dinfogan plot curves RUN_DIR` does.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct PlotArgs {
+    #[command(subcommand)]
+    pub command: Option<PlotCommand>,
+    #[command(flatten)]
+    pub curves: CurvesArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlotCommand {
+    /// Training curves of a run (every loss term, images/s) and its recorded separations.
+    Curves(CurvesArgs),
+    /// The salient and common codes of held-out images as 2-D maps (PCA, t-SNE), coloured by a
+    /// label, with its separation accuracy.
+    Codes(codes::CodesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CurvesArgs {
     /// A run folder written by `dinfogan train`.
-    pub run: PathBuf,
+    #[arg(required = true)]
+    pub run: Option<PathBuf>,
     /// The PNG to write (default: RUN_DIR/curves.png).
     #[arg(long)]
     pub out: Option<OutputFile>,
@@ -47,33 +71,50 @@ struct Series {
 type Separation = BTreeMap<(String, String), Vec<(f64, f64)>>;
 
 pub fn run(args: PlotArgs) -> Result<()> {
+    match args.command {
+        None => curves(args.curves),
+        Some(PlotCommand::Curves(curves_args)) => curves(curves_args),
+        Some(PlotCommand::Codes(codes_args)) => codes::run(codes_args),
+    }
+}
+
+/// Registers the bundled font under plotters' `sans-serif`.
+fn register_font() -> Result<()> {
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| anyhow::anyhow!("the bundled font could not be read"))
+}
+
+fn curves(args: CurvesArgs) -> Result<()> {
+    let Some(run) = args.run else {
+        bail!("give the run folder to plot: `dinfogan plot RUN_DIR`");
+    };
     if args.smooth == 0 {
         bail!("--smooth must be at least 1");
     }
-    let metrics = args.run.join("metrics.csv");
+    let metrics = run.join("metrics.csv");
     if !metrics.is_file() {
-        if crate::run::RunDir::at(&args.run)
+        if crate::run::RunDir::at(&run)
             .config()
             .is_ok_and(|c| !c.method.iterates())
         {
             bail!(
                 "{} holds a cPCA fit: it has no training curves (its alpha search is in cpca.json)",
-                args.run.display()
+                run.display()
             );
         }
         bail!(
             "{} has no metrics.csv: give a run folder written by `dinfogan train`",
-            args.run.display()
+            run.display()
         );
     }
     let (steps, columns) = read_metrics(&metrics)?;
     if steps.is_empty() {
         bail!("{} has no steps yet", metrics.display());
     }
-    let separation = read_separation(&args.run.join("eval"))?;
+    let separation = read_separation(&run.join("eval"))?;
     let out = args
         .out
-        .map_or_else(|| args.run.join("curves.png"), |out| out.to_path_buf());
+        .map_or_else(|| run.join("curves.png"), |out| out.to_path_buf());
     let pick = |wanted: &dyn Fn(&str) -> bool| -> Vec<Series> {
         columns
             .iter()
@@ -129,13 +170,12 @@ pub fn run(args: PlotArgs) -> Result<()> {
         panels.push(("separation accuracy (eval separation)".to_string(), series));
     }
 
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| anyhow::anyhow!("the bundled font could not be read"))?;
+    register_font()?;
     let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
-        let title = format!("{} ({} steps)", args.run.display(), steps.last().unwrap());
+        let title = format!("{} ({} steps)", run.display(), steps.last().unwrap());
         let root = root
             .titled(&title, ("sans-serif", 26))
             .map_err(draw_error)?;
@@ -187,8 +227,7 @@ pub fn labelled_rows(
     // At most half the font size per character of DejaVu Sans, plus a margin.
     let margin = (longest as f64 * FONT_SIZE * 0.5) as u32 + 16;
     let (width, height) = (sheet.width() + margin, sheet.height());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| anyhow::anyhow!("the bundled font could not be read"))?;
+    register_font()?;
     let mut buffer = vec![24u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();

@@ -346,6 +346,87 @@ fn train_resume_and_every_tool() {
         &["plot", dir.path().to_str().unwrap()],
         "has no metrics.csv",
     );
+    // `plot curves RUN` is `plot RUN`.
+    let again = file("curves-again.png");
+    ok(&["plot", "curves", r, "--smooth", "2", "--out", &again]);
+    assert_eq!(
+        std::fs::read(run.join("curves.png")).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+
+    // Maps of the codes coloured by a label, PCA and t-SNE rows, s beside z, with the accuracy
+    // the separation table above gave for that label (the same images, folds and seed).
+    let text = ok(&[
+        "plot",
+        "codes",
+        "--checkpoint",
+        r,
+        "--count",
+        "40",
+        "--folds",
+        "2",
+        "--label",
+        "hue",
+        "--points",
+        "50",
+    ]);
+    let mut table = csv::Reader::from_path(file("separation.csv")).unwrap();
+    let headers = table.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    for row in table.records().map(Result::unwrap) {
+        if &row[column("label")] == "hue (6 bins)" {
+            let mean: f64 = row[column("accuracy_mean")].parse().unwrap();
+            let line = format!(
+                "`hue (6 bins)` read from {} at {mean:.3}",
+                &row[column("space")]
+            );
+            assert!(text.contains(&line), "{line} not in:\n{text}");
+        }
+    }
+    let codes = image::open(run.join("codes-hue-6-bins.png"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(codes.dimensions(), (1600, 2 * 760 + 50));
+    // The legends' markers carry the six classes' tab10 colours, unblended.
+    let colours: std::collections::HashSet<[u8; 3]> = codes.pixels().map(|p| p.0).collect();
+    for tab10 in [
+        [31, 119, 180],
+        [255, 127, 14],
+        [44, 160, 44],
+        [214, 39, 40],
+        [148, 103, 189],
+        [140, 86, 75],
+    ] {
+        assert!(colours.contains(&tab10), "{tab10:?} missing");
+    }
+    fails(
+        &[
+            "plot",
+            "codes",
+            "--checkpoint",
+            r,
+            "--count",
+            "40",
+            "--label",
+            "colour",
+        ],
+        "has no label `colour`; its labels are `target`, `hue (6 bins)`",
+    );
+    fails(
+        &[
+            "plot",
+            "codes",
+            "--checkpoint",
+            r,
+            "--count",
+            "4",
+            "--label",
+            "target",
+            "--maps",
+            "tsne",
+        ],
+        "a t-SNE map needs at least 10 points, not 8",
+    );
     // Best / average / worst over runs (the same run twice: all three agree).
     let text = ok(&[
         "eval",

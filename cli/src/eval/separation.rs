@@ -77,9 +77,20 @@ pub enum EncoderMode {
 
 /// One label of an evaluation set: what it is, and its class on each image (`None`: not
 /// defined there, or not scored there).
+#[derive(Debug)]
 pub struct Label {
     pub spec: LabelSpec,
     pub classes: Vec<Option<usize>>,
+    /// The name of each class where the data has one (the domains, folder names); empty: the
+    /// classes are numbered.
+    pub names: Vec<String>,
+}
+
+impl Label {
+    /// What a plot's legend calls class `k`.
+    pub fn class_name(&self, k: usize) -> String {
+        self.names.get(k).cloned().unwrap_or_else(|| k.to_string())
+    }
 }
 
 /// Held-out images with their labels (the domain is one of them).
@@ -106,6 +117,7 @@ fn domain_label(domains: &[Domain]) -> Label {
             scored_on: ScoredOn::All,
         },
         classes: domains.iter().map(|d| Some(d.label() as usize)).collect(),
+        names: vec!["background".into(), "target".into()],
     }
 }
 
@@ -125,6 +137,7 @@ impl EvalSet {
         let label = |spec: LabelSpec, f: &dyn Fn(&BuiltinFactors) -> Option<usize>| Label {
             spec,
             classes: factors.iter().map(f).collect(),
+            names: Vec::new(),
         };
         let labels = vec![
             domain_label(&domains),
@@ -200,6 +213,7 @@ impl EvalSet {
                     labels.push(Label {
                         spec: spec.clone(),
                         classes,
+                        names: Vec::new(),
                     });
                 }
             }
@@ -234,13 +248,17 @@ impl EvalSet {
                         continue;
                     }
                     let index: HashMap<&String, usize> =
-                        kinds.into_iter().enumerate().map(|(k, n)| (n, k)).collect();
+                        kinds.iter().enumerate().map(|(k, n)| (*n, k)).collect();
                     let classes = names
                         .iter()
                         .zip(&domains)
                         .map(|(n, d)| n.as_ref().filter(|_| *d == domain).map(|n| index[n]))
                         .collect();
-                    labels.push(Label { spec, classes });
+                    labels.push(Label {
+                        spec,
+                        classes,
+                        names: kinds.into_iter().cloned().collect(),
+                    });
                 }
             }
         }
@@ -332,39 +350,55 @@ pub fn separation(
     let (z, s) = encode_images(model, set.images.len(), |i| set.images[i].clone(), mode)?;
     let mut rows = Vec::new();
     for label in labels {
-        let picked: Vec<(usize, usize)> = label
-            .classes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.map(|c| (i, c)))
-            .collect();
-        let y: Vec<usize> = picked.iter().map(|&(_, c)| c).collect();
-        let mut counts: HashMap<usize, usize> = HashMap::new();
-        for c in &y {
-            *counts.entry(*c).or_default() += 1;
-        }
-        if counts.len() < 2 {
-            eprintln!("skipped {}: fewer than two classes", label.spec.name);
-            continue;
-        }
-        let chance = *counts.values().max().unwrap_or(&0) as f64 / y.len() as f64;
-        for (space, codes) in [(Space::S, &s), (Space::Z, &z)] {
-            let x: Vec<Vec<f32>> = picked.iter().map(|&(i, _)| codes[i].clone()).collect();
-            let (mean, std) = cross_validate(&x, &y, folds, fold_seed)?;
-            rows.push(SeparationRow {
-                space,
-                label: label.spec.name.clone(),
-                classes: counts.len(),
-                images: y.len(),
-                mean,
-                std,
-                chance,
-                wanted: Wanted::of(label.spec.role, space),
-                encoder: mode,
-            });
+        match label_rows(label, &z, &s, folds, fold_seed, mode)? {
+            Some(pair) => rows.extend(pair),
+            None => eprintln!("skipped {}: fewer than two classes", label.spec.name),
         }
     }
     Ok(rows)
+}
+
+/// The two rows of one label, read from s and from z (the codes of every image of the set);
+/// `None` when the images it is scored on hold fewer than two classes.
+pub fn label_rows(
+    label: &Label,
+    z: &Codes,
+    s: &Codes,
+    folds: usize,
+    fold_seed: u64,
+    mode: EncoderMode,
+) -> Result<Option<[SeparationRow; 2]>> {
+    let picked: Vec<(usize, usize)> = label
+        .classes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.map(|c| (i, c)))
+        .collect();
+    let y: Vec<usize> = picked.iter().map(|&(_, c)| c).collect();
+    let mut counts: HashMap<usize, usize> = HashMap::new();
+    for c in &y {
+        *counts.entry(*c).or_default() += 1;
+    }
+    if counts.len() < 2 {
+        return Ok(None);
+    }
+    let chance = *counts.values().max().unwrap_or(&0) as f64 / y.len() as f64;
+    let row = |space: Space, codes: &Codes| -> Result<SeparationRow> {
+        let x: Vec<Vec<f32>> = picked.iter().map(|&(i, _)| codes[i].clone()).collect();
+        let (mean, std) = cross_validate(&x, &y, folds, fold_seed)?;
+        Ok(SeparationRow {
+            space,
+            label: label.spec.name.clone(),
+            classes: counts.len(),
+            images: y.len(),
+            mean,
+            std,
+            chance,
+            wanted: Wanted::of(label.spec.role, space),
+            encoder: mode,
+        })
+    };
+    Ok(Some([row(Space::S, s)?, row(Space::Z, z)?]))
 }
 
 /// The evaluation set named by `--data`: `builtin` or a dataset file or folder.
