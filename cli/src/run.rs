@@ -6,15 +6,18 @@
 //! OUT/metrics.csv       one row per step: step, images/s, every loss term
 //! OUT/samples/*.png     sample sheets
 //! OUT/diverged.json     only when a loss became NaN or infinite and training stopped
+//! OUT/train.lock        held by the training process writing into the folder (its process id)
 //! ```
 //!
 //! A checkpoint is written into `checkpoint.tmp/`, then swapped in by renames: at every instant
 //! either `checkpoint/` or `checkpoint.old/` holds a complete one.
 
 use std::fs;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use burn::tensor::Bytes;
 use dinfogan::{StatePart, TrainConfig, TrainerState};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +49,17 @@ pub struct RunDir {
     pub root: PathBuf,
 }
 
+/// The name of the file a training process locks in its run folder.
+const LOCK_FILE: &str = "train.lock";
+
+/// A training process's claim on its run folder: an exclusive lock on `train.lock`, which the
+/// operating system releases when this is dropped, when the process ends and when it crashes,
+/// so a folder is never left claimed by a process that is gone.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: Option<fs::File>,
+}
+
 impl RunDir {
     pub fn create(root: &Path) -> Result<Self> {
         fs::create_dir_all(root.join("samples"))
@@ -72,6 +86,53 @@ impl RunDir {
     /// A folder that may hold a run, checkpoint or not (a run that diverged before its first).
     pub fn at(root: &Path) -> Self {
         Self { root: root.into() }
+    }
+
+    /// Claims the folder for this process's training: a second `dinfogan train` into the same
+    /// folder (a resume, or a new run with the same --out) is refused with a sentence instead of
+    /// interleaving two runs' checkpoints and metrics. On a file system without locks (some
+    /// network shares) training goes on unguarded, with a warning.
+    pub fn lock(&self) -> Result<RunLock> {
+        let path = self.root.join(LOCK_FILE);
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("could not open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim().parse::<u32>() {
+                    Ok(pid) => format!(" (process {pid})"),
+                    Err(_) => String::new(),
+                };
+                bail!(
+                    "{} is in use: another `dinfogan train`{holder} is writing into it; wait for \
+                     it to end, or train into another folder with --out",
+                    self.root.display()
+                );
+            }
+            Err(fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                eprintln!(
+                    "warning: {} cannot be locked on this file system: nothing stops a second \
+                     `dinfogan train` from writing into the same folder",
+                    path.display()
+                );
+                return Ok(RunLock { _file: None });
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("could not lock {}", path.display()))
+            }
+        }
+        // Who holds it, for the sentence above (the lock, not the text, is what guards).
+        file.set_len(0)
+            .and_then(|()| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+            .with_context(|| format!("could not write {}", path.display()))?;
+        Ok(RunLock { _file: Some(file) })
     }
 
     /// The configuration the run was started with (`run.toml`).
@@ -191,17 +252,34 @@ impl RunDir {
         Ok((state, meta))
     }
 
+    /// The parts' bytes, each checked to be a whole burnpack record (its header and every
+    /// tensor's bytes inside the file), so that a truncated or damaged file is named here, with
+    /// the step its checkpoint was of, rather than reported later as weights that do not fit.
     fn read_parts(&self, parts: &[StatePart]) -> Result<TrainerState> {
         let dir = self.checkpoint_dir().context("no checkpoint")?;
+        let step = self.load_meta()?.step;
         let mut state = TrainerState::default();
         for &part in parts {
             let path = dir.join(format!("{}.bpk", part.name()));
             let bytes = fs::read(&path).with_context(|| {
                 format!(
-                    "the checkpoint is incomplete: could not read {}",
+                    "the checkpoint of step {step} in {} is incomplete: could not read {}",
+                    self.root.display(),
                     path.display()
                 )
             })?;
+            let whole = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.clone()))
+                .and_then(|reader| reader.into_tensors().map(drop));
+            if let Err(e) = whole {
+                bail!(
+                    "the checkpoint of step {step} in {} cannot be read: {} ({} bytes) is \
+                     truncated or damaged ({e}); copy the run folder back from a backup, or \
+                     train again",
+                    self.root.display(),
+                    path.display(),
+                    bytes.len()
+                );
+            }
             state.insert(part, bytes);
         }
         Ok(state)

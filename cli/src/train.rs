@@ -193,9 +193,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         bail!("--steps and --epochs must be at least 1");
     }
     // Where the run lives, and what it trains.
-    let (run, config, data_spec, seed, start_step) = match &args.resume {
+    // The lock is held until this function returns (or the process ends).
+    let (run, _lock, config, data_spec, seed, start_step) = match &args.resume {
         Some(dir) => {
             let run = RunDir::open(dir)?;
+            let lock = run.lock()?;
             let meta = run.load_meta()?;
             let trained_on: DataSpec = meta.data.parse().map_err(anyhow::Error::msg)?;
             if let Some(data) = args.data.as_ref().filter(|data| **data != trained_on) {
@@ -204,11 +206,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     dir.display(),
                 );
             }
-            (run, meta.config, trained_on, meta.seed, meta.step)
+            (run, lock, meta.config, trained_on, meta.seed, meta.step)
         }
         None => {
             let out = args.out.clone().context("--out is required")?;
             let run = RunDir::create(&out)?;
+            let lock = run.lock()?;
             if run.has_checkpoint() {
                 bail!(
                     "{} already holds a run: continue it with `dinfogan train --resume {}`, or \
@@ -218,7 +221,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 );
             }
             let data = args.data.clone().unwrap_or(DataSpec::Builtin);
-            (run, resolve_config(&args)?, data, args.seed, 0)
+            (run, lock, resolve_config(&args)?, data, args.seed, 0)
         }
     };
 

@@ -530,7 +530,7 @@ fn train_resume_and_every_tool() {
     std::fs::write(run.join("checkpoint/generator.bpk"), b"not burnpack").unwrap();
     fails(
         &["generate", "--checkpoint", r, "--out", &file("g.png")],
-        "corrupt",
+        "generator.bpk (12 bytes) is truncated or damaged",
     );
     std::fs::write(file("fake.bpk"), b"hello").unwrap();
     fails(
@@ -907,6 +907,19 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
             );
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        if delay_ms == 0 {
+            // While it trains, the folder is its own: a second run into it is refused, by
+            // resume or by --out (the lock is released by the kill below, as by any crash: the
+            // next resume takes it).
+            fails(
+                &["train", "--resume", r, "--steps", "2"],
+                "is in use: another `dinfogan train` (process",
+            );
+            let mut again = vec!["train", "--out", r, "--steps", "2"];
+            again.extend(TINY);
+            again.push("4");
+            fails(&again, "is in use");
+        }
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -929,6 +942,36 @@ fn a_killed_run_resumes_from_its_last_complete_checkpoint() {
     ok(&["train", "--resume", r, "--steps", &next, "--quiet"]);
     assert_eq!(step_of(&run), last + 1);
     assert_eq!(*metric_rows(&run).last().unwrap(), last + 1);
+
+    // A checkpoint file cut short (a full disk, a copy interrupted) is named, with the step its
+    // checkpoint was of, by a resume and by a tool, and nothing is overwritten.
+    let file = run.join("checkpoint/optim_generator.bpk");
+    let whole = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &whole[..whole.len() - 100]).unwrap();
+    let expected = format!(
+        "the checkpoint of step {} in {r} cannot be read: {} ({} bytes) is truncated or damaged",
+        last + 1,
+        file.display(),
+        whole.len() - 100
+    );
+    fails(
+        &["train", "--resume", r, "--steps", "1000", "--quiet"],
+        &expected,
+    );
+    let generator = run.join("checkpoint/generator.bpk");
+    let weights = std::fs::read(&generator).unwrap();
+    std::fs::write(&generator, &weights[..40]).unwrap();
+    fails(
+        &[
+            "generate",
+            "--checkpoint",
+            r,
+            "--out",
+            dir.path().join("g.png").to_str().unwrap(),
+        ],
+        "generator.bpk (40 bytes) is truncated or damaged",
+    );
+    assert_eq!(step_of(&run), last + 1);
 }
 
 #[test]
