@@ -16,7 +16,7 @@ use dinfogan::builtin::Domain;
 use proptest::prelude::*;
 
 use crate::data::file::{DatasetFile, LabelSpec};
-use crate::data::{brats, celeba, cifar, dsprites, idx};
+use crate::data::{celeba, cifar, dsprites, idx, nifti};
 
 /// A valid input with some bytes overwritten, some inserted, and maybe cut short.
 fn mutated(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
@@ -97,11 +97,11 @@ fn nifti() -> Vec<u8> {
     let path = dir.path().join("v.nii");
     let dims = [4, 3, 2];
     let voxels: Vec<f32> = (0..24).map(|v| v as f32).collect();
-    brats::synthetic_nifti::write_nifti(
+    nifti::synthetic_nifti::write_nifti(
         &path,
         dims,
         &voxels,
-        brats::synthetic_nifti::IDENTITY,
+        nifti::synthetic_nifti::IDENTITY,
         false,
     )
     .unwrap();
@@ -178,7 +178,7 @@ proptest! {
     #[test]
     fn fuzz_nifti(bytes in inputs(nifti())) {
         let file = temp_file(&bytes);
-        if let Ok(volume) = brats::read_nifti(file.path()) {
+        if let Ok(volume) = nifti::read_nifti(file.path()) {
             // The voxels are exactly what the dimensions declare.
             prop_assert_eq!(volume.data.len(), volume.dims.iter().product::<usize>());
         }

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod dsprites;
 pub mod file;
 pub mod idx;
+pub mod nifti;
 pub mod recipes;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
-//! NIfTI-1 writer and synthetic MRI heads for the tests of the BraTS reader (std and flate2
-//! only). Included by path from `brats.rs`'s unit tests and from the integration tests, so it
-//! compiles on its own and not every item is used by every includer.
+//! NIfTI-1 writer and synthetic MRI heads for the tests of the NIfTI-1 reader and the BraTS
+//! slices (std and flate2 only). Included by path from `nifti.rs` (for its unit tests and
+//! `brats.rs`'s) and from the integration tests, so it compiles on its own and not every item
+//! is used by every includer.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -145,6 +146,14 @@ pub fn write_bytes(path: &Path, bytes: &[u8], gzip: bool) -> std::io::Result<()>
         file.write_all(bytes)?;
         file.sync_all()
     }
+}
+
+/// Writes `data` after a custom header (datatype, byte order, transforms), uncompressed;
+/// panics when the file cannot be written, as a test wants.
+pub fn write_raw(path: &Path, header: &RawHeader, big_endian: bool, data: &[u8]) {
+    let mut bytes = header.encode(big_endian);
+    bytes.extend_from_slice(data);
+    write_bytes(path, &bytes, false).expect("write");
 }
 
 /// A float32 little-endian NIfTI-1 file: sform_code 1 with `affine` (the rows srow_x, srow_y,
