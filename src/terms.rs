@@ -45,7 +45,8 @@ pub enum LossTerm {
     DiscriminatorClass,
     /// The info loss on fakes, for Qz and Qs.
     DiscriminatorInfo,
-    /// The info loss on real target images (s of background images is 0).
+    /// The info loss on real background images: Qs(x) towards 0 (a background has no salient
+    /// factors).
     DiscriminatorInfoReal,
     /// The reconstruction loss, reaching Qz and Qs through the frozen G.
     DiscriminatorImage,

@@ -1,6 +1,9 @@
 //! The one interface every iterative method trains through ([`Training`]): Double InfoGAN's
 //! [`Trainer`], MM-cVAE's and cVAE's. The CLI's loop, checkpoints, metrics and sample sheets
-//! hold a `Box<dyn Training>` from [`trainer`] and never ask which method it is.
+//! hold a `Box<dyn Training>` from [`trainer`] and run every method alike; the loop asks the
+//! method only whether it iterates at all (cPCA is fitted in one pass), which loss terms its
+//! metrics have, which of them its progress line shows, and which learning rates to name when a
+//! loss diverges.
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;

@@ -1,7 +1,7 @@
 //! A run directory: its configuration, atomic checkpoints, the metrics CSV and sample sheets.
 //!
 //! ```text
-//! OUT/run.toml          the training configuration and run options (human readable)
+//! OUT/run.toml          the training configuration (human readable)
 //! OUT/checkpoint/       the last checkpoint: one *.bpk per network and optimiser + state.json
 //! OUT/metrics.csv       one row per step: step, images/s, every loss term
 //! OUT/samples/*.png     sample sheets
@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 pub struct CheckpointMeta {
     /// Training steps (iterations) completed.
     pub step: u64,
-    /// The run's seed; the device RNG is reseeded with `seed + step` on resume.
+    /// The run's seed; each step seeds the device RNG from (seed, step) (`train::step_seed`),
+    /// so a resumed run draws what the uninterrupted one would have.
     pub seed: u64,
     /// `builtin` or the dataset folder.
     pub data: String,
