@@ -91,12 +91,10 @@ fn curves(args: CurvesArgs) -> Result<()> {
     if args.smooth == 0 {
         bail!("--smooth must be at least 1");
     }
-    let metrics = run.join("metrics.csv");
+    let dir = crate::run::RunDir::at(&run);
+    let metrics = dir.metrics();
     if !metrics.is_file() {
-        if crate::run::RunDir::at(&run)
-            .config()
-            .is_ok_and(|c| !c.method.iterates())
-        {
+        if dir.config().is_ok_and(|c| !c.method.iterates()) {
             bail!(
                 "{} holds a cPCA fit: it has no training curves (its alpha search is in cpca.json)",
                 run.display()
@@ -111,7 +109,7 @@ fn curves(args: CurvesArgs) -> Result<()> {
     if steps.is_empty() {
         bail!("{} has no steps yet", metrics.display());
     }
-    let separation = read_separation(&run.join("eval"))?;
+    let separation = read_separation(&dir.separation_records()?)?;
     let out = args
         .out
         .map_or_else(|| run.join("curves.png"), |out| out.to_path_buf());
@@ -381,26 +379,11 @@ fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Column>)> {
     Ok((steps, columns))
 }
 
-/// `RUN_DIR/eval/separation-step-NNNNNN.csv` files, in step order.
-fn read_separation(dir: &Path) -> Result<Separation> {
+/// The recorded separation tables (`RunDir::separation_records`), in step order.
+fn read_separation(files: &[(u64, PathBuf)]) -> Result<Separation> {
     let mut found = BTreeMap::new();
-    if !dir.is_dir() {
-        return Ok(found);
-    }
-    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .with_context(|| format!("could not list {}", dir.display()))?
-        .filter_map(|entry| {
-            let path = entry.ok()?.path();
-            let name = path.file_name()?.to_str()?;
-            let step = name
-                .strip_prefix("separation-step-")?
-                .strip_suffix(".csv")?;
-            Some((step.parse().ok()?, path))
-        })
-        .collect();
-    files.sort();
-    for (step, path) in files {
-        let mut reader = csv::Reader::from_path(&path)
+    for &(step, ref path) in files {
+        let mut reader = csv::Reader::from_path(path)
             .with_context(|| format!("could not read {}", path.display()))?;
         for record in reader.records() {
             let record = record.with_context(|| format!("could not read {}", path.display()))?;

@@ -6,6 +6,7 @@
 //! OUT/metrics.csv       one row per step: step, images/s, every loss term
 //! OUT/samples/*.png     sample sheets
 //! OUT/diverged.json     only when a loss became NaN or infinite and training stopped
+//! OUT/eval/*.csv        `eval separation` tables of its checkpoints (what `plot` draws)
 //! OUT/train.lock        held by the training process writing into the folder (its process id)
 //! ```
 //!
@@ -49,6 +50,10 @@ pub struct Divergence {
 pub struct RunDir {
     pub root: PathBuf,
 }
+
+/// The folder of a run's evaluation records, and the start of a separation table's name.
+const EVAL_DIR: &str = "eval";
+const SEPARATION_RECORD: &str = "separation-step-";
 
 /// The name of the file a training process locks in its run folder.
 const LOCK_FILE: &str = "train.lock";
@@ -136,9 +141,50 @@ impl RunDir {
         Ok(RunLock { _file: Some(file) })
     }
 
+    /// Records an `eval separation` table of the checkpoint at `step` in `eval/`, where `plot`
+    /// finds it: `training_mode` tables (encoder in training mode) sit beside the inference-mode
+    /// ones the plot draws. Returns the file written.
+    pub fn record_separation(&self, step: u64, training_mode: bool, csv: &[u8]) -> Result<PathBuf> {
+        let dir = self.root.join(EVAL_DIR);
+        fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+        let suffix = if training_mode { "-train" } else { "" };
+        let file = dir.join(format!("{SEPARATION_RECORD}{step:06}{suffix}.csv"));
+        crate::io::write_atomic(&file, csv)?;
+        Ok(file)
+    }
+
+    /// The inference-mode separation tables recorded so far, in step order.
+    pub fn separation_records(&self) -> Result<Vec<(u64, PathBuf)>> {
+        let dir = self.root.join(EVAL_DIR);
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut files: Vec<(u64, PathBuf)> = fs::read_dir(&dir)
+            .with_context(|| format!("could not list {}", dir.display()))?
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                let name = path.file_name()?.to_str()?;
+                let step = name.strip_prefix(SEPARATION_RECORD)?.strip_suffix(".csv")?;
+                Some((step.parse().ok()?, path))
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// Writes the run's configuration (`run.toml`), atomically.
+    pub fn write_config(&self, config: &TrainConfig) -> Result<()> {
+        let text = toml::to_string_pretty(config)?;
+        crate::io::write_atomic(&self.config_file(), text.as_bytes())
+    }
+
+    fn config_file(&self) -> PathBuf {
+        self.root.join("run.toml")
+    }
+
     /// The configuration the run was started with (`run.toml`).
     pub fn config(&self) -> Result<TrainConfig> {
-        let path = self.root.join("run.toml");
+        let path = self.config_file();
         let text = fs::read_to_string(&path)
             .with_context(|| format!("could not read {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))

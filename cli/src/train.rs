@@ -278,8 +278,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.clear_divergence()?;
         eprintln!("resuming at step {start_step} of {total_steps}");
     } else {
-        let text = toml::to_string_pretty(&config)?;
-        crate::io::write_atomic(&run.root.join("run.toml"), text.as_bytes())?;
+        run.write_config(&config)?;
     }
 
     let mut metrics = open_metrics(&run.metrics(), LossTerm::of(config.method), start_step)?;
@@ -437,8 +436,7 @@ fn fit_cpca(
     let state =
         dinfogan::cpca::CpcaModel::from_host(model, fit.mean, fit.common, fit.salient, device)
             .state()?;
-    let text = toml::to_string_pretty(config)?;
-    crate::io::write_atomic(&run.root.join("run.toml"), text.as_bytes())?;
+    run.write_config(config)?;
     // The alpha search, for a user who wants to refit with another of the exemplars.
     let search = serde_json::json!({
         "alpha": fit.alpha,

@@ -189,17 +189,9 @@ fn separation_command(args: SeparationArgs) -> Result<()> {
     let path = &args.model.checkpoint;
     let (mut step, mut recorded) = (None, None);
     if path.is_dir() {
-        let at = RunDir::open(path)?.load_meta()?.step;
-        let dir = path.join("eval");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("could not create {}", dir.display()))?;
-        // The plot draws the default (inference-mode) tables; training-mode ones sit beside them.
-        let suffix = match args.options.encoder {
-            EncoderMode::Inference => "",
-            EncoderMode::Train => "-train",
-        };
-        let file = dir.join(format!("separation-step-{at:06}{suffix}.csv"));
-        write_atomic(&file, &csv)?;
+        let run = RunDir::open(path)?;
+        let at = run.load_meta()?.step;
+        let file = run.record_separation(at, args.options.encoder == EncoderMode::Train, &csv)?;
         eprintln!("recorded {}", file.display());
         (step, recorded) = (Some(at), Some(file.display().to_string()));
     }
