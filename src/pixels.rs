@@ -5,6 +5,35 @@
 //! project's WGSL kernel (`shaders/rgba.wgsl`, see `dinfogan::gpu`), which must agree with
 //! [`byte`] exactly.
 
+use burn::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// `count` images of `channels x side x side` values in [-1, 1], one after another on the host,
+/// as the networks' `[count, channels, side, side]` batch on `device`: the one way pixels
+/// become a batch (the trainer's, every tool's, the viewer's). A sentence, not a panic, when
+/// the values are not that many.
+pub fn batch(
+    values: Vec<f32>,
+    count: usize,
+    channels: usize,
+    side: usize,
+    device: &Device,
+) -> Result<Tensor<4>> {
+    let expected = count * channels * side * side;
+    if values.len() != expected {
+        return Err(Error::Shape(format!(
+            "{} pixel values do not make {count} images of {channels} x {side} x {side} \
+             ({expected} values)",
+            values.len()
+        )));
+    }
+    Ok(Tensor::from_data(
+        TensorData::new(values, [count, channels, side, side]),
+        device,
+    ))
+}
+
 /// One byte to the network's range [-1, 1]: `b / 127.5 - 1` (the inverse of [`byte`] on bytes).
 pub fn unit(byte: u8) -> f32 {
     byte as f32 / 127.5 - 1.0
@@ -71,6 +100,20 @@ pub fn images_from_rgba(rgba: &[u8], side: usize, channels: usize) -> Option<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pixels_become_a_batch_or_a_sentence() {
+        let device = Device::flex();
+        let values: Vec<f32> = (0..16).map(|v| v as f32 / 8.0 - 1.0).collect();
+        let t = batch(values.clone(), 2, 2, 2, &device).unwrap();
+        assert_eq!(t.dims(), [2, 2, 2, 2]);
+        assert_eq!(t.into_data().try_to_vec::<f32>().unwrap(), values);
+        let err = batch(values, 3, 1, 2, &device).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "16 pixel values do not make 3 images of 1 x 2 x 2 (12 values)"
+        );
+    }
 
     #[test]
     fn every_byte_survives_the_trip_through_the_network_range() {

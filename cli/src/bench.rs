@@ -72,7 +72,8 @@ fn real_batch(
     let pixels: Vec<f32> = (0..b)
         .flat_map(|i| data.image(domain, i, side, c))
         .collect();
-    Tensor::from_data(TensorData::new(pixels, [b, c, side, side]), device)
+    dinfogan::pixels::batch(pixels, b, c, side, device)
+        .expect("b built-in images of the model's size")
 }
 
 /// The batches every timed iteration reuses: B background and B target built-in images.

@@ -54,12 +54,15 @@ pub fn load_model(path: &Path, device: &Device) -> Result<InferenceModel> {
         .with_context(|| format!("could not load the checkpoint in {}", path.display()))
 }
 
-fn tensor(model: &InferenceModel, pixels: Vec<f32>, n: usize) -> Tensor<4> {
+fn tensor(model: &InferenceModel, pixels: Vec<f32>, n: usize) -> Result<Tensor<4>> {
     let c = model.config();
-    Tensor::from_data(
-        TensorData::new(pixels, [n, c.channels, c.image_size, c.image_size]),
+    Ok(dinfogan::pixels::batch(
+        pixels,
+        n,
+        c.channels,
+        c.image_size,
         model.device(),
-    )
+    )?)
 }
 
 fn load_images(model: &InferenceModel, files: &[PathBuf]) -> Result<Tensor<4>> {
@@ -68,7 +71,7 @@ fn load_images(model: &InferenceModel, files: &[PathBuf]) -> Result<Tensor<4>> {
     for f in files {
         pixels.extend(images::load(f, c.image_size, c.channels)?);
     }
-    Ok(tensor(model, pixels, files.len()))
+    tensor(model, pixels, files.len())
 }
 
 fn save(sheet: &image::RgbImage, model: &InferenceModel, out: &Path) -> Result<()> {
@@ -236,7 +239,10 @@ fn inputs(
                 .collect();
             tensor(model, pixels, count)
         };
-        return Ok((Some(batch(Domain::Background)), Some(batch(Domain::Target))));
+        return Ok((
+            Some(batch(Domain::Background)?),
+            Some(batch(Domain::Target)?),
+        ));
     }
     let load = |files: &[PathBuf]| -> Result<Option<Tensor<4>>> {
         if files.is_empty() {

@@ -170,9 +170,9 @@ pub fn sample_sheet(model: &InferenceModel, data: &Data, path: &Path) -> Result<
     let batch = |domain| {
         let picked = crate::data::sample_in_order(data.len(domain), Some(n), 0);
         let pixels: Vec<f32> = picked.iter().flat_map(|&i| data.image(domain, i)).collect();
-        Tensor::<4>::from_data(TensorData::new(pixels, [n, c, side, side]), &device)
+        dinfogan::pixels::batch(pixels, n, c, side, &device)
     };
-    let (bg, t) = (batch(Domain::Background), batch(Domain::Target));
+    let (bg, t) = (batch(Domain::Background)?, batch(Domain::Target)?);
     let rec_bg = model.reconstruct(bg.clone(), false)?;
     let rec_t = model.reconstruct(t.clone(), true)?;
     let (gained, removed) = model.swap(bg.clone(), t.clone())?;
@@ -314,14 +314,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .recv()
             .context("the data loader thread stopped unexpectedly")?;
         let images = real.background_count + real.target_count;
-        let bg = Tensor::<4>::from_data(
-            TensorData::new(real.background, [real.background_count, c, side, side]),
-            &device,
-        );
-        let t = Tensor::<4>::from_data(
-            TensorData::new(real.target, [real.target_count, c, side, side]),
-            &device,
-        );
+        let bg = dinfogan::pixels::batch(real.background, real.background_count, c, side, &device)?;
+        let t = dinfogan::pixels::batch(real.target, real.target_count, c, side, &device)?;
         // Each step draws its latents and noise from a stream of its own, a function of
         // (seed, step) like its batch: a run resumed at any checkpoint continues exactly as
         // the uninterrupted run (the device RNG's state itself is never saved).

@@ -254,10 +254,8 @@ impl Viewer {
             ))
         })?;
         let n = floats.len() / (c.channels * side * side);
-        Ok(Tensor::from_data(
-            TensorData::new(floats, [n, c.channels, side, side]),
-            self.model.device(),
-        ))
+        dinfogan::pixels::batch(floats, n, c.channels, side, self.model.device())
+            .map_err(|e| js_error(e.to_string()))
     }
 
     async fn rgba(&self, images: Tensor<4>) -> Result<Vec<u8>, JsError> {

@@ -431,15 +431,13 @@ fn comparison_sheet(
         picked.iter().flat_map(|&i| data.image(domain, i)).collect()
     };
     let (bg, t) = (pixels(Domain::Background), pixels(Domain::Target));
-    let tensor = |values: &[f32]| {
-        Tensor::<4>::from_data(TensorData::new(values.to_vec(), [n, c, side, side]), device)
-    };
+    let tensor = |values: &[f32]| dinfogan::pixels::batch(values.to_vec(), n, c, side, device);
     let mut rows = vec![
         (
             "x: background".to_string(),
-            images::tensor_to_rgb(tensor(&bg))?,
+            images::tensor_to_rgb(tensor(&bg)?)?,
         ),
-        ("y: target".to_string(), images::tensor_to_rgb(tensor(&t))?),
+        ("y: target".to_string(), images::tensor_to_rgb(tensor(&t)?)?),
     ];
     for (name, run) in models {
         let loaded = load_model(run, device)?;
@@ -447,7 +445,7 @@ fn comparison_sheet(
             rows.push((format!("{name}: no generator"), Vec::new()));
             continue;
         }
-        let drawn = images::tensor_to_rgb(loaded.swap_and_reconstruct(tensor(&bg), tensor(&t))?)?;
+        let drawn = images::tensor_to_rgb(loaded.swap_and_reconstruct(tensor(&bg)?, tensor(&t)?)?)?;
         for (k, what) in ["G(z_x, 0)", "G(z_y, s_y)", "G(z_x, s_y)", "G(z_y, 0)"]
             .iter()
             .enumerate()

@@ -6,7 +6,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{bail, Result};
-use burn::prelude::*;
 use clap::ValueEnum;
 use dinfogan::builtin::{BuiltinDataset, BuiltinFactors, Domain};
 use dinfogan::InferenceModel;
@@ -290,13 +289,13 @@ pub fn encode_images(
     let (mut z, mut s) = (vec![Vec::new(); count], vec![Vec::new(); count]);
     for (k, chunk) in order.chunks(ENCODE_BATCH).enumerate() {
         let pixels: Vec<f32> = chunk.iter().flat_map(|&i| image(i)).collect();
-        let batch = Tensor::<4>::from_data(
-            TensorData::new(
-                pixels,
-                [chunk.len(), c.channels, c.image_size, c.image_size],
-            ),
+        let batch = dinfogan::pixels::batch(
+            pixels,
+            chunk.len(),
+            c.channels,
+            c.image_size,
             model.device(),
-        );
+        )?;
         let (common, salient) = match mode {
             EncoderMode::Inference => model.encode(batch)?,
             EncoderMode::Train => model.encode_training_mode(batch, k as u64)?,

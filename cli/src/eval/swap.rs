@@ -171,15 +171,12 @@ pub fn swap_table(
             .iter()
             .flat_map(|&i| data.image(domain, i))
             .collect();
-        Tensor::<4>::from_data(
-            TensorData::new(pixels, [indices.len(), c.channels, side, side]),
-            model.device(),
-        )
+        dinfogan::pixels::batch(pixels, indices.len(), c.channels, side, model.device())
     };
     let (mut own, mut swapped) = (Vec::new(), Vec::new());
     for (t, b) in targets.chunks(BATCH).zip(backgrounds.chunks(BATCH)) {
-        let (z_y, s_y) = model.encode(batch(Domain::Target, t))?;
-        let (z_x, _) = model.encode(batch(Domain::Background, b))?;
+        let (z_y, s_y) = model.encode(batch(Domain::Target, t)?)?;
+        let (z_x, _) = model.encode(batch(Domain::Background, b)?)?;
         let zero = s_y.zeros_like();
         let on_y = differences(
             model.generate(z_y.clone(), s_y.clone())?,
