@@ -494,8 +494,9 @@ fn preview(
     Ok(())
 }
 
-/// A label's name as a folder name: lower-case letters and digits, other runs as one '-'.
-fn slug(name: &str) -> String {
+/// A label's name as a folder or file name: lower-case letters and digits, other runs as one
+/// '-'.
+pub(crate) fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         if c.is_ascii_alphanumeric() {

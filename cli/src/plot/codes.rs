@@ -11,6 +11,7 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use super::embedding::{pca, tsne, TSNE_MIN_ROWS};
 use super::{draw_error, register_font};
 use crate::args::{at_least_one, OutputFile};
+use crate::data::commands::slug;
 use crate::data::DataSpec;
 use crate::eval::separation::{
     encode_images, eval_set, label_rows, Codes, EncoderMode, Label, SeparationRow, Space,
@@ -106,19 +107,6 @@ fn find_label<'a>(labels: &'a [Label], wanted: &str) -> Result<&'a Label> {
                 .join(", ")
         ),
     }
-}
-
-/// A file name's part for a label: letters and digits, the rest as dashes.
-fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_string()
 }
 
 /// Colours of the classes: the ten of matplotlib's `tab10` (what users of scikit-learn and
