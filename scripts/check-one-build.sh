@@ -30,3 +30,14 @@ print(" ".join(sorted(names)))
 }
 check build --release -p dinfogan-cli
 check build --release --workspace
+# `cargo install` has no JSON messages: its progress lines say what it compiled. Without
+# `--locked` it resolves the newest versions instead of Cargo.lock's and builds burn again.
+root="$(mktemp -d)"
+trap 'rm -rf "$root"' EXIT
+cargo install --locked --path cli --root "$root" >"$root/log" 2>&1 || { cat "$root/log" >&2; exit 1; }
+rebuilt="$(grep -oE 'Compiling (burn|cubecl|cubek)[a-z0-9_-]*' "$root/log" | sort -u | tr '\n' ' ' || true)"
+if [ -n "$rebuilt" ]; then
+  echo "error: \`cargo install --locked --path cli\` compiled burn again ($rebuilt)" >&2
+  exit 1
+fi
+echo "one build of burn: \`cargo install --locked --path cli\` found it fresh"
