@@ -1,9 +1,15 @@
 //! What a training checkpoint holds, without the file system: one burnpack record per network
 //! and optimiser ([`StatePart`]), gathered in a [`TrainerState`]. Which parts a run has follows
 //! from its configuration ([`TrainerState::parts_of`]); which of them inference reads, from its
-//! method ([`StatePart::for_inference`]).
+//! method ([`StatePart::for_inference`]). Each part is a module's or an optimiser's record as
+//! burnpack bytes, and back ([`load_module`]: every part read is checked against the module).
 
 use std::collections::BTreeMap;
+
+use burn::module::Module;
+#[cfg(feature = "train")]
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Bytes;
 
 use crate::config::{Method, TrainConfig};
 use crate::error::{Error, Result};
@@ -124,6 +130,65 @@ impl TrainerState {
     pub fn iter(&self) -> impl Iterator<Item = (StatePart, &[u8])> {
         self.parts.iter().map(|(p, b)| (*p, b.as_slice()))
     }
+}
+
+/// A module's weights from burnpack bytes, with a sentence when they do not fit. Each tensor is
+/// cast to its parameter's type (f32): this project writes nothing else, and a file whose
+/// record claims another type (a stranger's, or a corrupt one; found by fuzzing) would
+/// otherwise make burn panic on an integer tensor where a float one belongs.
+pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
+    let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| Error::Weights {
+            what: what.into(),
+            reason: e.to_string(),
+        })?
+        .cast_to_module_dtype();
+    module.try_load_record(record).map_err(|e| Error::Weights {
+        what: what.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// A module's record as burnpack bytes.
+#[cfg(feature = "train")]
+pub(crate) fn module_bytes<M: Module>(module: &M, part: StatePart) -> Result<Vec<u8>> {
+    module
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| Error::Weights {
+            what: part.describe().into(),
+            reason: e.to_string(),
+        })
+}
+
+/// An optimiser's state (Adam's moments) as bytes.
+#[cfg(feature = "train")]
+pub(crate) fn optimiser_bytes(optim: &ModuleOptimizer, part: StatePart) -> Result<Vec<u8>> {
+    optim
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| Error::Weights {
+            what: part.describe().into(),
+            reason: e.to_string(),
+        })
+}
+
+/// An optimiser's state from [`optimiser_bytes`].
+#[cfg(feature = "train")]
+pub(crate) fn load_optimizer(
+    optim: &ModuleOptimizer,
+    bytes: Vec<u8>,
+    part: StatePart,
+) -> Result<ModuleOptimizer> {
+    optim
+        .clone()
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| Error::Weights {
+            what: part.describe().into(),
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]

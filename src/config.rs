@@ -300,7 +300,7 @@ impl Default for VaeConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct CpcaConfig {
     /// The contrast alpha of C_target - alpha C_background; absent: chosen automatically as the
-    /// reference package does (see [`crate::cpca`]).
+    /// reference package does (see [`crate::methods::cpca`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
     /// Images of each domain the fit reads (a random sample when the data has more).
@@ -377,7 +377,7 @@ pub enum Method {
     /// cVAE (Abid and Zou 2019): see `cvae`.
     Cvae,
     /// Contrastive PCA (Abid et al. 2018): linear, fitted in one pass; it encodes but has no
-    /// generator. See [`crate::cpca`].
+    /// generator. See [`crate::methods::cpca`].
     Cpca,
 }
 

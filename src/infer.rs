@@ -12,14 +12,14 @@ use burn::prelude::*;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{StatePart, TrainerState};
+use crate::checkpoint::{load_module, StatePart, TrainerState};
 use crate::config::{Method, ModelConfig, SalientPrior, TrainConfig};
 use crate::container::Format;
-use crate::cpca::CpcaModel;
 use crate::error::{Error, Result};
 use crate::latent::{sample_common, sample_salient, seeded_normal, seeded_salient};
-use crate::networks::{Discriminator, Encoder, Generator};
-use crate::vae::ContrastiveVae;
+use crate::methods::cpca::CpcaModel;
+use crate::nets::vae::ContrastiveVae;
+use crate::nets::{Discriminator, Encoder, Generator};
 
 /// Double InfoGAN's networks in an exported model: G and the encoder.
 #[derive(Module, Debug)]
@@ -541,21 +541,4 @@ pub fn grid_latents(
         }
     }
     (common, salient)
-}
-
-/// A module's weights from burnpack bytes, with a sentence when they do not fit. Each tensor is
-/// cast to its parameter's type (f32): this project writes nothing else, and a file whose
-/// record claims another type (a stranger's, or a corrupt one; found by fuzzing) would
-/// otherwise make burn panic on an integer tensor where a float one belongs.
-pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
-    let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| Error::Weights {
-            what: what.into(),
-            reason: e.to_string(),
-        })?
-        .cast_to_module_dtype();
-    module.try_load_record(record).map_err(|e| Error::Weights {
-        what: what.into(),
-        reason: e.to_string(),
-    })
 }

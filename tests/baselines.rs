@@ -7,8 +7,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use common::*;
 use dinfogan::builtin::Domain;
-use dinfogan::cvae::CvaeTrainer;
-use dinfogan::mm_cvae::MmCvaeTrainer;
+use dinfogan::methods::cvae::CvaeTrainer;
+use dinfogan::methods::mm_cvae::MmCvaeTrainer;
 use dinfogan::{InferenceModel, LossTerm, Method, ModelConfig, TrainConfig, Training};
 
 /// The device RNG is global: the resume test replays a random stream, so no other test of this
@@ -204,7 +204,7 @@ fn a_cpca_model_file_encodes_and_says_it_cannot_draw() {
     let images = |domain, n| builtin_batch(&config, domain, 0, n, &cpu());
     let host = |t: Tensor<4>| values(t);
     let (bg, t) = (images(Domain::Background, 30), images(Domain::Target, 30));
-    let fit = dinfogan::cpca::fit(
+    let fit = dinfogan::methods::cpca::fit(
         &host(bg),
         &host(t.clone()),
         d,
@@ -215,7 +215,7 @@ fn a_cpca_model_file_encodes_and_says_it_cannot_draw() {
     .unwrap();
     let model = InferenceModel::from_cpca(
         m.clone(),
-        dinfogan::cpca::CpcaModel::from_host(m, fit.mean, fit.common, fit.salient, &cpu()),
+        dinfogan::methods::cpca::CpcaModel::from_host(m, fit.mean, fit.common, fit.salient, &cpu()),
         cpu(),
     );
     let loaded = InferenceModel::from_bytes(&model.to_bytes().unwrap(), &cpu()).unwrap();

@@ -28,7 +28,7 @@ fn baseline_file(method: Method) -> Vec<u8> {
     let m = &config.model;
     let d = m.channels * m.image_size * m.image_size;
     let host = |domain| values(builtin_batch(&config, domain, 0, 12, &cpu()));
-    let fit = dinfogan::cpca::fit(
+    let fit = dinfogan::methods::cpca::fit(
         &host(dinfogan::builtin::Domain::Background),
         &host(dinfogan::builtin::Domain::Target),
         d,
@@ -37,7 +37,8 @@ fn baseline_file(method: Method) -> Vec<u8> {
         &Default::default(),
     )
     .unwrap();
-    let cpca = dinfogan::cpca::CpcaModel::from_host(m, fit.mean, fit.common, fit.salient, &cpu());
+    let cpca =
+        dinfogan::methods::cpca::CpcaModel::from_host(m, fit.mean, fit.common, fit.salient, &cpu());
     InferenceModel::from_cpca(m.clone(), cpca, cpu())
         .to_bytes()
         .unwrap()

@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Bytes;
 use common::*;
-use dinfogan::networks::{Discriminator, Generator};
+use dinfogan::nets::{Discriminator, Generator};
 use dinfogan::ModelConfig;
 
 struct Outcome {

@@ -515,15 +515,13 @@ pub fn import(args: ImportArgs) -> Result<()> {
     let fresh = [
         (
             StatePart::Generator,
-            burn::module::Module::into_record(dinfogan::networks::Generator::new(&model, &device))
+            burn::module::Module::into_record(dinfogan::nets::Generator::new(&model, &device))
                 .into_bytes(),
         ),
         (
             StatePart::Discriminator,
-            burn::module::Module::into_record(dinfogan::networks::Discriminator::new(
-                &model, &device,
-            ))
-            .into_bytes(),
+            burn::module::Module::into_record(dinfogan::nets::Discriminator::new(&model, &device))
+                .into_bytes(),
         ),
     ];
     for (part, bytes) in fresh {

@@ -407,7 +407,7 @@ fn fit_cpca(
     };
     let (background, target) = (sample(Domain::Background), sample(Domain::Target));
     let model = &config.model;
-    let options = dinfogan::cpca::CpcaOptions {
+    let options = dinfogan::methods::cpca::CpcaOptions {
         alpha: config.cpca.alpha,
         seed,
         ..Default::default()
@@ -418,7 +418,7 @@ fn fit_cpca(
         background.len() / dim,
         target.len() / dim
     );
-    let fit = dinfogan::cpca::fit(
+    let fit = dinfogan::methods::cpca::fit(
         &background,
         &target,
         dim,
@@ -427,9 +427,14 @@ fn fit_cpca(
         &options,
     )
     .map_err(|e| anyhow::anyhow!("cPCA could not be fitted: {e}"))?;
-    let state =
-        dinfogan::cpca::CpcaModel::from_host(model, fit.mean, fit.common, fit.salient, device)
-            .state()?;
+    let state = dinfogan::methods::cpca::CpcaModel::from_host(
+        model,
+        fit.mean,
+        fit.common,
+        fit.salient,
+        device,
+    )
+    .state()?;
     run.write_config(config)?;
     // The alpha search, for a user who wants to refit with another of the exemplars.
     let search = serde_json::json!({

@@ -9,40 +9,20 @@
 //! Heads return logits; the sigmoid of D and C lives in the losses (`log_sigmoid`), which is the
 //! same function as the paper's `-log(sigmoid(.))` without its overflow.
 
-use burn::module::{ModuleVisitor, Param};
 use burn::nn::{
     conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig},
-    BatchNorm, BatchNormConfig, GaussianNoise, GaussianNoiseConfig, Initializer, LeakyRelu,
-    LeakyReluConfig, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, GaussianNoise, GaussianNoiseConfig, LeakyRelu, LeakyReluConfig,
+    PaddingConfig2d,
 };
 use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 
+use super::init::dcgan_init;
+use super::layers::{
+    batch_norm, conv_transpose, convolve, leaky_relu, sync_running_stats, DiscriminatorOutput,
+};
+use super::noise::add_noise;
 use crate::config::ModelConfig;
-use crate::noise::add_noise;
-
-/// Initialises every (lazy) parameter of a module now. Needed before training with burn 0.22.1:
-/// the `require_grad` of a parameter not yet initialised lives in state shared by all its
-/// clones, so the `no_grad()` copy a step makes of another network would freeze the original.
-pub fn initialized<M: Module>(module: M) -> M {
-    struct Touch;
-    impl ModuleVisitor for Touch {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let _ = param.val();
-        }
-    }
-    module.visit(&mut Touch);
-    module
-}
-
-/// DCGAN initialisation, N(0, 0.02), for every convolution and linear layer (the paper's
-/// networks, Table 4 and Table 5).
-pub(crate) fn dcgan_init() -> Initializer {
-    Initializer::Normal {
-        mean: 0.0,
-        std: 0.02,
-    }
-}
 
 /// 4x4 convolution, stride 2, padding 1, no bias: halves the side.
 fn down(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
@@ -73,49 +53,6 @@ fn up(channels_in: usize, channels_out: usize, first: bool, device: &Device) -> 
         config.with_stride([2, 2]).with_padding([1, 1])
     };
     config.init(device)
-}
-
-/// `conv.forward(x)`; on the CPU as one matrix product over the batch (see `cpu_conv`).
-pub(crate) fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return crate::cpu_conv::conv2d(conv, x);
-    #[cfg(target_arch = "wasm32")]
-    conv.forward(x)
-}
-
-/// `conv.forward(x)` for a transposed convolution; batched on the CPU like [`convolve`].
-pub(crate) fn conv_transpose(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return crate::cpu_conv::conv_transpose2d(conv, x);
-    #[cfg(target_arch = "wasm32")]
-    conv.forward(x)
-}
-
-/// `activation.forward(x)`; on the CPU with autodiff as one fused pass each way (see
-/// `cpu_activation`).
-pub(crate) fn leaky_relu<const D: usize>(activation: &LeakyRelu, x: Tensor<D>) -> Tensor<D> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return crate::cpu_activation::leaky_relu(activation, x);
-    #[cfg(target_arch = "wasm32")]
-    activation.forward(x)
-}
-
-/// `norm.forward(x)`; on the CPU in training as three fused passes each way (see `cpu_norm`).
-pub(crate) fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return crate::cpu_norm::batch_norm(norm, x);
-    #[cfg(target_arch = "wasm32")]
-    norm.forward(x)
-}
-
-/// Folds the last pending update of each batch norm's running statistics into its value.
-/// burn applies a running-statistics update lazily, at the next forward pass; a record taken
-/// without this misses the last training step's update (and a resumed run would differ).
-pub(crate) fn sync_running_stats<'a>(norms: impl IntoIterator<Item = &'a BatchNorm>) {
-    for norm in norms {
-        let _ = norm.running_mean.value_sync();
-        let _ = norm.running_var.value_sync();
-    }
 }
 
 /// G(z, s) of Table 4.
@@ -272,19 +209,6 @@ impl DcganEncoder {
     pub fn forward(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         self.heads(self.trunk.forward(images))
     }
-}
-
-/// Every head of the discriminator on one batch of images.
-#[derive(Debug, Clone)]
-pub struct DiscriminatorOutput {
-    /// D: real/fake logits, `[batch]`.
-    pub adversarial: Tensor<1>,
-    /// C: background (0) / target (1) logits, `[batch]`.
-    pub class: Tensor<1>,
-    /// Qz: `[batch, L]`.
-    pub common: Tensor<2>,
-    /// Qs: `[batch, M]`.
-    pub salient: Tensor<2>,
 }
 
 /// The discriminator with its four heads (D, C, Qz, Qs) on one shared trunk.

@@ -152,7 +152,7 @@ mod tests {
         }
         // The record gives the same model back.
         let mut state = model.state().unwrap();
-        let loaded = crate::infer::load_module(
+        let loaded = crate::checkpoint::load_module(
             CpcaModel::new(&config, &device),
             state.take(StatePart::Cpca).unwrap(),
             "cPCA",

@@ -13,19 +13,20 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
+use super::training::{Losses, Training};
+use crate::checkpoint::{load_module, load_optimizer, module_bytes, optimiser_bytes};
 use crate::checkpoint::{StatePart, TrainerState};
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
-use crate::infer::{load_module, InferenceModel};
+use crate::infer::InferenceModel;
 use crate::latent::{background_salient, sample_common, sample_contrastive_pairs, sample_salient};
 use crate::loss::{
     binary_cross_entropy, cross_entropy, discriminator_adversarial, generator_adversarial, l1,
     l1_to_zero, mmd, MMD_GAMMAS,
 };
-use crate::model::{initialized, DiscriminatorOutput};
-use crate::networks::{Discriminator, Generator, Regulariser};
+use crate::nets::init::initialized;
+use crate::nets::{Discriminator, DiscriminatorOutput, Generator, Regulariser};
 use crate::terms::LossTerm;
-use crate::training::{load_optimizer, module_bytes, optimiser_bytes, Losses};
 
 /// G, the discriminator, H and their optimisers, on one autodiff device.
 pub struct Trainer {
@@ -445,5 +446,31 @@ impl Trainer {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Training for Trainer {
+    fn config(&self) -> &TrainConfig {
+        Trainer::config(self)
+    }
+
+    fn device(&self) -> &Device {
+        Trainer::device(self)
+    }
+
+    fn iteration(&mut self, background: Tensor<4>, target: Tensor<4>) -> Losses {
+        Trainer::iteration(self, background, target)
+    }
+
+    fn inference_model(&self) -> InferenceModel {
+        Trainer::inference_model(self)
+    }
+
+    fn state(&self) -> Result<TrainerState> {
+        Trainer::state(self)
+    }
+
+    fn load_state(&mut self, state: TrainerState) -> Result<()> {
+        Trainer::load_state(self, state)
     }
 }

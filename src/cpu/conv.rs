@@ -31,8 +31,9 @@ use burn::backend::Flex;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::DType;
 use rayon::prelude::*;
+
+use super::tensor::{dense, flex, on_flex, values};
 
 /// The geometry of a convolution seen from its image side: `image` is the convolution's input
 /// (or the transposed convolution's output), `positions` the other side's spatial size.
@@ -423,27 +424,6 @@ fn batch_major(x: &[f32], b: usize, c: usize, p: usize) -> Vec<f32> {
     out
 }
 
-/// The tensor itself when its values are already one dense run (no copy), else a dense copy.
-pub(crate) fn dense(tensor: &FlexTensor) -> FlexTensor {
-    match tensor.layout().contiguous_offsets() {
-        Some(_) => tensor.clone(),
-        None => tensor.to_contiguous(),
-    }
-}
-
-/// The values of a [`dense`] tensor, borrowed.
-pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
-    let (start, end) = tensor
-        .layout()
-        .contiguous_offsets()
-        .expect("values of a dense tensor");
-    &tensor.storage::<f32>()[start..end]
-}
-
-fn flex(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
 /// Which of the two operations, with its geometry and the other side's channels.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -544,13 +524,10 @@ impl Backward<Flex, 2> for OpBackward {
 
 /// Runs `op` on burn-flex (with or without autodiff); `None` when `x` or `weight` lives elsewhere.
 fn run(op: Op, x: Tensor<4>, weight: Tensor<4>) -> Option<Tensor<4>> {
-    if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
+    if !on_flex(&x) || !on_flex(&weight) {
         return None;
     }
     let device = x.device();
-    if device.clone().without_autodiff() != Device::flex() {
-        return None;
-    }
     if !device.is_autodiff() {
         let x = x.try_into_primitive::<Flex>().ok()?;
         let weight = weight.try_into_primitive::<Flex>().ok()?;
@@ -744,7 +721,7 @@ mod tests {
                 })
                 .with_bias(false)
                 .init(&device);
-            let conv = crate::model::initialized(conv);
+            let conv = crate::nets::init::initialized(conv);
             check(
                 [3, 3, side, side],
                 |x| conv2d(&conv, x),
@@ -758,7 +735,7 @@ mod tests {
                 .with_padding([padding, padding])
                 .with_bias(false)
                 .init(&device);
-            let conv = crate::model::initialized(conv);
+            let conv = crate::nets::init::initialized(conv);
             check(
                 [2, 5, side, side],
                 |x| conv_transpose2d(&conv, x),
@@ -783,7 +760,7 @@ mod tests {
                     std: 0.5,
                 })
                 .init(&device);
-            let conv = crate::model::initialized(conv);
+            let conv = crate::nets::init::initialized(conv);
             let bias = || conv.bias.as_ref().map(|b| b.val());
             check(
                 [3, 3, side, side],

@@ -21,20 +21,15 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
-use burn::tensor::DType;
 use rayon::prelude::*;
 
-use crate::cpu_conv::{dense, values};
+use super::tensor::{dense, flex, on_flex, values};
 
 /// `norm.forward(x)`: fused on burn-flex when the layer trains (an autodiff device and a layer
 /// not frozen), burn's own otherwise.
 pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
-    let fusable = D >= 2
-        && x.dtype() == DType::F32
-        && device.is_autodiff()
-        && norm.training.is_enabled()
-        && device.clone().without_autodiff() == Device::flex();
+    let fusable = D >= 2 && on_flex(&x) && device.is_autodiff() && norm.training.is_enabled();
     if !fusable {
         return norm.forward(x);
     }
@@ -214,10 +209,6 @@ fn backward(
     (dx, sum_dy_xhat, sum_dy)
 }
 
-fn flex(values: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
 #[cfg(feature = "train")]
 #[derive(Debug)]
 struct BatchNormBackward;
@@ -353,7 +344,7 @@ mod tests {
                 };
                 norm.gamma = param(|c| 1.25 + 0.5 * c as f32);
                 norm.beta = param(|c| 0.3 * c as f32 - 0.75);
-                crate::model::initialized(norm)
+                crate::nets::init::initialized(norm)
             };
             let input = |k: f64| {
                 Tensor::<4>::random(
@@ -418,7 +409,7 @@ mod tests {
     #[test]
     fn training_on_flex_takes_the_fused_path() {
         let device = Device::flex().autodiff();
-        let norm = crate::model::initialized(BatchNormConfig::new(2).init(&device));
+        let norm = crate::nets::init::initialized(BatchNormConfig::new(2).init(&device));
         let x = Tensor::<4>::from_data(
             TensorData::new(vec![1.0f32, 3.0, -2.0, 4.0], [1, 2, 2, 1]),
             &device,

@@ -1,5 +1,5 @@
 //! MM-cVAE (Weinberger, Beebe-Wang and Lee 2022), the paper's strongest baseline, trained on
-//! the same batches as Double InfoGAN: the networks of [`crate::vae`] and, per batch of B
+//! the same batches as Double InfoGAN: the networks of [`crate::nets::vae`] and, per batch of B
 //! background images x and B target images y, one Adam step on
 //!
 //! ```text
@@ -16,15 +16,16 @@
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
+use super::training::{Losses, Training};
+use super::vae_shared::{load_vae_state, reference_adam, vae_inference_model, vae_state};
 use crate::checkpoint::TrainerState;
 use crate::config::{Method, TrainConfig};
 use crate::error::{Error, Result};
 use crate::infer::InferenceModel;
 use crate::loss::{gaussian_kl_sum, mmd, MMD_GAMMAS};
-use crate::model::initialized;
+use crate::nets::init::initialized;
+use crate::nets::vae::ContrastiveVae;
 use crate::terms::LossTerm;
-use crate::training::{load_vae_state, vae_inference_model, vae_state, Losses, Training};
-use crate::vae::ContrastiveVae;
 
 /// The model and its optimiser, on one autodiff device.
 pub struct MmCvaeTrainer {
@@ -44,7 +45,7 @@ impl MmCvaeTrainer {
         device.seed(seed);
         Ok(Self {
             model: initialized(ContrastiveVae::new(&config.model, &device)),
-            optim: crate::vae::reference_adam(Method::MmCvae).init(),
+            optim: reference_adam(Method::MmCvae).init(),
             config,
             device,
         })

@@ -12,7 +12,7 @@
 //! - [`MriRegulariser`]: H, Qs's architecture on two images stacked on the channel axis.
 //!
 //! Where the public code differs (an extra 3x3 conv 2w block at 128x128 in G, no activation after
-//! Qz's and Qs's last layer), the paper is followed. [`crate::networks`] puts them behind the
+//! Qz's and Qs's last layer), the paper is followed. [`crate::nets`] puts them behind the
 //! same interface as the Table 4 networks.
 
 use burn::nn::{
@@ -24,13 +24,12 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
-use crate::attention::SelfAttention;
+use super::attention::SelfAttention;
+use super::init::dcgan_init;
+use super::layers::{batch_norm, convolve, leaky_relu, sync_running_stats, DiscriminatorOutput};
+use super::noise::add_noise;
+use super::spectral::{SnConv2d, SnLinear};
 use crate::config::{HeadOutput, ModelConfig};
-use crate::model::{
-    batch_norm, convolve, dcgan_init, leaky_relu, sync_running_stats, DiscriminatorOutput,
-};
-use crate::noise::add_noise;
-use crate::spectral::{SnConv2d, SnLinear};
 
 /// The side these networks take and make.
 pub const SIDE: usize = 128;
@@ -129,7 +128,7 @@ impl MriGenerator {
         }
         let bias = self.output.bias.as_ref().map(|b| b.val());
         #[cfg(not(target_arch = "wasm32"))]
-        let x = crate::cpu_conv::conv2d_weight(x, self.output.weight.val(), bias, 1, 1);
+        let x = crate::cpu::conv::conv2d_weight(x, self.output.weight.val(), bias, 1, 1);
         #[cfg(target_arch = "wasm32")]
         let x = burn::tensor::module::conv2d(
             x,

@@ -5,7 +5,7 @@
 //! and adds the two gradients. Every discriminator layer ends in a LeakyReLU, so on the 64x64
 //! training iteration `mask_where` alone took 8% of the time (perf, one thread). Here the
 //! forward is one pass over the input and the backward one pass over (input, gradient), with
-//! the gradient registered through burn's autodiff extension API as in [`crate::cpu_conv`].
+//! the gradient registered through burn's autodiff extension API as in [`super::conv`].
 //! Other devices, and burn-flex without autodiff (already one pass), keep burn's operation.
 
 #[cfg(feature = "train")]
@@ -19,10 +19,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::nn::LeakyRelu;
 use burn::prelude::*;
-use burn::tensor::DType;
 use rayon::prelude::*;
 
-use crate::cpu_conv::{dense, values};
+use super::tensor::{dense, flex, on_flex, values};
 
 /// Values per rayon task: large enough that the split costs nothing against the pass.
 const GRAIN: usize = 1 << 15;
@@ -49,7 +48,7 @@ fn scaled_by_gain(a: &[f32], b: &[f32], slope: f32, shape: Shape) -> FlexTensor 
                 *o = b * if a < 0.0 { below } else { 1.0 };
             }
         });
-    FlexTensor::from_data(TensorData::new(out, shape))
+    flex(out, shape)
 }
 
 /// The forward pass: `x` where `x >= 0` (and NaN), `slope x` below.
@@ -87,11 +86,7 @@ impl Backward<Flex, 1> for LeakyReluBackward {
 
 /// The fused operation when `x` is an f32 tensor on burn-flex with autodiff; else `None`.
 fn fused<const D: usize>(x: Tensor<D>, slope: f32) -> Option<Tensor<D>> {
-    let device = x.device();
-    if x.dtype() != DType::F32
-        || !device.is_autodiff()
-        || device.clone().without_autodiff() != Device::flex()
-    {
+    if !on_flex(&x) || !x.device().is_autodiff() {
         return None;
     }
     #[cfg(not(feature = "train"))]

@@ -20,7 +20,7 @@ use burn::nn::Initializer;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::model::dcgan_init;
+use super::init::dcgan_init;
 
 /// Guards the normalisations against a zero vector (as PyTorch's `eps`).
 const EPS: f32 = 1e-12;
@@ -117,7 +117,7 @@ impl SnConv2d {
         let weight = self.norm.normalise(self.weight.val());
         let bias = self.bias.as_ref().map(Param::val);
         #[cfg(not(target_arch = "wasm32"))]
-        return crate::cpu_conv::conv2d_weight(x, weight, bias, self.stride, self.padding);
+        return crate::cpu::conv::conv2d_weight(x, weight, bias, self.stride, self.padding);
         #[cfg(target_arch = "wasm32")]
         burn::tensor::module::conv2d(
             x,

@@ -18,7 +18,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::ops::MaxPoolOptions;
 
-use crate::spectral::SnConv2d;
+use super::spectral::SnConv2d;
 
 #[derive(Module, Debug)]
 pub struct SelfAttention {

@@ -1,5 +1,5 @@
 //! cVAE (Abid and Zou 2019, `contrastive_vae`), the paper's other baseline, on the networks of
-//! [`crate::vae`]. In the reference's naming its "z" is the salient latent and "s" the shared
+//! [`crate::nets::vae`]. In the reference's naming its "z" is the salient latent and "s" the shared
 //! one; here, as everywhere in this project, z is common and s salient. Per batch:
 //!
 //! ```text
@@ -25,18 +25,17 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 
+use super::training::{Losses, Training};
+use super::vae_shared::{load_vae_state, reference_adam, vae_inference_model, vae_state};
+use crate::checkpoint::{load_module, load_optimizer, module_bytes, optimiser_bytes};
 use crate::checkpoint::{StatePart, TrainerState};
 use crate::config::{Method, ModelConfig, TrainConfig};
 use crate::error::{Error, Result};
-use crate::infer::{load_module, InferenceModel};
+use crate::infer::InferenceModel;
 use crate::loss::gaussian_kl_sum;
-use crate::model::initialized;
+use crate::nets::init::initialized;
+use crate::nets::vae::{ContrastiveVae, Posterior};
 use crate::terms::LossTerm;
-use crate::training::{
-    load_optimizer, load_vae_state, module_bytes, optimiser_bytes, vae_inference_model, vae_state,
-    Losses, Training,
-};
-use crate::vae::{ContrastiveVae, Posterior};
 
 /// T: one linear layer from [s, z] to a logit.
 #[derive(Module, Debug)]
@@ -101,8 +100,8 @@ impl CvaeTrainer {
         Ok(Self {
             model: initialized(ContrastiveVae::new(&config.model, &device)),
             tc: initialized(TcDiscriminator::new(&config.model, &device)),
-            optim_model: crate::vae::reference_adam(Method::Cvae).init(),
-            optim_tc: crate::vae::reference_adam(Method::Cvae).init(),
+            optim_model: reference_adam(Method::Cvae).init(),
+            optim_tc: reference_adam(Method::Cvae).init(),
             config,
             device,
         })

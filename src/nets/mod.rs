@@ -1,7 +1,10 @@
-//! G, the discriminator, its encoder and H of either architecture ([`Architecture`]): the
-//! Table 4 networks of [`crate::model`] or the Table 5 ones of [`crate::model_mri`], chosen by
-//! the configuration's image side. Training, inference and export hold these and never branch
-//! on the architecture beyond the constructors here.
+//! The networks. G, the discriminator, its encoder and H of either architecture
+//! ([`Architecture`]): the Table 4 networks of [`dcgan`] or the Table 5 ones of [`mri`] (with
+//! [`spectral`] normalisation and self-[`attention`]), chosen by the configuration's image
+//! side; the VAE baselines' encoders and decoder in [`vae`]. All are built of the [`layers`]
+//! (which take the CPU kernels of [`crate::cpu`] natively), start from [`init`], and put the
+//! discriminator's Gaussian [`noise`] before its layers. Training, inference and export hold
+//! these and never branch on the architecture beyond the constructors here.
 //!
 //! Each is an enum whose `Module` implementation is written out (by [`transparent_module`])
 //! rather than derived: burn's derive for enums puts the variant's name into every record key
@@ -9,15 +12,23 @@
 //! written before Table 5 existed. The file's header already says which architecture it
 //! holds, so the keys are the inner network's own.
 
+pub mod attention;
+pub mod dcgan;
+pub mod init;
+pub mod layers;
+pub mod mri;
+pub mod noise;
+pub mod spectral;
+pub mod vae;
+
 use burn::module::{Content, Devices, Module, ModuleDisplay, ModuleDisplayDefault};
 use burn::module::{ModuleMapper, ModuleVisitor};
 use burn::prelude::*;
 
 use crate::config::{Architecture, ModelConfig};
-use crate::model::{
-    DcganDiscriminator, DcganEncoder, DcganGenerator, DcganRegulariser, DiscriminatorOutput,
-};
-use crate::model_mri::{MriDiscriminator, MriEncoder, MriGenerator, MriRegulariser};
+use dcgan::{DcganDiscriminator, DcganEncoder, DcganGenerator, DcganRegulariser};
+pub use layers::DiscriminatorOutput;
+use mri::{MriDiscriminator, MriEncoder, MriGenerator, MriRegulariser};
 
 /// An enum of modules that records, moves and displays as the variant it holds.
 macro_rules! transparent_module {

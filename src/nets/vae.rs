@@ -23,23 +23,12 @@ use burn::prelude::*;
 use burn::tensor::activation::tanh;
 use burn::tensor::Distribution;
 
+use super::layers::{batch_norm, conv_transpose, convolve, leaky_relu, sync_running_stats};
 use crate::config::ModelConfig;
-use crate::model::{batch_norm, conv_transpose, convolve, leaky_relu, sync_running_stats};
 
 /// A bound of |log-variance| in training (a variance between e^-8 and e^8), the one measured in
 /// docs/results.md; the default, as the references, is no bound.
 pub const LOG_VAR_LIMIT: f64 = 8.0;
-
-/// Adam as each baseline's reference code runs it: PyTorch's defaults for MM-cVAE (betas 0.9
-/// and 0.999, epsilon 1e-8), Keras's for cVAE (epsilon 1e-7). burn's own default epsilon is 1e-5.
-#[cfg(feature = "train")]
-pub fn reference_adam(method: crate::config::Method) -> burn::optim::AdamConfig {
-    let epsilon = match method {
-        crate::config::Method::Cvae => 1e-7,
-        _ => 1e-8,
-    };
-    burn::optim::AdamConfig::new().with_epsilon(epsilon)
-}
 
 fn leaky() -> LeakyRelu {
     LeakyReluConfig::new().with_negative_slope(0.2).init()
@@ -226,19 +215,6 @@ impl ContrastiveVae {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[cfg(feature = "train")]
-    #[test]
-    fn the_baselines_use_their_references_adam() {
-        use crate::config::Method;
-        let epsilon = |method| {
-            serde_json::to_value(reference_adam(method)).unwrap()["epsilon"]
-                .as_f64()
-                .unwrap() as f32
-        };
-        assert_eq!(epsilon(Method::MmCvae), 1e-8);
-        assert_eq!(epsilon(Method::Cvae), 1e-7);
-    }
 
     #[test]
     fn shapes_and_bounded_log_variance() {

@@ -1,0 +1,16 @@
+//! The CPU kernels (native builds only): the operations where burn-flex's generic ones cost
+//! the training iteration most, rewritten as one or a few passes over the batch and registered
+//! with burn's autodiff. Each takes f32 tensors on burn-flex and leaves every other device
+//! (wgpu, WebGPU) to burn's own operation; the networks call them through
+//! [`crate::nets::layers`].
+//!
+//! - [`conv`]: every convolution as im2col and matrix products over the batch, forward and
+//!   backward;
+//! - [`norm`]: batch norm in training in three passes each way;
+//! - [`activation`]: LeakyReLU in one pass each way;
+//! - `tensor`: what the three need of burn-flex's tensors.
+
+pub mod activation;
+pub mod conv;
+pub mod norm;
+mod tensor;
