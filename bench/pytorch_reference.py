@@ -3,7 +3,7 @@
 Same networks (the paper's Table 4: DCGAN generator, a discriminator trunk with Gaussian noise
 of std 0.2 before every convolution and head, four heads D, C, Qz, Qs; at --size 128 its
 Table 5: upsampling 3x3 convolutions and self-attention in G, spectral normalisation and fully
-connected heads in D, as src/model_mri.rs builds them), same losses (eq. 4-8
+connected heads in D, as src/nets/mri.rs builds them), same losses (eq. 4-8
 with Table 6's weights, no CR), same batch (B background + B target real images, B fakes per
 domain), one G step and one D step per iteration, Adam (0.5, 0.999, eps 1e-8).
 

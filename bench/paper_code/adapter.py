@@ -10,7 +10,7 @@ README.md beside this file for the list). What this adapter changes, and only th
   to [-1, 1] as src/pixels.rs does (byte / 127.5 - 1);
 - networks: the upstream DCGAN classes are written for 64x64 with 64 base channels; at another
   side or --width the adapter builds subclasses with the same layer pattern (one block fewer at
-  32x32, channels width, 2 width, ... as src/model.rs), the upstream GaussianNoise class, and the
+  32x32, channels width, 2 width, ... as src/nets/dcgan.rs), the upstream GaussianNoise class, and the
   upstream initialisation (create_model's weights_init_normal). 64x64 at width 64 uses the
   upstream classes untouched;
 - the training loop: PyTorch Lightning 1.x's automatic optimisation with several optimisers
@@ -185,7 +185,7 @@ def network_classes(up, side, width):
 
     At 64x64 and width 64 these are the upstream classes themselves. Otherwise subclasses of
     them that keep the upstream layer pattern with log2(side) - 2 down/up blocks (the project's
-    src/model.rs at 32x32: one block fewer) and channels width << i: the trunk is noise -> conv
+    src/nets/dcgan.rs at 32x32: one block fewer) and channels width << i: the trunk is noise -> conv
     4x4/2 -> LeakyReLU(0.2) (no batch norm after the first conv), then noise -> conv -> BN ->
     LeakyReLU; D's four heads are 4x4 valid convolutions on noise (sigmoid on validity and
     class); the CR net is the same trunk on 2C channels with its own noise level and a 4x4

@@ -6,7 +6,7 @@
 1. the dataset reader reads what the writer wrote and refuses truncated or hostile files;
 2. PyTorch Lightning 1.x semantics: a G update changes only G's parameters, a D update only
    D's (the Q heads included), a CR update only the CR net's; requires_grad flags come back;
-3. the networks at 32x32 have the project's channel counts (src/model.rs), and 64x64 at width
+3. the networks at 32x32 have the project's channel counts (src/nets/dcgan.rs), and 64x64 at width
    64 keeps the upstream classes;
 4. a 30-step run (codes every 15 steps): finite losses in metrics.csv, the codes CSVs in the
    format of `dinfogan encode`, run.json, state.pt; re-making the codes from state.pt gives the
@@ -130,7 +130,7 @@ def test_semantics(upstream, tmp):
         optimizers, _ = module.configure_optimizers()
     module.train()
 
-    # The project's channel counts at 32x32, width 32 (src/model.rs).
+    # The project's channel counts at 32x32, width 32 (src/nets/dcgan.rs).
     d_convs = [m for n, m in module.discriminator.named_modules() if isinstance(m, torch.nn.Conv2d)]
     check([(c.in_channels, c.out_channels) for c in d_convs] ==
           [(3, 32), (32, 64), (64, 128), (128, 1), (128, 1), (128, 95), (128, 15)],
