@@ -2,7 +2,7 @@
 //! and optimiser ([`StatePart`]), gathered in a [`TrainerState`]. Which parts a run has follows
 //! from its configuration ([`TrainerState::parts_of`]); which of them inference reads, from its
 //! method ([`StatePart::for_inference`]). Each part is a module's or an optimiser's record as
-//! burnpack bytes, and back ([`load_module`]: every part read is checked against the module).
+//! burnpack bytes, and back (`load_module`: every part read is checked against the module).
 
 use std::collections::BTreeMap;
 
