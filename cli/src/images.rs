@@ -135,6 +135,16 @@ pub fn tensor_to_rgb(images: Tensor<4>) -> Result<Vec<RgbImage>> {
         .collect())
 }
 
+/// How many times a sheet of `side`-pixel tiles is enlarged when saved: 32x32 tiles twice, so
+/// that they can be seen; larger ones as they are.
+pub fn sheet_scale(side: usize) -> u32 {
+    if side <= 32 {
+        2
+    } else {
+        1
+    }
+}
+
 /// Rows of equally sized tiles on a dark background with 2-pixel gaps; rows may differ in length.
 pub fn grid(rows: &[Vec<RgbImage>]) -> RgbImage {
     const GAP: u32 = 2;

@@ -75,12 +75,7 @@ fn load_images(model: &InferenceModel, files: &[PathBuf]) -> Result<Tensor<4>> {
 }
 
 fn save(sheet: &image::RgbImage, model: &InferenceModel, out: &Path) -> Result<()> {
-    let scale = if model.config().image_size <= 32 {
-        2
-    } else {
-        1
-    };
-    images::save_png(sheet, out, scale)?;
+    images::save_png(sheet, out, images::sheet_scale(model.config().image_size))?;
     eprintln!("wrote {}", out.display());
     Ok(())
 }

@@ -184,8 +184,7 @@ pub fn sample_sheet(model: &InferenceModel, data: &Data, path: &Path) -> Result<
     }
     let generated = images::tensor_to_rgb(grid)?;
     rows.extend(generated.chunks(SHEET_COLUMNS).map(<[_]>::to_vec));
-    let scale = if side <= 32 { 2 } else { 1 };
-    images::save_png(&images::grid(&rows), path, scale)
+    images::save_png(&images::grid(&rows), path, images::sheet_scale(side))
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {

@@ -484,11 +484,7 @@ fn preview(
         let tiles: Vec<_> = rows.into_iter().flatten().collect();
         images::save_png(&images::strip(&tiles), out, 1)?;
     } else {
-        images::save_png(
-            &images::grid(&rows),
-            out,
-            if data.side <= 32 { 2 } else { 1 },
-        )?;
+        images::save_png(&images::grid(&rows), out, images::sheet_scale(data.side))?;
     }
     eprintln!("wrote {}", out.display());
     Ok(())

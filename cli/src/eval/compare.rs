@@ -456,8 +456,7 @@ fn comparison_sheet(
             ));
         }
     }
-    let scale = if side <= 32 { 2 } else { 1 };
-    let sheet = crate::plot::labelled_rows(&rows, scale)?;
+    let sheet = crate::plot::labelled_rows(&rows, images::sheet_scale(side))?;
     images::save_png(&sheet, path, 1)
 }
 
