@@ -132,21 +132,23 @@ impl TrainerState {
     }
 }
 
+/// The sentence for a part whose bytes could not be written or read: what it is, and why.
+fn weights_error(what: &str) -> impl Fn(burn::store::RecordError) -> Error + '_ {
+    move |e| Error::Weights {
+        what: what.into(),
+        reason: e.to_string(),
+    }
+}
+
 /// A module's weights from burnpack bytes, with a sentence when they do not fit. Each tensor is
 /// cast to its parameter's type (f32): this project writes nothing else, and a file whose
 /// record claims another type (a stranger's, or a corrupt one; found by fuzzing) would
 /// otherwise make burn panic on an integer tensor where a float one belongs.
 pub(crate) fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
     let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| Error::Weights {
-            what: what.into(),
-            reason: e.to_string(),
-        })?
+        .map_err(weights_error(what))?
         .cast_to_module_dtype();
-    module.try_load_record(record).map_err(|e| Error::Weights {
-        what: what.into(),
-        reason: e.to_string(),
-    })
+    module.try_load_record(record).map_err(weights_error(what))
 }
 
 /// A module's record as burnpack bytes.
@@ -157,10 +159,7 @@ pub(crate) fn module_bytes<M: Module>(module: &M, part: StatePart) -> Result<Vec
         .into_record()
         .into_bytes()
         .map(|b| b.to_vec())
-        .map_err(|e| Error::Weights {
-            what: part.describe().into(),
-            reason: e.to_string(),
-        })
+        .map_err(weights_error(part.describe()))
 }
 
 /// An optimiser's state (Adam's moments) as bytes.
@@ -169,10 +168,7 @@ pub(crate) fn optimiser_bytes(optim: &ModuleOptimizer, part: StatePart) -> Resul
     optim
         .into_bytes()
         .map(|b| b.to_vec())
-        .map_err(|e| Error::Weights {
-            what: part.describe().into(),
-            reason: e.to_string(),
-        })
+        .map_err(weights_error(part.describe()))
 }
 
 /// An optimiser's state from [`optimiser_bytes`].
@@ -185,10 +181,7 @@ pub(crate) fn load_optimizer(
     optim
         .clone()
         .from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| Error::Weights {
-            what: part.describe().into(),
-            reason: e.to_string(),
-        })
+        .map_err(weights_error(part.describe()))
 }
 
 #[cfg(test)]
