@@ -11,6 +11,7 @@ mod eval;
 mod fuzz;
 mod images;
 mod io;
+mod markdown;
 mod plot;
 mod progress;
 mod run;

@@ -14,14 +14,14 @@ use dinfogan::builtin::Domain;
 use dinfogan::{InferenceModel, Method, TrainConfig};
 use serde::Serialize;
 
-use super::separation::{Space, Wanted};
-use super::{
-    best_average_worst, to_csv, FactorVaeSets, ReferenceOptions, RunAccuracies, SeparationOptions,
-    SeparationSetup,
-};
+use super::factorvae::{FactorVaeSets, ReferenceOptions};
+use super::separation::{SeparationOptions, SeparationSetup, Space, Wanted};
+use super::table::{RunAccuracies, SpreadRow};
+use super::to_csv;
 use crate::args::{at_least_one, OutputFile};
 use crate::data::Data;
 use crate::images;
+use crate::markdown;
 use crate::run::RunDir;
 use crate::tools::load_model;
 
@@ -181,21 +181,6 @@ struct Results {
 /// The CSV's label of the FactorVAE score (of the salient codes, on held-out groups).
 const FACTORVAE_LABEL: &str = "FactorVAE (held-out groups)";
 
-/// One line of the CSV: one model, one label, one space.
-#[derive(Debug, Serialize)]
-struct CompareRow {
-    model: String,
-    method: Method,
-    space: Space,
-    label: String,
-    best: f64,
-    average: f64,
-    worst: f64,
-    runs: usize,
-    diverged: usize,
-    desired: Wanted,
-}
-
 /// A separation column of the table: a label read from a space.
 #[derive(Debug, Serialize)]
 struct CompareColumn {
@@ -226,53 +211,50 @@ struct CompareReport {
     models: Vec<CompareModel>,
     /// One per model and column it has a result for (the rows of the CSV); the FactorVAE
     /// score's label is "FactorVAE (held-out groups)".
-    rows: Vec<CompareRow>,
+    rows: Vec<SpreadRow>,
 }
 
 impl CompareReport {
     fn markdown(&self) -> String {
-        let mut markdown = format!(
-            "Separation: best / average / worst accuracy over the runs of each model ({} runs)\n\n| model | runs | diverged |",
-            self.runs.len()
-        );
-        for column in &self.columns {
-            markdown += &format!(
-                " {} from {} {} |",
-                column.label,
-                column.space,
-                column.desired.arrow()
-            );
-        }
         // (space, label) of each cell, the FactorVAE score last.
         let mut cells: Vec<(Space, &str)> = self
             .columns
             .iter()
             .map(|c| (c.space, c.label.as_str()))
             .collect();
+        let mut header: Vec<String> = ["model", "runs", "diverged"].map(String::from).into();
+        header.extend(
+            self.columns
+                .iter()
+                .map(|c| format!("{} from {} {}", c.label, c.space, c.desired.arrow())),
+        );
         if self.factorvae.is_some() {
-            markdown += &format!(" {FACTORVAE_LABEL} {} |", Wanted::High.arrow());
+            header.push(format!("{FACTORVAE_LABEL} {}", Wanted::High.arrow()));
             cells.push((Space::S, FACTORVAE_LABEL));
         }
-        markdown += "\n|---|---|---|";
-        markdown += &"---|".repeat(cells.len());
-        markdown += "\n";
+        let mut table = markdown::Table::new(header);
         for model in &self.models {
-            markdown += &format!("| {} | {} | {} |", model.model, model.runs, model.diverged);
-            for (space, label) in &cells {
-                match self
-                    .rows
+            let mut row = vec![
+                model.model.clone(),
+                model.runs.to_string(),
+                model.diverged.to_string(),
+            ];
+            row.extend(cells.iter().map(|(space, label)| {
+                self.rows
                     .iter()
-                    .find(|r| r.model == model.model && r.space == *space && r.label == *label)
-                {
-                    Some(r) => {
-                        markdown += &format!(" {:.3} / {:.3} / {:.3} |", r.best, r.average, r.worst)
-                    }
-                    None => markdown += " – |",
-                }
-            }
-            markdown += "\n";
+                    .find(|r| {
+                        r.model.as_deref() == Some(model.model.as_str())
+                            && r.space == *space
+                            && r.label == *label
+                    })
+                    .map_or("–".to_string(), SpreadRow::cell)
+            }));
+            table.row(row);
         }
-        markdown
+        format!(
+            "Separation: best / average / worst accuracy over the runs of each model ({} runs)\n\n{table}",
+            self.runs.len()
+        )
     }
 }
 
@@ -345,38 +327,20 @@ pub fn compare_command(args: CompareArgs) -> Result<()> {
             runs: results.finished.len() + results.diverged,
             diverged: results.diverged,
         });
+        let name = &names[model];
         for key in &order {
-            let Some((wanted, means)) = results.accuracies.by_label.get(key) else {
-                continue;
-            };
-            let (best, average, worst) = best_average_worst(*wanted, means);
-            rows.push(CompareRow {
-                model: names[model].clone(),
-                method: model.method,
-                space: key.0,
-                label: key.1.clone(),
-                best,
-                average,
-                worst,
-                runs: means.len(),
-                diverged: results.diverged,
-                desired: *wanted,
-            });
+            if let Some(row) = results.accuracies.row(key) {
+                rows.push(row.of_model(name, model.method, results.diverged));
+            }
         }
         if factorvae.is_some() && !results.factorvae.is_empty() {
-            let (best, average, worst) = best_average_worst(Wanted::High, &results.factorvae);
-            rows.push(CompareRow {
-                model: names[model].clone(),
-                method: model.method,
-                space: Space::S,
-                label: FACTORVAE_LABEL.into(),
-                best,
-                average,
-                worst,
-                runs: results.factorvae.len(),
-                diverged: results.diverged,
-                desired: Wanted::High,
-            });
+            let row = SpreadRow::of(
+                Space::S,
+                FACTORVAE_LABEL.into(),
+                Wanted::High,
+                &results.factorvae,
+            );
+            rows.push(row.of_model(name, model.method, results.diverged));
         }
     }
     let report = CompareReport {

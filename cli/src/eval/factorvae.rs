@@ -1,7 +1,21 @@
 //! The FactorVAE disentanglement score of the salient space (Kim and Mnih 2018; the paper's
 //! Table 9), on groups of target images that share one fixed factor.
 
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use dinfogan::builtin::Domain;
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
+
+use super::separation::{encode_images, EncoderMode};
+use super::show;
+use crate::args::OutputFile;
+use crate::data::file::DatasetFile;
+use crate::io::write_atomic;
+use crate::markdown;
+use crate::tools::ModelArgs;
 
 /// The result of [`factorvae`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,6 +122,220 @@ pub fn factorvae(
         all: accuracy(&all, &all),
         votes: all,
         collapsed,
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FactorVaeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The grouped set, from `dinfogan data build dsprites-mnist-groups`.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub reference: ReferenceOptions,
+    /// Also write the result as Markdown.
+    #[arg(long)]
+    pub out: Option<OutputFile>,
+    /// Print the score and the vote table as one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the FactorVAE score takes each salient dimension's scale from.
+#[derive(Debug, Args)]
+pub struct ReferenceOptions {
+    /// The set whose salient codes give each dimension its scale: a random sample of its target
+    /// images is used (default: the grouped set). The paper's code takes 1,000 random
+    /// dSprites-MNIST targets, InfoGAN-CR a random 10% of dSprites; pass the training set
+    /// (`data build dsprites-mnist`) for the same.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
+    /// Size of the random reference sample.
+    #[arg(long, default_value_t = 10_000)]
+    pub reference_count: usize,
+    /// Seed of the reference sample.
+    #[arg(long, default_value_t = 0)]
+    pub reference_seed: u64,
+}
+
+/// Salient codes of the images `indices` of a dataset file (inference mode).
+fn salient_codes(
+    model: &dinfogan::InferenceModel,
+    file: &DatasetFile,
+    indices: &[usize],
+) -> Result<Vec<Vec<f32>>> {
+    let c = model.config();
+    let (side, channels) = (c.image_size, c.channels);
+    if file.header.side != side || file.header.channels != channels {
+        bail!(
+            "the dataset holds {}x{}x{} images but the model works on {channels}x{side}x{side}",
+            file.header.channels,
+            file.header.side,
+            file.header.side
+        );
+    }
+    let image = |k: usize| {
+        let pixels = file.pixels_of(indices[k]);
+        pixels.iter().map(|&p| dinfogan::pixels::unit(p)).collect()
+    };
+    let (_, salient) = encode_images(model, indices.len(), image, EncoderMode::Inference)?;
+    Ok(salient)
+}
+
+/// A grouped set (`data build dsprites-mnist-groups`) and a random sample of a reference set's
+/// targets, read once, to score any number of models.
+pub(crate) struct FactorVaeSets {
+    groups_file: DatasetFile,
+    /// (fixed factor, image indices) per group.
+    groups: Vec<(usize, Vec<usize>)>,
+    factors: usize,
+    reference_file: DatasetFile,
+    reference_indices: Vec<usize>,
+}
+
+impl FactorVaeSets {
+    pub(crate) fn open(data: &std::path::Path, options: &ReferenceOptions) -> Result<Self> {
+        let (reference, reference_count, reference_seed) = (
+            options.reference.as_deref(),
+            options.reference_count,
+            options.reference_seed,
+        );
+        if reference_count == 0 {
+            bail!("--reference-count must be at least 1");
+        }
+        let groups_file = DatasetFile::read(data)?;
+        let h = &groups_file.header;
+        let (Some(fixed), Some(group)) = (h.label("fixed_factor"), h.label("group")) else {
+            bail!(
+                "{} has no fixed_factor and group labels: build it with `dinfogan data build dsprites-mnist-groups`",
+                data.display()
+            );
+        };
+        let factors = h.factor_names.len().max(1);
+        let mut members: std::collections::BTreeMap<i32, (usize, Vec<usize>)> = Default::default();
+        for i in 0..h.count {
+            let labels = groups_file.labels_of(i);
+            let factor = usize::try_from(labels[fixed])
+                .ok()
+                .filter(|&f| f < factors)
+                .with_context(|| {
+                    format!("{}: image {i} has no valid fixed factor", data.display())
+                })?;
+            members
+                .entry(labels[group])
+                .or_insert((factor, Vec::new()))
+                .1
+                .push(i);
+        }
+        let reference_file = match reference {
+            Some(path) => DatasetFile::read(path)?,
+            None => groups_file.clone(),
+        };
+        // A random sample of the reference set's targets, not its first images (a file's order
+        // follows the factor grid or the groups).
+        let mut reference_indices: Vec<usize> = (0..reference_file.header.count)
+            .filter(|&i| reference_file.domains[i] == Domain::Target)
+            .collect();
+        if reference_indices.is_empty() {
+            bail!("the reference set has no target image");
+        }
+        reference_indices.shuffle(&mut StdRng::seed_from_u64(reference_seed));
+        reference_indices.truncate(reference_count);
+        Ok(Self {
+            groups_file,
+            groups: members.into_values().collect(),
+            factors,
+            reference_file,
+            reference_indices,
+        })
+    }
+
+    /// The score of `model`'s salient codes.
+    pub(crate) fn score(&self, model: &dinfogan::InferenceModel) -> Result<FactorVaeScore> {
+        let mut groups = Vec::new();
+        for (factor, indices) in &self.groups {
+            groups.push((*factor, salient_codes(model, &self.groups_file, indices)?));
+        }
+        let reference = salient_codes(model, &self.reference_file, &self.reference_indices)?;
+        Ok(factorvae(&reference, &groups, self.factors))
+    }
+}
+
+pub fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
+    let sets = FactorVaeSets::open(&args.data, &args.reference)?;
+    let model = args.model.load()?;
+    let report = FactorVaeReport {
+        checkpoint: args.model.checkpoint.display().to_string(),
+        data: args.data.display().to_string(),
+        groups: sets.groups.len(),
+        reference: args
+            .reference
+            .reference
+            .as_ref()
+            .unwrap_or(&args.data)
+            .display()
+            .to_string(),
+        reference_images: sets.reference_indices.len(),
+        reference_seed: args.reference.reference_seed,
+        salient_dim: model.config().salient_dim,
+        factors: sets.groups_file.header.factor_names.clone(),
+        score: sets.score(&model)?,
+    };
+    let text = report.text();
+    show(args.json, &report, &text)?;
+    if let Some(out) = &args.out {
+        write_atomic(out, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `eval factorvae`: the score and what it was computed on; the text and `--json` come from it.
+#[derive(Debug, Serialize)]
+struct FactorVaeReport {
+    checkpoint: String,
+    /// The grouped set.
+    data: String,
+    groups: usize,
+    /// The set whose random target images give each salient dimension its scale.
+    reference: String,
+    reference_images: usize,
+    reference_seed: u64,
+    /// M, the salient dimensions (the rows of `votes`).
+    salient_dim: usize,
+    /// The fixed factors (the columns of `votes`).
+    factors: Vec<String>,
+    #[serde(flatten)]
+    score: FactorVaeScore,
+}
+
+impl FactorVaeReport {
+    fn text(&self) -> String {
+        let score = &self.score;
+        let mut table = markdown::Table::new(["score", "value"]);
+        table
+            .row(["held-out groups".into(), format!("{:.4}", score.held_out)])
+            .row([
+                "all groups (public code)".into(),
+                format!("{:.4}", score.all),
+            ]);
+        let mut text = format!(
+            "FactorVAE score of the salient space ({} groups; scales from {} random target images of {}; M = {})\n\n{table}",
+            self.groups, self.reference_images, self.reference, self.salient_dim
+        );
+        text += &format!(
+            "\nVotes (rows: salient dimension; columns: {}):\n\n",
+            self.factors.join(", ")
+        );
+        for (d, row) in score.votes.iter().enumerate() {
+            let mark = if score.collapsed.contains(&d) {
+                " (collapsed)"
+            } else {
+                ""
+            };
+            text += &format!("s_{d}{mark}: {row:?}\n");
+        }
+        text
     }
 }
 

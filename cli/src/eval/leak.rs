@@ -5,6 +5,15 @@
 //! remove. A separating model has ẑ explained by the rows and ŝ by the columns.
 
 use anyhow::{bail, Result};
+use clap::Args;
+
+use super::show;
+use serde::Serialize;
+
+use crate::args::{at_least_one, OutputFile};
+use crate::io::write_atomic;
+use crate::markdown;
+use crate::tools::ModelArgs;
 
 use crate::io::read;
 
@@ -93,6 +102,95 @@ pub fn leak(
         variance_shares(&z, rows, cols),
         variance_shares(&s, rows, cols),
     ))
+}
+
+#[derive(Debug, Args)]
+pub struct LeakArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Common codes z (rows of the grid).
+    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
+    pub rows: usize,
+    /// Salient codes s (columns of the grid).
+    #[arg(long, default_value_t = 32, value_parser = at_least_one)]
+    pub cols: usize,
+    /// Also write the result as Markdown.
+    #[arg(long)]
+    pub out: Option<OutputFile>,
+    /// Print the shares as one JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn leak_command(args: LeakArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let (z, s) = leak(&model, args.rows, args.cols, args.model.seed)?;
+    let report = LeakReport {
+        checkpoint: args.model.checkpoint.display().to_string(),
+        z_codes: args.rows,
+        s_codes: args.cols,
+        seed: args.model.seed,
+        common_codes: z.into(),
+        salient_codes: s.into(),
+    };
+    let text = report.text();
+    show(args.json, &report, &text)?;
+    if let Some(out) = &args.out {
+        write_atomic(out, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `eval leak`: the shares of variance and the grid they come from; the text and `--json`
+/// come from it.
+#[derive(Debug, Serialize)]
+struct LeakReport {
+    checkpoint: String,
+    /// Common codes z (rows of the grid).
+    z_codes: usize,
+    /// Salient codes s (columns of the grid).
+    s_codes: usize,
+    seed: u64,
+    /// ẑ = Qz(G(z, s)).
+    common_codes: ExplainedBy,
+    /// ŝ = Qs(G(z, s)).
+    salient_codes: ExplainedBy,
+}
+
+/// Shares of the variance of some codes of G(z, s) explained by z and by s.
+#[derive(Debug, Serialize)]
+struct ExplainedBy {
+    by_z: f64,
+    by_s: f64,
+}
+
+impl From<Shares> for ExplainedBy {
+    /// The grid's rows are the z, its columns the s.
+    fn from(shares: Shares) -> Self {
+        Self {
+            by_z: shares.rows,
+            by_s: shares.columns,
+        }
+    }
+}
+
+impl LeakReport {
+    fn text(&self) -> String {
+        let (z, s) = (&self.common_codes, &self.salient_codes);
+        let mut table = markdown::Table::new(["codes", "by z", "by s"]);
+        for (codes, shares) in [("ẑ = Qz(G(z, s))", z), ("ŝ = Qs(G(z, s))", s)] {
+            table.row([
+                codes.to_string(),
+                format!("{:.2}", shares.by_z),
+                format!("{:.2}", shares.by_s),
+            ]);
+        }
+        format!(
+            "Codes of generated targets G(z_r, s_c), {} z x {} s (seed {}): share of their variance \
+             explained by z and by s. A separating model has z-codes explained by z, s-codes by s.\n\n{table}",
+            self.z_codes, self.s_codes, self.seed
+        )
+    }
 }
 
 #[cfg(test)]

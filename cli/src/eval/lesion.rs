@@ -24,9 +24,10 @@ use image::{Rgb, RgbImage};
 use serde::Serialize;
 
 use super::separation::{encode_images, EncoderMode};
-use super::{run_training_file, to_csv};
+use super::{run_training_file, show, to_csv};
 use crate::data::file::DatasetFile;
-use crate::io::{print_json, write_atomic};
+use crate::io::write_atomic;
+use crate::markdown;
 use crate::tools::ModelArgs;
 
 /// Images regenerated at a time.
@@ -740,11 +741,7 @@ pub fn lesion_command(args: LesionArgs) -> Result<()> {
         }
     }
     let text = report.text();
-    if args.json {
-        print_json(&report)?;
-    } else {
-        print!("{text}");
-    }
+    show(args.json, &report, &text)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
@@ -808,11 +805,10 @@ struct Calibration {
 
 impl LesionReport {
     fn text(&self) -> String {
-        let mut text = format!(
+        let mut text =
+            format!(
             "Lesion localisation: the anomaly map |y - reference|, smoothed (sigma {} px), on {} \
-             target slices of {} with a lesion; encoder in {} mode; thresholds {}.\n\n\
-             | reference | lesion slices | ROC AUC (lesion vs brain) | AUPRC | Dice | slices without lesion | false-positive area | threshold |\n\
-             |---|---|---|---|---|---|---|---|\n",
+             target slices of {} with a lesion; encoder in {} mode; thresholds {}.\n\n",
             self.sigma_pixels,
             self.target_images,
             self.data,
@@ -825,38 +821,46 @@ impl LesionReport {
                 None => "given".into(),
             }
         );
+        let mut table = markdown::Table::new([
+            "reference",
+            "lesion slices",
+            "ROC AUC (lesion vs brain)",
+            "AUPRC",
+            "Dice",
+            "slices without lesion",
+            "false-positive area",
+            "threshold",
+        ]);
         for r in &self.references {
-            text += &format!(
-                "| {} | {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.3} ± {:.3} | {} | {} | {:.4} |\n",
-                r.reference.describe(),
-                r.images,
-                r.auc_mean,
-                r.auc_std,
-                r.auprc_mean,
-                r.auprc_std,
-                r.dice_mean,
-                r.dice_std,
-                r.healthy_images,
+            table.row([
+                r.reference.describe().to_string(),
+                r.images.to_string(),
+                format!("{:.3} ± {:.3}", r.auc_mean, r.auc_std),
+                format!("{:.3} ± {:.3}", r.auprc_mean, r.auprc_std),
+                format!("{:.3} ± {:.3}", r.dice_mean, r.dice_std),
+                r.healthy_images.to_string(),
                 r.false_positive_area
                     .map_or("-".to_string(), |a| a.to_string()),
-                r.threshold
-            );
+                format!("{:.4}", r.threshold),
+            ]);
         }
+        text += &table.to_string();
         if self.references.iter().any(|r| r.subjects.is_some()) {
-            text += "\nPer subject, each over all its slices in the file at once:\n\n\
-                     | reference | subjects | ROC AUC | AUPRC | Dice |\n|---|---|---|---|---|\n";
+            let mut table =
+                markdown::Table::new(["reference", "subjects", "ROC AUC", "AUPRC", "Dice"]);
             for r in &self.references {
                 if let Some(s) = &r.subjects {
-                    text += &format!(
-                        "| {} | {} | {} | {} | {} |\n",
-                        r.reference.describe(),
-                        s.subjects,
-                        s.auc,
-                        s.auprc,
-                        s.dice
-                    );
+                    table.row([
+                        r.reference.describe().to_string(),
+                        s.subjects.to_string(),
+                        s.auc.to_string(),
+                        s.auprc.to_string(),
+                        s.dice.to_string(),
+                    ]);
                 }
             }
+            text +=
+                &format!("\nPer subject, each over all its slices in the file at once:\n\n{table}");
         } else {
             text += "\nNo per-subject scores: the file does not say which subject a slice \
                      belongs to (no `subject` label).\n";

@@ -6,16 +6,22 @@
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{bail, Result};
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use dinfogan::builtin::{BuiltinDataset, BuiltinFactors, Domain};
 use dinfogan::InferenceModel;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 
 use super::classifier::cross_validate;
+use super::{show, to_csv};
+use crate::args::{at_least_one, OutputFile};
 use crate::data::file::{LabelRole, LabelSpec, ScoredOn};
 use crate::data::{Data, DataSpec, SizeMismatch, Source};
 use crate::io::read;
+use crate::io::write_atomic;
+use crate::markdown;
+use crate::run::RunDir;
+use crate::tools::ModelArgs;
 
 /// The latent space a label is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -409,5 +415,181 @@ pub fn eval_set(model: &InferenceModel, data: &DataSpec, count: usize) -> Result
             "the evaluation data {data} does not exist: pass builtin, a dataset file or a folder"
         ),
         _ => EvalSet::open(data, c.image_size, c.channels),
+    }
+}
+
+/// What a separation table is computed on, and where it goes.
+#[derive(Debug, Args)]
+pub struct SeparationOptions {
+    /// `builtin` (a held-out set of the built-in data, with its true factors), a dataset file
+    /// (its header says which labels are salient or common, and on which images each is
+    /// scored), or a folder with background/ and target/ (sub-folders are sub-classes).
+    #[arg(long, default_value = "builtin")]
+    pub data: DataSpec,
+    /// Only the labels starting with these names (default: all).
+    #[arg(long, num_args = 1..)]
+    pub labels: Vec<String>,
+    /// Built-in data: images per domain.
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
+    pub count: usize,
+    /// Folds of the cross-validation (at least 2).
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Seed of the random order of the rows before the stratified split (the public scripts
+    /// encode through a shuffled loader).
+    #[arg(long, default_value_t = 0)]
+    pub fold_seed: u64,
+    /// `inference` (no noise, running batch-norm statistics) or `train` (noise and batch
+    /// statistics of shuffled mixed batches of 128, as the paper's public evaluation scripts).
+    #[arg(long, value_enum, default_value = "inference")]
+    pub encoder: EncoderMode,
+    /// Write the table to PREFIX.csv and PREFIX.md.
+    #[arg(long)]
+    pub out: Option<OutputFile>,
+    /// Print the table and what it was computed on as one JSON document on stdout instead of
+    /// Markdown (the files under --out are the same).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a separation table was computed on, as `--json` reports it beside the rows.
+#[derive(Debug, Serialize)]
+pub struct SeparationSetup {
+    /// `builtin`, a dataset file or a folder.
+    pub data: String,
+    /// Built-in data: images per domain.
+    pub builtin_count: Option<usize>,
+    /// The label names asked for (empty: all).
+    pub labels: Vec<String>,
+    pub encoder: EncoderMode,
+    pub folds: usize,
+    pub fold_seed: u64,
+}
+
+impl SeparationOptions {
+    pub(super) fn check(&self) -> Result<()> {
+        if self.folds < 2 {
+            bail!("--folds must be at least 2, not {}", self.folds);
+        }
+        if self.count == 0 {
+            bail!("--count must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub(super) fn table(&self, model: &dinfogan::InferenceModel) -> Result<Vec<SeparationRow>> {
+        let set = eval_set(model, &self.data, self.count)?;
+        separation(
+            model,
+            &set,
+            &self.labels,
+            self.folds,
+            self.fold_seed,
+            self.encoder,
+        )
+    }
+
+    pub fn setup(&self) -> SeparationSetup {
+        SeparationSetup {
+            data: self.data.to_string(),
+            builtin_count: matches!(self.data, DataSpec::Builtin).then_some(self.count),
+            labels: self.labels.clone(),
+            encoder: self.encoder,
+            folds: self.folds,
+            fold_seed: self.fold_seed,
+        }
+    }
+
+    /// Prints the Markdown table (or, with `--json`, `json`) and writes the Markdown and the CSV
+    /// under `--out`.
+    pub(super) fn report<T: Serialize>(&self, markdown: &str, csv: &[u8], json: &T) -> Result<()> {
+        show(self.json, json, markdown)?;
+        if let Some(prefix) = &self.out {
+            write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
+            write_atomic(&prefix.with_extension("csv"), csv)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SeparationArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub options: SeparationOptions,
+}
+
+pub fn separation_command(args: SeparationArgs) -> Result<()> {
+    args.options.check()?;
+    let model = args.model.load()?;
+    let rows = args.options.table(&model)?;
+    let csv = to_csv(&rows)?;
+    // A run folder keeps every evaluation of its checkpoints: `dinfogan plot` draws them over
+    // training.
+    let path = &args.model.checkpoint;
+    let (mut step, mut recorded) = (None, None);
+    if path.is_dir() {
+        let run = RunDir::open(path)?;
+        let at = run.load_meta()?.step;
+        let file = run.record_separation(at, args.options.encoder == EncoderMode::Train, &csv)?;
+        eprintln!("recorded {}", file.display());
+        (step, recorded) = (Some(at), Some(file.display().to_string()));
+    }
+    let report = SeparationReport {
+        checkpoint: path.display().to_string(),
+        step,
+        recorded,
+        setup: args.options.setup(),
+        rows,
+    };
+    args.options.report(&report.markdown(), &csv, &report)
+}
+
+/// `eval separation`: the table and what it was computed on (`--json` prints it as it is).
+#[derive(Debug, Serialize)]
+struct SeparationReport {
+    checkpoint: String,
+    /// The checkpoint's step, for a run folder.
+    step: Option<u64>,
+    /// The copy of the CSV kept in a run folder's eval/.
+    recorded: Option<String>,
+    #[serde(flatten)]
+    setup: SeparationSetup,
+    rows: Vec<SeparationRow>,
+}
+
+impl SeparationReport {
+    fn markdown(&self) -> String {
+        let mut table = markdown::Table::new([
+            "space",
+            "label",
+            "classes",
+            "images",
+            "accuracy",
+            "majority class",
+            "desired",
+        ]);
+        for r in &self.rows {
+            table.row([
+                r.space.to_string(),
+                r.label.clone(),
+                r.classes.to_string(),
+                r.images.to_string(),
+                format!("{:.3} ± {:.3}", r.mean, r.std),
+                format!("{:.3}", r.chance),
+                r.wanted.arrow().to_string(),
+            ]);
+        }
+        format!(
+            "Encoder in {} mode; {}-fold stratified cross-validation of the rows in a random order \
+             (seed {}).\n\n{table}",
+            match self.setup.encoder {
+                EncoderMode::Inference => "inference",
+                EncoderMode::Train => "training",
+            },
+            self.setup.folds,
+            self.setup.fold_seed
+        )
     }
 }

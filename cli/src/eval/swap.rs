@@ -8,12 +8,19 @@
 
 use anyhow::{bail, Result};
 use burn::prelude::*;
+use clap::Args;
 use dinfogan::builtin::{Domain, SpriteFactors};
 use dinfogan::InferenceModel;
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 
-use crate::data::{Data, Source};
+use super::{show, to_csv};
+use crate::args::{at_least_one, OutputFile};
+use crate::data::{Data, DataSpec, Source};
 use crate::io::read;
+use crate::io::write_atomic;
+use crate::markdown;
+use crate::tools::ModelArgs;
 
 /// Images per generator call.
 const BATCH: usize = 128;
@@ -199,6 +206,113 @@ pub fn swap_table(
         bail!("no target with a known salient object to score");
     }
     Ok(vec![summarise("self", &own), summarise("swap", &swapped)])
+}
+
+#[derive(Debug, Args)]
+pub struct SwapArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// `builtin` (a held-out set of the built-in data) or a dSprites-MNIST dataset file.
+    #[arg(long, default_value = "builtin")]
+    pub data: DataSpec,
+    /// Targets scored, a seeded random sample (each paired with a random background).
+    #[arg(long, default_value_t = 500, value_parser = at_least_one)]
+    pub count: usize,
+    /// Seed of the sample.
+    #[arg(long, default_value_t = 0)]
+    pub sample_seed: u64,
+    /// A pixel belongs to the drawn object when the difference, averaged over channels, exceeds
+    /// this (in units of [-1, 1] images; dSprites-MNIST's sprite adds at least 1).
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
+    /// Write the table to PREFIX.csv and PREFIX.md.
+    #[arg(long)]
+    pub out: Option<OutputFile>,
+    /// Print the table as one JSON document on stdout instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn swap_command(args: SwapArgs) -> Result<()> {
+    if !(args.threshold.is_finite() && args.threshold > 0.0) {
+        bail!(
+            "--threshold must be a positive number, not {}",
+            args.threshold
+        );
+    }
+    let model = args.model.load()?;
+    let c = model.config().clone();
+    // The built-in data: the held-out set `eval separation` scores.
+    let data = crate::data::Data::open(
+        &args.data,
+        c.image_size,
+        c.channels,
+        super::separation::BUILTIN_EVAL_SEED,
+    )?;
+    let n = args.count.min(data.len(Domain::Target));
+    let targets = crate::data::sample_in_order(data.len(Domain::Target), Some(n), args.sample_seed);
+    let mut backgrounds = crate::data::sample_in_order(
+        data.len(Domain::Background),
+        Some(n),
+        args.sample_seed.wrapping_add(1),
+    );
+    backgrounds.shuffle(&mut StdRng::seed_from_u64(args.sample_seed));
+    let report = SwapReport {
+        checkpoint: args.model.checkpoint.display().to_string(),
+        data: args.data.to_string(),
+        sample_seed: args.sample_seed,
+        threshold: args.threshold,
+        rows: swap_table(&model, &data, &targets, &backgrounds, args.threshold)?,
+    };
+    let markdown = report.markdown();
+    show(args.json, &report, &markdown)?;
+    if let Some(prefix) = &args.out {
+        write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
+        write_atomic(&prefix.with_extension("csv"), &to_csv(&report.rows)?)?;
+    }
+    Ok(())
+}
+
+/// `eval swap`: the table and what it was computed on; the Markdown and `--json` come from it.
+#[derive(Debug, Serialize)]
+struct SwapReport {
+    checkpoint: String,
+    data: String,
+    /// Seed of the random sample of targets (and of the backgrounds they are paired with).
+    sample_seed: u64,
+    /// The difference above which a pixel belongs to the drawn object.
+    threshold: f32,
+    /// `self` (the target's own z), then `swap` (a background's z); each says how many
+    /// targets (those with a known object) it scored.
+    rows: Vec<SwapRow>,
+}
+
+impl SwapReport {
+    fn markdown(&self) -> String {
+        let mut table = markdown::Table::new([
+            "on",
+            "targets",
+            "drawn",
+            "IoU",
+            "area ratio (median)",
+            "centre error (px)",
+        ]);
+        for r in &self.rows {
+            table.row([
+                r.on.to_string(),
+                r.targets.to_string(),
+                format!("{:.2}", r.drawn),
+                format!("{:.2}", r.iou),
+                format!("{:.2}", r.area_ratio),
+                format!("{:.2}", r.centre_error),
+            ]);
+        }
+        format!(
+            "The object s_y draws, G(z, s_y) - G(z, 0) above {}, against the true sprite ({} targets, \
+             seed {}); `self`: on the target's own z, `swap`: on a background's z.\n\n{table}",
+            self.threshold, self.rows[0].targets, self.sample_seed
+        )
+    }
 }
 
 #[cfg(test)]
