@@ -12,6 +12,7 @@ mod fuzz;
 mod images;
 mod io;
 mod markdown;
+mod metrics;
 mod plot;
 mod progress;
 mod run;

@@ -7,14 +7,14 @@ mod codes;
 mod embedding;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use dinfogan::{LossTerm, Network};
 
 use crate::args::OutputFile;
-use crate::train::{IMAGES_PER_SECOND_COLUMN, STEP_COLUMN};
+use crate::metrics::IMAGES_PER_SECOND_COLUMN;
 use plotters::prelude::*;
 
 /// The bundled font (DejaVu Sans, free licence: `cli/assets/DejaVuSans-LICENSE.txt`): the
@@ -52,13 +52,6 @@ pub struct CurvesArgs {
     /// Average the losses over this many steps (a moving window) before drawing; 1 draws them raw.
     #[arg(long, default_value_t = 50)]
     pub smooth: usize,
-}
-
-/// One column of metrics.csv.
-#[derive(Debug)]
-struct Column {
-    name: String,
-    values: Vec<f64>,
 }
 
 /// One line of a panel: (step, value) points.
@@ -105,7 +98,7 @@ fn curves(args: CurvesArgs) -> Result<()> {
             run.display()
         );
     }
-    let (steps, columns) = read_metrics(&metrics)?;
+    let (steps, columns) = crate::metrics::read(&metrics)?;
     if steps.is_empty() {
         bail!("{} has no steps yet", metrics.display());
     }
@@ -325,79 +318,15 @@ where
     Ok(())
 }
 
-/// The steps and every other column of metrics.csv.
-fn read_metrics(path: &Path) -> Result<(Vec<f64>, Vec<Column>)> {
-    let mut reader = csv::Reader::from_path(path)
-        .with_context(|| format!("could not read {}", path.display()))?;
-    let names: Vec<String> = reader
-        .headers()
-        .with_context(|| format!("{} has no header line", path.display()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if names.first().map(String::as_str) != Some(STEP_COLUMN) {
-        bail!(
-            "{} is not a metrics file of `dinfogan train`",
-            path.display()
-        );
-    }
-    let mut columns: Vec<Column> = names[1..]
-        .iter()
-        .map(|name| Column {
-            name: name.clone(),
-            values: Vec::new(),
-        })
-        .collect();
-    let mut steps = Vec::new();
-    let records: Vec<_> = reader.records().collect();
-    let last = records.len().saturating_sub(1);
-    for (line, record) in records.into_iter().enumerate() {
-        let record = match record {
-            Ok(record) if record.len() == names.len() => record,
-            // A run still training (or killed) may have written half of its last line.
-            _ if line == last => break,
-            Ok(_) => bail!(
-                "{} line {}: wrong number of fields",
-                path.display(),
-                line + 2
-            ),
-            Err(e) => {
-                return Err(e).with_context(|| format!("{} line {}", path.display(), line + 2))
-            }
-        };
-        let number = |i: usize| -> Result<f64> {
-            record
-                .get(i)
-                .and_then(|v| v.parse().ok())
-                .with_context(|| format!("{} line {}: not a number", path.display(), line + 2))
-        };
-        steps.push(number(0)?);
-        for (i, column) in columns.iter_mut().enumerate() {
-            column.values.push(number(i + 1)?);
-        }
-    }
-    Ok((steps, columns))
-}
-
 /// The recorded separation tables (`RunDir::separation_records`), in step order.
 fn read_separation(files: &[(u64, PathBuf)]) -> Result<Separation> {
     let mut found = BTreeMap::new();
-    for &(step, ref path) in files {
-        let mut reader = csv::Reader::from_path(path)
-            .with_context(|| format!("could not read {}", path.display()))?;
-        for record in reader.records() {
-            let record = record.with_context(|| format!("could not read {}", path.display()))?;
-            let (Some(space), Some(label), Some(Ok(mean))) = (
-                record.get(0),
-                record.get(1),
-                record.get(4).map(str::parse::<f64>),
-            ) else {
-                bail!("{} is not a separation table", path.display());
-            };
+    for (step, path) in files {
+        for row in crate::eval::separation::read_record(path)? {
             found
-                .entry((space.to_string(), label.to_string()))
+                .entry((row.space.to_string(), row.label))
                 .or_insert_with(Vec::new)
-                .push((step as f64, mean));
+                .push((*step as f64, row.mean));
         }
     }
     Ok(found)
@@ -419,7 +348,7 @@ fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{moving_average, read_metrics};
+    use super::moving_average;
 
     #[test]
     fn moving_average_by_hand() {
@@ -428,23 +357,5 @@ mod tests {
             vec![1.0, 2.0, 4.0, 6.0]
         );
         assert_eq!(moving_average(&[2.0, 4.0], 1), vec![2.0, 4.0]);
-    }
-
-    #[test]
-    fn a_half_written_last_line_is_left_out_and_a_broken_one_inside_is_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("metrics.csv");
-        let head = "step,images_per_second,g_total\n1,10.0,2.5\n2,11.0,2.25\n";
-        std::fs::write(&path, format!("{head}3,1")).unwrap();
-        let (steps, columns) = read_metrics(&path).unwrap();
-        assert_eq!(steps, vec![1.0, 2.0]);
-        assert_eq!(columns[1].values, vec![2.5, 2.25]);
-        std::fs::write(
-            &path,
-            "step,images_per_second,g_total\n1,10.0\n2,11.0,2.25\n",
-        )
-        .unwrap();
-        let err = read_metrics(&path).unwrap_err().to_string();
-        assert!(err.contains("line 2"), "{err}");
     }
 }

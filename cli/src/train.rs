@@ -12,6 +12,7 @@ use dinfogan::{InferenceModel, LossTerm, Method, Preset, TrainConfig};
 use crate::backend::{self, Backend};
 use crate::data::{Batches, Data, DataSpec, RealBatch, SizeMismatch};
 use crate::images;
+use crate::metrics::MetricsWriter;
 use crate::progress::Progress;
 use crate::run::{CheckpointMeta, Divergence, RunDir};
 
@@ -280,7 +281,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.write_config(&config)?;
     }
 
-    let mut metrics = open_metrics(&run.metrics(), LossTerm::of(config.method), start_step)?;
+    let mut metrics = MetricsWriter::open(&run.metrics(), LossTerm::of(config.method), start_step)?;
     // Batches are prepared on their own thread, one or two steps ahead of the device.
     let (sender, batches) = std::sync::mpsc::sync_channel::<RealBatch>(2);
     {
@@ -350,13 +351,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             );
         }
         let done = step + 1;
-        metrics.write_record(
-            std::iter::once(done.to_string())
-                .chain(std::iter::once(format!("{images_per_second:.2}")))
-                .chain(values.iter().map(|(_, v)| format!("{v:.6}"))),
-        )?;
-        // Whole lines on disk at every step: `dinfogan plot` and `tail` read a live run.
-        metrics.flush()?;
+        metrics.write(done, images_per_second, &values)?;
         let summary = LossTerm::headline(config.method)
             .iter()
             .map(|term| format!("{term} {:.3}", values[*term]))
@@ -367,7 +362,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
         let last = done == total_steps;
         if last || (args.sample_every > 0 && done % args.sample_every == 0) {
-            metrics.flush()?;
             let path = run.samples().join(format!("step_{done:06}.png"));
             sample_sheet(&trainer.inference_model(), &data, &path)?;
         }
@@ -376,7 +370,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
             last_saved = done;
         }
     }
-    metrics.flush()?;
     progress.finish();
     eprintln!(
         "done: {total_steps} steps; checkpoint, samples and metrics.csv in {}",
@@ -474,49 +467,9 @@ fn fit_cpca(
     Ok(())
 }
 
-/// `metrics.csv`'s first two columns; the loss terms follow, named by [`LossTerm::name`].
-pub const STEP_COLUMN: &str = "step";
-pub const IMAGES_PER_SECOND_COLUMN: &str = "images_per_second";
-
 /// The device RNG seed of training step `step` of a run seeded with `seed`.
 fn step_seed(seed: u64, step: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xD1B5_4A32_D192_ED03)
-}
-
-/// The metrics CSV with a column per term of the run's method, with a header for a new run; on
-/// resume, rows past the checkpoint (from steps done after it and then lost) are dropped.
-fn open_metrics(
-    path: &Path,
-    terms: &[LossTerm],
-    start_step: u64,
-) -> Result<csv::Writer<std::fs::File>> {
-    let header: Vec<String> = [STEP_COLUMN, IMAGES_PER_SECOND_COLUMN]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(terms.iter().map(|term| term.name().to_string()))
-        .collect();
-    let mut kept = Vec::new();
-    if start_step > 0 && path.exists() {
-        let mut reader = csv::Reader::from_path(path)?;
-        for row in reader.records() {
-            let row = row?;
-            if row
-                .get(0)
-                .and_then(|s| s.parse::<u64>().ok())
-                .is_some_and(|s| s <= start_step)
-            {
-                kept.push(row);
-            }
-        }
-    }
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("could not write {}", path.display()))?;
-    let mut writer = csv::Writer::from_writer(file);
-    writer.write_record(&header)?;
-    for row in kept {
-        writer.write_record(&row)?;
-    }
-    Ok(writer)
 }
 
 #[cfg(test)]

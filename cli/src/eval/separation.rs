@@ -4,13 +4,14 @@
 //! way round.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use dinfogan::builtin::{BuiltinDataset, BuiltinFactors, Domain};
 use dinfogan::InferenceModel;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::classifier::cross_validate;
 use super::{show, to_csv};
@@ -24,7 +25,7 @@ use crate::run::RunDir;
 use crate::tools::ModelArgs;
 
 /// The latent space a label is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Space {
     /// The salient codes ŝ = Qs(x).
@@ -43,7 +44,7 @@ impl std::fmt::Display for Space {
 }
 
 /// What a good model gives for a (label, space) pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Wanted {
     /// The label is read well (salient from s, common from z).
@@ -70,10 +71,11 @@ impl Wanted {
 }
 
 /// How the encoder runs while the codes are taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EncoderMode {
     /// Evaluation mode: no noise, batch-norm running statistics; deterministic (the default).
+    #[default]
     Inference,
     /// Training mode, as the paper's public evaluation scripts run it: Gaussian noise on and
     /// batch-norm statistics of shuffled batches of 128 mixing both domains.
@@ -315,8 +317,9 @@ pub fn encode_images(
     Ok((z, s))
 }
 
-/// One line of the separation table.
-#[derive(Debug, Clone, Serialize)]
+/// One line of the separation table (a CSV row: `eval separation --out` and the records of a
+/// run folder, which [`read_record`] reads back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeparationRow {
     pub space: Space,
     pub label: String,
@@ -331,7 +334,19 @@ pub struct SeparationRow {
     pub chance: f64,
     #[serde(rename = "desired")]
     pub wanted: Wanted,
+    /// (Records written before this column existed were all in inference mode.)
+    #[serde(default)]
     pub encoder: EncoderMode,
+}
+
+/// The rows of a separation table written as CSV (a run folder's `eval/` record).
+pub fn read_record(path: &Path) -> Result<Vec<SeparationRow>> {
+    let mut reader = csv::Reader::from_path(path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    reader
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} is not a separation table", path.display()))
 }
 
 /// The separation table of `model` on `set`: every scored label (those starting with one of
@@ -591,5 +606,54 @@ impl SeparationReport {
             self.setup.folds,
             self.setup.fold_seed
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recorded table reads back as written, and a record from before the `encoder` column
+    /// reads as inference mode.
+    #[test]
+    fn a_record_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("separation-step-000100.csv");
+        let row = SeparationRow {
+            space: Space::Z,
+            label: "x".into(),
+            classes: 4,
+            images: 200,
+            mean: 0.5,
+            std: 0.01,
+            chance: 0.25,
+            wanted: Wanted::Chance,
+            encoder: EncoderMode::Train,
+        };
+        std::fs::write(&path, to_csv(&[row]).unwrap()).unwrap();
+        let read = read_record(&path).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(
+            (read[0].space, read[0].label.as_str(), read[0].mean),
+            (Space::Z, "x", 0.5)
+        );
+        assert_eq!(
+            (read[0].wanted, read[0].encoder),
+            (Wanted::Chance, EncoderMode::Train)
+        );
+        std::fs::write(
+            &path,
+            "space,label,classes,images,accuracy_mean,accuracy_std,majority_class,desired\n\
+             s,shape,3,90,0.41,0.02,0.34,high\n",
+        )
+        .unwrap();
+        let old = read_record(&path).unwrap();
+        assert_eq!(
+            (old[0].space, old[0].encoder),
+            (Space::S, EncoderMode::Inference)
+        );
+        std::fs::write(&path, "step,images_per_second\n1,2.0\n").unwrap();
+        let err = read_record(&path).unwrap_err().to_string();
+        assert!(err.contains("is not a separation table"), "{err}");
     }
 }
