@@ -22,6 +22,8 @@ use burn::tensor::Bytes;
 use dinfogan::{StatePart, TrainConfig, TrainerState};
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataSpec;
+
 /// What a checkpoint carries besides weights: enough to resume or to rebuild the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointMeta {
@@ -30,9 +32,19 @@ pub struct CheckpointMeta {
     /// The run's seed; each step seeds the device RNG from (seed, step) (`train::step_seed`),
     /// so a resumed run draws what the uninterrupted one would have.
     pub seed: u64,
-    /// `builtin` or the dataset folder.
-    pub data: String,
+    /// What the run trains on.
+    pub data: DataSpec,
     pub config: TrainConfig,
+}
+
+impl CheckpointMeta {
+    /// The same run's record at step `step`.
+    pub fn at(&self, step: u64) -> Self {
+        Self {
+            step,
+            ..self.clone()
+        }
+    }
 }
 
 /// Why a run stopped on its own: a loss became NaN or infinite (the paper reports MM-cVAE

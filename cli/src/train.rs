@@ -194,19 +194,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     // Where the run lives, and what it trains.
     // The lock is held until this function returns (or the process ends).
-    let (run, _lock, config, data_spec, seed, start_step) = match &args.resume {
+    // `meta` says what the run is (its seed, data and configuration) once; each checkpoint
+    // records it at its step.
+    let (run, _lock, meta) = match &args.resume {
         Some(dir) => {
             let run = RunDir::open(dir)?;
             let lock = run.lock()?;
             let meta = run.load_meta()?;
-            let trained_on: DataSpec = meta.data.parse().map_err(anyhow::Error::msg)?;
-            if let Some(data) = args.data.as_ref().filter(|data| **data != trained_on) {
+            if let Some(data) = args.data.as_ref().filter(|data| **data != meta.data) {
                 bail!(
-                    "the run in {} was trained on {trained_on}, not {data}: resume without --data",
+                    "the run in {} was trained on {}, not {data}: resume without --data",
                     dir.display(),
+                    meta.data
                 );
             }
-            (run, lock, meta.config, trained_on, meta.seed, meta.step)
+            (run, lock, meta)
         }
         None => {
             let out = args.out.clone().context("--out is required")?;
@@ -220,15 +222,26 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     out.display()
                 );
             }
-            let data = args.data.clone().unwrap_or(DataSpec::Builtin);
-            (run, lock, resolve_config(&args)?, data, args.seed, 0)
+            let meta = CheckpointMeta {
+                step: 0,
+                seed: args.seed,
+                data: args.data.clone().unwrap_or(DataSpec::Builtin),
+                config: resolve_config(&args)?,
+            };
+            (run, lock, meta)
         }
     };
+    let CheckpointMeta {
+        step: start_step,
+        seed,
+        data: ref data_spec,
+        ref config,
+    } = meta;
 
     let selected = backend::select(args.backend)?;
     eprintln!("backend: {}", selected.description);
     let model = &config.model;
-    let data = Data::open(&data_spec, model.image_size, model.channels, seed).map_err(|e| {
+    let data = Data::open(data_spec, model.image_size, model.channels, seed).map_err(|e| {
         SizeMismatch::advise(e, |m| {
             format!(
                 "leave out --size and --channels (a dataset file's own size is the default), \
@@ -250,7 +263,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         if args.steps.is_some() || args.epochs.is_some() {
             eprintln!("note: --steps and --epochs do not apply: cPCA is fitted in one pass");
         }
-        return fit_cpca(&run, &config, &data, &data_spec, seed, &selected.device);
+        return fit_cpca(&run, &meta, &data, &selected.device);
     }
 
     let total_steps = match (args.steps, args.epochs) {
@@ -297,12 +310,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let (c, side) = (model.channels, model.image_size);
     let device = trainer.device().clone();
-    let meta = |step| CheckpointMeta {
-        step,
-        seed,
-        data: data_spec.to_string(),
-        config: config.clone(),
-    };
 
     let progress = Progress::new(total_steps, start_step, args.quiet, args.log_every);
     let mut images_per_second = 0.0f64;
@@ -366,7 +373,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             sample_sheet(&trainer.inference_model(), &data, &path)?;
         }
         if last || (args.checkpoint_every > 0 && done % args.checkpoint_every == 0) {
-            run.save_checkpoint(&trainer.state()?, &meta(done))?;
+            run.save_checkpoint(&trainer.state()?, &meta.at(done))?;
             last_saved = done;
         }
     }
@@ -380,14 +387,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
 /// Fits cPCA on (a strided sample of at most `cpca.max_images` of) each domain of the training
 /// data and saves it as the run's checkpoint, at step 1.
-fn fit_cpca(
-    run: &RunDir,
-    config: &TrainConfig,
-    data: &Data,
-    data_spec: &DataSpec,
-    seed: u64,
-    device: &Device,
-) -> Result<()> {
+fn fit_cpca(run: &RunDir, meta: &CheckpointMeta, data: &Data, device: &Device) -> Result<()> {
+    let config = &meta.config;
     let started = Instant::now();
     let sample = |domain| -> Vec<f32> {
         let n = data.len(domain);
@@ -401,7 +402,7 @@ fn fit_cpca(
     let model = &config.model;
     let options = dinfogan::methods::cpca::CpcaOptions {
         alpha: config.cpca.alpha,
-        seed,
+        seed: meta.seed,
         ..Default::default()
     };
     let dim = model.channels * model.image_size * model.image_size;
@@ -443,15 +444,7 @@ fn fit_cpca(
         &run.root.join("cpca.json"),
         &serde_json::to_vec_pretty(&search)?,
     )?;
-    run.save_checkpoint(
-        &state,
-        &CheckpointMeta {
-            step: 1,
-            seed,
-            data: data_spec.to_string(),
-            config: config.clone(),
-        },
-    )?;
+    run.save_checkpoint(&state, &meta.at(1))?;
     eprintln!(
         "done: cPCA with alpha = {:.4} ({}) in {:.1} s; checkpoint and the alpha search \
          (cpca.json) in {}",

@@ -30,10 +30,39 @@ pub const BUILTIN_LEN: usize = 20_000;
 pub enum DataSpec {
     /// The built-in procedural data (`builtin`).
     Builtin,
-    /// A dataset file written by `dinfogan data build`.
+    /// A dataset file written by `dinfogan data build` (`file:PATH` says so without looking).
     File(PathBuf),
-    /// A folder with `background/` and `target/` (`folder:PATH` forces a folder).
+    /// A folder with `background/` and `target/` (`folder:PATH` says so without looking).
     Folder(PathBuf),
+}
+
+impl DataSpec {
+    /// The text a run folder records: its kind spelled out (`builtin`, `file:PATH`,
+    /// `folder:PATH`), so that reading it back does not depend on what is at the path by then
+    /// (a moved dataset file would otherwise come back as a folder).
+    fn record(&self) -> String {
+        match self {
+            DataSpec::Builtin => "builtin".into(),
+            DataSpec::File(path) => format!("file:{}", path.display()),
+            DataSpec::Folder(path) => format!("folder:{}", path.display()),
+        }
+    }
+}
+
+/// As [`DataSpec::record`] writes it.
+impl serde::Serialize for DataSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.record())
+    }
+}
+
+/// A recorded spec; a bare path (run folders written before the kind was recorded) is read as
+/// `--data` reads it, by what is at the path now.
+impl<'de> serde::Deserialize<'de> for DataSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl std::str::FromStr for DataSpec {
@@ -43,12 +72,19 @@ impl std::str::FromStr for DataSpec {
         if text.is_empty() {
             return Err("--data is empty: pass builtin, a dataset file or a folder".into());
         }
-        Ok(match (text, text.strip_prefix("folder:")) {
-            ("builtin", _) => DataSpec::Builtin,
-            (_, Some(path)) => DataSpec::Folder(path.into()),
-            (path, None) if Path::new(path).is_file() => DataSpec::File(path.into()),
-            (path, None) => DataSpec::Folder(path.into()),
-        })
+        Ok(
+            match (
+                text,
+                text.strip_prefix("folder:"),
+                text.strip_prefix("file:"),
+            ) {
+                ("builtin", _, _) => DataSpec::Builtin,
+                (_, Some(path), _) => DataSpec::Folder(path.into()),
+                (_, _, Some(path)) => DataSpec::File(path.into()),
+                (path, None, None) if Path::new(path).is_file() => DataSpec::File(path.into()),
+                (path, None, None) => DataSpec::Folder(path.into()),
+            },
+        )
     }
 }
 
@@ -518,6 +554,35 @@ mod tests {
         assert_eq!(
             mismatch.to_string(),
             "the dataset builtin holds 1x32x32 images but the model works on 3x64x64"
+        );
+    }
+
+    /// A run folder records the kind of its data: a dataset file moved away since still reads
+    /// back as a file (a bare path, as older runs recorded it, is read by what is there).
+    #[test]
+    fn a_recorded_spec_keeps_its_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("set.dat");
+        std::fs::write(&file, b"x").unwrap();
+        for spec in [
+            DataSpec::Builtin,
+            DataSpec::File(file.clone()),
+            DataSpec::Folder(dir.path().into()),
+        ] {
+            let json = serde_json::to_string(&spec).unwrap();
+            assert_eq!(serde_json::from_str::<DataSpec>(&json).unwrap(), spec);
+        }
+        let recorded = serde_json::to_string(&DataSpec::File(file.clone())).unwrap();
+        assert_eq!(recorded, format!("\"file:{}\"", file.display()));
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(
+            serde_json::from_str::<DataSpec>(&recorded).unwrap(),
+            DataSpec::File(file.clone())
+        );
+        let bare = serde_json::to_string(file.to_str().unwrap()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<DataSpec>(&bare).unwrap(),
+            DataSpec::Folder(file)
         );
     }
 

@@ -86,10 +86,9 @@ pub(crate) fn run_training_file(checkpoint: &std::path::Path) -> Result<PathBuf>
             checkpoint.display()
         );
     }
-    let data = RunDir::open(checkpoint)?.load_meta()?.data;
-    match data.parse::<DataSpec>() {
-        Ok(DataSpec::File(path)) => Ok(path),
-        _ => bail!(
+    match RunDir::open(checkpoint)?.load_meta()?.data {
+        DataSpec::File(path) => Ok(path),
+        data => bail!(
             "the run in {} was not trained on a dataset file ({data})",
             checkpoint.display()
         ),
