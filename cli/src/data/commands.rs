@@ -10,6 +10,7 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 
 use super::cifar::Cifar;
+use super::dsprites;
 use super::file::{DatasetFile, LabelSpec};
 use super::idx::Mnist;
 use super::recipes;
@@ -210,8 +211,8 @@ fn build(args: BuildArgs) -> Result<()> {
             };
             let mnist = Mnist::open(mnist_dir()?, split)?;
             let build =
-                |factors: &dyn Fn(usize) -> recipes::SpriteFactors,
-                 sprites: &mut recipes::SpriteSource| match args.recipe {
+                |factors: &dyn Fn(usize) -> dsprites::SpriteFactors,
+                 sprites: &mut dsprites::SpriteSource| match args.recipe {
                     Recipe::DspritesMnistGroups => recipes::dsprites_mnist_groups(
                         &mnist,
                         size,
@@ -231,7 +232,10 @@ fn build(args: BuildArgs) -> Result<()> {
                     ),
                 };
             match &args.dsprites {
-                None => build(&recipes::dsprite_factors, &mut recipes::procedural_dsprites)?,
+                None => build(
+                    &dsprites::dsprite_factors,
+                    &mut dsprites::procedural_dsprites,
+                )?,
                 Some(path) => {
                     let latents = super::dsprites::latents(path)?;
                     let n = latents.factors.len();

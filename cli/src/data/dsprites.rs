@@ -1,8 +1,10 @@
-//! The official dSprites file, `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`: `imgs` (u8,
-//! [737280, 64, 64], 0 or 1), `latents_classes` (i64, [n, 6]) and `latents_values` (f64, [n, 6]),
-//! the six latents being colour, shape (1..3), scale, orientation, x and y.
-//!
-//! The 3 GB of images are streamed in index order, never held in memory at once.
+//! dSprites (Matthey et al. 2017): its factor grid (3 shapes x 6 scales x 40 orientations x
+//! 32 x 32 positions, shape slowest), the labels the evaluation reads from its factors, this
+//! project's procedural regeneration of its images, and the official file,
+//! `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`: `imgs` (u8, [737280, 64, 64], 0 or 1),
+//! `latents_classes` (i64, [n, 6]) and `latents_values` (f64, [n, 6]), the six latents being
+//! colour, shape (1..3), scale, orientation, x and y. The official file's 3 GB of images are
+//! streamed in index order, never held in memory at once.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -11,7 +13,141 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use npyz::NpyFile;
 
-use super::recipes::SpriteFactors;
+use dinfogan::builtin::SpriteShape;
+
+use super::file::LabelSpec;
+
+/// dSprites' factor grid: 3 shapes x 6 scales x 40 orientations x 32 x 32 positions.
+pub const DSPRITES_COUNT: usize = 3 * 6 * 40 * 32 * 32;
+
+/// The five factors of a dSprites image, as the official file's latents give them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpriteFactors {
+    /// 0 square, 1 ellipse, 2 heart.
+    pub shape: usize,
+    /// 0.5 to 1 in 6 steps.
+    pub scale: f32,
+    /// 0 to 2π in 40 steps.
+    pub orientation: f32,
+    /// 0 to 1 in 32 steps.
+    pub x: f32,
+    pub y: f32,
+}
+
+impl SpriteFactors {
+    /// The values a dataset file stores, in the order of its factor names.
+    pub fn values(&self) -> [f32; 5] {
+        [
+            self.shape as f32,
+            self.scale,
+            self.orientation,
+            self.x,
+            self.y,
+        ]
+    }
+}
+
+/// The factors of dSprites image `index`, in the official ordering (shape slowest, y fastest).
+pub fn dsprite_factors(index: usize) -> SpriteFactors {
+    let y = index % 32;
+    let x = (index / 32) % 32;
+    let orientation = (index / (32 * 32)) % 40;
+    let scale = (index / (32 * 32 * 40)) % 6;
+    let shape = index / (32 * 32 * 40 * 6);
+    SpriteFactors {
+        shape,
+        scale: 0.5 + 0.1 * scale as f32,
+        orientation: orientation as f32 * std::f32::consts::TAU / 39.0,
+        x: x as f32 / 31.0,
+        y: y as f32 / 31.0,
+    }
+}
+
+/// The sprite this project draws for dSprites factors (`None` for a shape other than 0, 1, 2):
+/// centres span [0.2, 0.8] of the image, like the official sprites. `eval swap` draws the
+/// true sprite of a dSprites-MNIST target from its stored factors with it.
+pub fn drawn_sprite(f: SpriteFactors) -> Option<dinfogan::builtin::SpriteFactors> {
+    Some(dinfogan::builtin::SpriteFactors {
+        shape: *SpriteShape::ALL.get(f.shape)?,
+        scale: f.scale,
+        rotation: f.orientation,
+        x: 0.2 + 0.6 * f.x,
+        y: 0.2 + 0.6 * f.y,
+    })
+}
+
+/// A procedural regeneration of dSprites image `index`: 64x64, binary (0 or 255). The same
+/// factor grid and ordering as the official file, drawn with this project's shapes (not
+/// pixel-identical to it).
+pub fn dsprite(index: usize) -> Vec<u8> {
+    drawn_sprite(dsprite_factors(index))
+        .expect("the grid's shapes are 0, 1, 2")
+        .coverage(64, 1)
+        .iter()
+        .map(|&c| if c > 0.5 { 255 } else { 0 })
+        .collect()
+}
+
+/// Classes of the five dSprites factors, in index order: shape, scale, orientation, x, y.
+pub const DSPRITES_CLASSES: [usize; 5] = [3, 6, 40, 32, 32];
+
+/// The index of the dSprites image with these factor classes.
+pub fn dsprite_index(classes: [usize; 5]) -> usize {
+    classes
+        .iter()
+        .zip(DSPRITES_CLASSES)
+        .fold(0, |index, (&c, n)| index * n + c)
+}
+
+/// The labels of a dSprites-MNIST target, which the evaluation reads from z and s: the shape,
+/// the scale level (6), and the orientation, x and y in 4 equal bins each (the bins make
+/// chance a fair 0.25 and a good model's accuracy reachable; 32 classes of position would
+/// measure precision rather than which space holds the factor).
+pub const DSPRITE_LABELS: [&str; 5] = [
+    "shape",
+    "scale",
+    "orientation (4 bins)",
+    "x (4 bins)",
+    "y (4 bins)",
+];
+
+pub(super) fn dsprite_label_specs() -> Vec<LabelSpec> {
+    DSPRITE_LABELS
+        .iter()
+        .map(|n| LabelSpec::salient(n))
+        .collect()
+}
+
+/// The class of each [`DSPRITE_LABELS`] from the factor values of [`dsprite_factors`] (or of
+/// the official file's latents, which use the same grid).
+pub fn dsprite_labels(f: SpriteFactors) -> [i32; 5] {
+    let bin4 = |v: f32| ((v * 4.0).floor() as i32).clamp(0, 3);
+    [
+        f.shape as i32,
+        (((f.scale - 0.5) / 0.1).round() as i32).clamp(0, 5),
+        bin4(f.orientation / std::f32::consts::TAU),
+        bin4(f.x),
+        bin4(f.y),
+    ]
+}
+
+/// The dSprites images in index order: calls `keep(index)` for every index and, right after a
+/// `true`, `visit(index, 64x64 bytes)`. Either [`procedural_dsprites`] or the official file.
+pub type SpriteSource<'a> = dyn FnMut(&mut dyn FnMut(usize) -> bool, &mut dyn FnMut(usize, Vec<u8>)) -> anyhow::Result<()>
+    + 'a;
+
+/// The procedural sprites of [`dsprite`] as a [`SpriteSource`].
+pub fn procedural_dsprites(
+    keep: &mut dyn FnMut(usize) -> bool,
+    visit: &mut dyn FnMut(usize, Vec<u8>),
+) -> anyhow::Result<()> {
+    for index in 0..DSPRITES_COUNT {
+        if keep(index) {
+            visit(index, dsprite(index));
+        }
+    }
+    Ok(())
+}
 
 /// The factors of every image.
 #[derive(Debug)]
@@ -107,6 +243,42 @@ pub fn stream_images(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn dsprite_labels_bin_the_grid_evenly() {
+        let mut counts = [[0usize; 6]; 5];
+        for index in 0..DSPRITES_COUNT {
+            for (k, &c) in dsprite_labels(dsprite_factors(index)).iter().enumerate() {
+                counts[k][c as usize] += 1;
+            }
+        }
+        let n = DSPRITES_COUNT;
+        assert_eq!(counts[0][..3], [n / 3; 3]);
+        assert_eq!(counts[1], [n / 6; 6]);
+        // 40 orientations -> 10 per bin; 32 positions -> 8 per bin.
+        for (k, count) in counts.iter().enumerate().skip(2) {
+            assert_eq!(count[..4], [n / 4; 4], "label {k}");
+            assert_eq!(count[4..], [0, 0], "label {k}");
+        }
+    }
+
+    #[test]
+    fn dsprites_grid_ordering_and_shapes() {
+        assert_eq!(dsprite_factors(0).values(), [0.0, 0.5, 0.0, 0.0, 0.0]);
+        let last = dsprite_factors(DSPRITES_COUNT - 1);
+        assert_eq!(last.shape, 2);
+        assert!((last.scale - 1.0).abs() < 1e-6 && (last.x - 1.0).abs() < 1e-6);
+        assert_eq!(dsprite_factors(1).y, 1.0 / 31.0, "y is the fastest factor");
+        // Bigger scale, more pixels; every sprite is binary and non-empty.
+        let small = dsprite(0).iter().filter(|&&p| p == 255).count();
+        let big = dsprite(5 * 40 * 32 * 32)
+            .iter()
+            .filter(|&&p| p == 255)
+            .count();
+        assert!(small > 0 && big > 2 * small, "{small} {big}");
+        assert!(dsprite(12345).iter().all(|&p| p == 0 || p == 255));
+    }
+
     use npyz::WriterBuilder;
     use std::io::Write;
 

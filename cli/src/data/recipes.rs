@@ -3,7 +3,7 @@
 //!
 //! Pixel arithmetic happens in [0, 1] and is stored back as u8.
 
-use dinfogan::builtin::{Domain, SpriteShape};
+use dinfogan::builtin::Domain;
 use image::imageops::{resize, FilterType};
 use image::{GrayImage, RgbImage};
 use rand::{rngs::StdRng, seq::SliceRandom, RngExt, SeedableRng};
@@ -12,6 +12,10 @@ use std::path::Path;
 
 use super::brats::{self, BratsOptions};
 use super::cifar::{self, Cifar};
+use super::dsprites::{
+    dsprite_index, dsprite_label_specs, dsprite_labels, SpriteFactors, SpriteSource,
+    DSPRITES_CLASSES,
+};
 use super::file::{DatasetFile, LabelSpec};
 use super::idx::Mnist;
 
@@ -38,12 +42,15 @@ fn resize_rgb(planes: &[u8], side: usize, to: usize) -> Vec<u8> {
 }
 
 // The recipes compose images in intensities in [0, 1], as the paper writes them (0.5 CIFAR +
-// 0.5 MNIST); the networks' [-1, 1] is `dinfogan::pixels`'s business, at training time.
-fn unit(v: u8) -> f32 {
+// 0.5 MNIST); the networks' [-1, 1] (`dinfogan::pixels::unit`) is applied at training time.
+
+/// A stored byte as an intensity in [0, 1].
+fn in_0_1(v: u8) -> f32 {
     v as f32 / 255.0
 }
 
-fn byte(v: f32) -> u8 {
+/// An intensity in [0, 1] (clamped) as a stored byte.
+fn byte_of_0_1(v: f32) -> u8 {
     (v.clamp(0.0, 1.0) * 255.0).round() as u8
 }
 
@@ -84,7 +91,10 @@ pub fn cifar_mnist(
         let colour = resize_rgb(cifar.image(i), cifar::SIDE, side);
         let class = cifar.labels[i] as i32;
         if k < half {
-            let pixels: Vec<u8> = colour.iter().map(|&c| byte(0.5 * unit(c))).collect();
+            let pixels: Vec<u8> = colour
+                .iter()
+                .map(|&c| byte_of_0_1(0.5 * in_0_1(c)))
+                .collect();
             out.push(Domain::Background, &[class, -1], &[], &pixels);
         } else {
             let d = rng.random_range(0..mnist.len());
@@ -92,7 +102,7 @@ pub fn cifar_mnist(
             let pixels: Vec<u8> = colour
                 .iter()
                 .enumerate()
-                .map(|(j, &c)| byte(0.5 * unit(c) + 0.5 * unit(digit[j % m])))
+                .map(|(j, &c)| byte_of_0_1(0.5 * in_0_1(c) + 0.5 * in_0_1(digit[j % m])))
                 .collect();
             out.push(
                 Domain::Target,
@@ -103,109 +113,6 @@ pub fn cifar_mnist(
         }
     }
     out
-}
-
-/// dSprites' factor grid: 3 shapes x 6 scales x 40 orientations x 32 x 32 positions.
-pub const DSPRITES_COUNT: usize = 3 * 6 * 40 * 32 * 32;
-
-/// The five factors of a dSprites image, as the official file's latents give them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SpriteFactors {
-    /// 0 square, 1 ellipse, 2 heart.
-    pub shape: usize,
-    /// 0.5 to 1 in 6 steps.
-    pub scale: f32,
-    /// 0 to 2π in 40 steps.
-    pub orientation: f32,
-    /// 0 to 1 in 32 steps.
-    pub x: f32,
-    pub y: f32,
-}
-
-impl SpriteFactors {
-    /// The values a dataset file stores, in the order of its factor names.
-    pub fn values(&self) -> [f32; 5] {
-        [
-            self.shape as f32,
-            self.scale,
-            self.orientation,
-            self.x,
-            self.y,
-        ]
-    }
-}
-
-/// The factors of dSprites image `index`, in the official ordering (shape slowest, y fastest).
-pub fn dsprite_factors(index: usize) -> SpriteFactors {
-    let y = index % 32;
-    let x = (index / 32) % 32;
-    let orientation = (index / (32 * 32)) % 40;
-    let scale = (index / (32 * 32 * 40)) % 6;
-    let shape = index / (32 * 32 * 40 * 6);
-    SpriteFactors {
-        shape,
-        scale: 0.5 + 0.1 * scale as f32,
-        orientation: orientation as f32 * std::f32::consts::TAU / 39.0,
-        x: x as f32 / 31.0,
-        y: y as f32 / 31.0,
-    }
-}
-
-/// The sprite this project draws for dSprites factors (`None` for a shape other than 0, 1, 2):
-/// centres span [0.2, 0.8] of the image, like the official sprites. `eval swap` draws the
-/// true sprite of a dSprites-MNIST target from its stored factors with it.
-pub fn drawn_sprite(f: SpriteFactors) -> Option<dinfogan::builtin::SpriteFactors> {
-    Some(dinfogan::builtin::SpriteFactors {
-        shape: *SpriteShape::ALL.get(f.shape)?,
-        scale: f.scale,
-        rotation: f.orientation,
-        x: 0.2 + 0.6 * f.x,
-        y: 0.2 + 0.6 * f.y,
-    })
-}
-
-/// A procedural regeneration of dSprites image `index`: 64x64, binary (0 or 255). The same
-/// factor grid and ordering as the official file, drawn with this project's shapes (not
-/// pixel-identical to it).
-pub fn dsprite(index: usize) -> Vec<u8> {
-    drawn_sprite(dsprite_factors(index))
-        .expect("the grid's shapes are 0, 1, 2")
-        .coverage(64, 1)
-        .iter()
-        .map(|&c| if c > 0.5 { 255 } else { 0 })
-        .collect()
-}
-
-/// The labels of a dSprites-MNIST target, which the evaluation reads from z and s: the shape,
-/// the scale level (6), and the orientation, x and y in 4 equal bins each (the bins make
-/// chance a fair 0.25 and a good model's accuracy reachable; 32 classes of position would
-/// measure precision rather than which space holds the factor).
-pub const DSPRITE_LABELS: [&str; 5] = [
-    "shape",
-    "scale",
-    "orientation (4 bins)",
-    "x (4 bins)",
-    "y (4 bins)",
-];
-
-fn dsprite_label_specs() -> Vec<LabelSpec> {
-    DSPRITE_LABELS
-        .iter()
-        .map(|n| LabelSpec::salient(n))
-        .collect()
-}
-
-/// The class of each [`DSPRITE_LABELS`] from the factor values of [`dsprite_factors`] (or of
-/// the official file's latents, which use the same grid).
-pub fn dsprite_labels(f: SpriteFactors) -> [i32; 5] {
-    let bin4 = |v: f32| ((v * 4.0).floor() as i32).clamp(0, 3);
-    [
-        f.shape as i32,
-        (((f.scale - 0.5) / 0.1).round() as i32).clamp(0, 5),
-        bin4(f.orientation / std::f32::consts::TAU),
-        bin4(f.x),
-        bin4(f.y),
-    ]
 }
 
 /// The 2x2 grids of MNIST digits 1, 2 (top) and 3, 4 (bottom) of dSprites-MNIST, 64x64.
@@ -244,24 +151,6 @@ impl DigitGrid {
     }
 }
 
-/// The dSprites images in index order: calls `keep(index)` for every index and, right after a
-/// `true`, `visit(index, 64x64 bytes)`. Either [`procedural_dsprites`] or the official file.
-pub type SpriteSource<'a> = dyn FnMut(&mut dyn FnMut(usize) -> bool, &mut dyn FnMut(usize, Vec<u8>)) -> anyhow::Result<()>
-    + 'a;
-
-/// The procedural sprites of [`dsprite`] as a [`SpriteSource`].
-pub fn procedural_dsprites(
-    keep: &mut dyn FnMut(usize) -> bool,
-    visit: &mut dyn FnMut(usize, Vec<u8>),
-) -> anyhow::Result<()> {
-    for index in 0..DSPRITES_COUNT {
-        if keep(index) {
-            visit(index, dsprite(index));
-        }
-    }
-    Ok(())
-}
-
 /// dSprites-MNIST (paper section 5): each dSprites image is kept with probability `probability`
 /// (0.1 in the paper) as a target, min(sprite + 0.5 grid, 1), where grid is a 2x2 arrangement of
 /// 32x32 MNIST digits of classes 1, 2 (top) and 3, 4 (bottom); each target is paired with one
@@ -298,7 +187,7 @@ pub fn dsprites_mnist(
         let target: Vec<u8> = sprite
             .iter()
             .zip(&g)
-            .map(|(&s, &d)| byte(unit(s) + 0.5 * unit(d)))
+            .map(|(&s, &d)| byte_of_0_1(in_0_1(s) + 0.5 * in_0_1(d)))
             .collect();
         let mut out = out.borrow_mut();
         out.push(
@@ -308,7 +197,7 @@ pub fn dsprites_mnist(
             &resize_grey(&target, 64, side),
         );
         let g = grid(&mut rng);
-        let background: Vec<u8> = g.iter().map(|&d| byte(0.5 * unit(d))).collect();
+        let background: Vec<u8> = g.iter().map(|&d| byte_of_0_1(0.5 * in_0_1(d))).collect();
         out.push(
             Domain::Background,
             &[-1; 5],
@@ -318,17 +207,6 @@ pub fn dsprites_mnist(
     };
     sprites(&mut keep, &mut visit)?;
     Ok(out.into_inner())
-}
-
-/// Classes of the five dSprites factors, in index order: shape, scale, orientation, x, y.
-pub const DSPRITES_CLASSES: [usize; 5] = [3, 6, 40, 32, 32];
-
-/// The index of the dSprites image with these factor classes.
-pub fn dsprite_index(classes: [usize; 5]) -> usize {
-    classes
-        .iter()
-        .zip(DSPRITES_CLASSES)
-        .fold(0, |index, (&c, n)| index * n + c)
 }
 
 /// The grouped evaluation set of the FactorVAE score on dSprites-MNIST (Kim and Mnih 2018; the
@@ -381,7 +259,7 @@ pub fn dsprites_mnist_groups(
         let target: Vec<u8> = sprite
             .iter()
             .zip(&g)
-            .map(|(&s, &d)| byte(unit(s) + 0.5 * unit(d)))
+            .map(|(&s, &d)| byte_of_0_1(in_0_1(s) + 0.5 * in_0_1(d)))
             .collect();
         out.push(
             Domain::Target,
@@ -487,6 +365,7 @@ pub fn brats(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::dsprites::{dsprite_factors, procedural_dsprites, DSPRITES_COUNT};
 
     fn tiny_mnist() -> Mnist {
         // One 28x28 digit of each class 0..9, digit c filled with value 20 c.
@@ -514,7 +393,7 @@ mod tests {
         assert_eq!(data.labels_of(0), &[0, -1]);
         // Target: min(0.5 * 200 + 0.5 * 20 d, 255) on every channel.
         let digit = data.labels_of(2)[1];
-        let expected = byte(0.5 * 200.0 / 255.0 + 0.5 * (20 * digit) as f32 / 255.0);
+        let expected = byte_of_0_1(0.5 * 200.0 / 255.0 + 0.5 * (20 * digit) as f32 / 255.0);
         assert!(
             data.pixels_of(2).iter().all(|&p| p == expected),
             "digit {digit}"
@@ -524,41 +403,6 @@ mod tests {
             cifar_mnist(&cifar, &mnist, 64, true, 1).image_len(),
             3 * 64 * 64
         );
-    }
-
-    #[test]
-    fn dsprite_labels_bin_the_grid_evenly() {
-        let mut counts = [[0usize; 6]; 5];
-        for index in 0..DSPRITES_COUNT {
-            for (k, &c) in dsprite_labels(dsprite_factors(index)).iter().enumerate() {
-                counts[k][c as usize] += 1;
-            }
-        }
-        let n = DSPRITES_COUNT;
-        assert_eq!(counts[0][..3], [n / 3; 3]);
-        assert_eq!(counts[1], [n / 6; 6]);
-        // 40 orientations -> 10 per bin; 32 positions -> 8 per bin.
-        for (k, count) in counts.iter().enumerate().skip(2) {
-            assert_eq!(count[..4], [n / 4; 4], "label {k}");
-            assert_eq!(count[4..], [0, 0], "label {k}");
-        }
-    }
-
-    #[test]
-    fn dsprites_grid_ordering_and_shapes() {
-        assert_eq!(dsprite_factors(0).values(), [0.0, 0.5, 0.0, 0.0, 0.0]);
-        let last = dsprite_factors(DSPRITES_COUNT - 1);
-        assert_eq!(last.shape, 2);
-        assert!((last.scale - 1.0).abs() < 1e-6 && (last.x - 1.0).abs() < 1e-6);
-        assert_eq!(dsprite_factors(1).y, 1.0 / 31.0, "y is the fastest factor");
-        // Bigger scale, more pixels; every sprite is binary and non-empty.
-        let small = dsprite(0).iter().filter(|&&p| p == 255).count();
-        let big = dsprite(5 * 40 * 32 * 32)
-            .iter()
-            .filter(|&&p| p == 255)
-            .count();
-        assert!(small > 0 && big > 2 * small, "{small} {big}");
-        assert!(dsprite(12345).iter().all(|&p| p == 0 || p == 255));
     }
 
     #[test]

@@ -50,14 +50,14 @@ pub fn true_sprite(data: &Data, index: usize) -> Result<Option<SpriteFactors>> {
             if f.iter().any(|v| !v.is_finite()) {
                 return Ok(None);
             }
-            let factors = crate::data::recipes::SpriteFactors {
+            let factors = crate::data::dsprites::SpriteFactors {
                 shape: f[0] as usize,
                 scale: f[1],
                 orientation: f[2],
                 x: f[3],
                 y: f[4],
             };
-            match crate::data::recipes::drawn_sprite(factors) {
+            match crate::data::dsprites::drawn_sprite(factors) {
                 Some(sprite) => Ok(Some(sprite)),
                 None => bail!(
                     "target {k} of the file has shape {} (0, 1 or 2 expected)",
