@@ -381,7 +381,7 @@ fn comparison_sheet(
     let (side, c) = (config.image_size, config.channels);
     // The held-out images `eval separation` scores (a dataset file: a fixed sample across it).
     let data = Data::open(
-        &args.options.data,
+        &args.options.scoring.data,
         side,
         c,
         super::separation::BUILTIN_EVAL_SEED,

@@ -812,10 +812,7 @@ impl LesionReport {
             self.sigma_pixels,
             self.target_images,
             self.data,
-            match self.encoder {
-                EncoderMode::Inference => "inference",
-                EncoderMode::Train => "training",
-            },
+            self.encoder.describe(),
             match &self.calibration {
                 Some(c) => format!("of the best Dice on {} lesion slices of {}", c.images, c.data),
                 None => "given".into(),

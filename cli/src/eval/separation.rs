@@ -82,6 +82,16 @@ pub enum EncoderMode {
     Train,
 }
 
+impl EncoderMode {
+    /// As sentences say it: "encoder in {} mode".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Inference => "inference",
+            Self::Train => "training",
+        }
+    }
+}
+
 /// One label of an evaluation set: what it is, and its class on each image (`None`: not
 /// defined there, or not scored there).
 #[derive(Debug)]
@@ -433,17 +443,15 @@ pub fn eval_set(model: &InferenceModel, data: &DataSpec, count: usize) -> Result
     }
 }
 
-/// What a separation table is computed on, and where it goes.
+/// The images a separation accuracy is measured on and how: the flags `eval separation`,
+/// `eval table`, `eval compare` and `plot codes` share.
 #[derive(Debug, Args)]
-pub struct SeparationOptions {
+pub struct ScoringArgs {
     /// `builtin` (a held-out set of the built-in data, with its true factors), a dataset file
     /// (its header says which labels are salient or common, and on which images each is
     /// scored), or a folder with background/ and target/ (sub-folders are sub-classes).
     #[arg(long, default_value = "builtin")]
     pub data: DataSpec,
-    /// Only the labels starting with these names (default: all).
-    #[arg(long, num_args = 1..)]
-    pub labels: Vec<String>,
     /// Built-in data: images per domain.
     #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
     pub count: usize,
@@ -458,6 +466,26 @@ pub struct SeparationOptions {
     /// statistics of shuffled mixed batches of 128, as the paper's public evaluation scripts).
     #[arg(long, value_enum, default_value = "inference")]
     pub encoder: EncoderMode,
+}
+
+impl ScoringArgs {
+    /// Refuses values clap lets through, with a sentence.
+    pub fn check(&self) -> Result<()> {
+        if self.folds < 2 {
+            bail!("--folds must be at least 2, not {}", self.folds);
+        }
+        Ok(())
+    }
+}
+
+/// What a separation table is computed on, and where it goes.
+#[derive(Debug, Args)]
+pub struct SeparationOptions {
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+    /// Only the labels starting with these names (default: all).
+    #[arg(long, num_args = 1..)]
+    pub labels: Vec<String>,
     /// Write the table to PREFIX.csv and PREFIX.md.
     #[arg(long)]
     pub out: Option<OutputFile>,
@@ -483,35 +511,24 @@ pub struct SeparationSetup {
 
 impl SeparationOptions {
     pub(super) fn check(&self) -> Result<()> {
-        if self.folds < 2 {
-            bail!("--folds must be at least 2, not {}", self.folds);
-        }
-        if self.count == 0 {
-            bail!("--count must be at least 1");
-        }
-        Ok(())
+        self.scoring.check()
     }
 
     pub(super) fn table(&self, model: &dinfogan::InferenceModel) -> Result<Vec<SeparationRow>> {
-        let set = eval_set(model, &self.data, self.count)?;
-        separation(
-            model,
-            &set,
-            &self.labels,
-            self.folds,
-            self.fold_seed,
-            self.encoder,
-        )
+        let s = &self.scoring;
+        let set = eval_set(model, &s.data, s.count)?;
+        separation(model, &set, &self.labels, s.folds, s.fold_seed, s.encoder)
     }
 
     pub fn setup(&self) -> SeparationSetup {
+        let s = &self.scoring;
         SeparationSetup {
-            data: self.data.to_string(),
-            builtin_count: matches!(self.data, DataSpec::Builtin).then_some(self.count),
+            data: s.data.to_string(),
+            builtin_count: matches!(s.data, DataSpec::Builtin).then_some(s.count),
             labels: self.labels.clone(),
-            encoder: self.encoder,
-            folds: self.folds,
-            fold_seed: self.fold_seed,
+            encoder: s.encoder,
+            folds: s.folds,
+            fold_seed: s.fold_seed,
         }
     }
 
@@ -547,7 +564,8 @@ pub fn separation_command(args: SeparationArgs) -> Result<()> {
     if path.is_dir() {
         let run = RunDir::open(path)?;
         let at = run.load_meta()?.step;
-        let file = run.record_separation(at, args.options.encoder == EncoderMode::Train, &csv)?;
+        let file =
+            run.record_separation(at, args.options.scoring.encoder == EncoderMode::Train, &csv)?;
         eprintln!("recorded {}", file.display());
         (step, recorded) = (Some(at), Some(file.display().to_string()));
     }
@@ -599,10 +617,7 @@ impl SeparationReport {
         format!(
             "Encoder in {} mode; {}-fold stratified cross-validation of the rows in a random order \
              (seed {}).\n\n{table}",
-            match self.setup.encoder {
-                EncoderMode::Inference => "inference",
-                EncoderMode::Train => "training",
-            },
+            self.setup.encoder.describe(),
             self.setup.folds,
             self.setup.fold_seed
         )

@@ -12,9 +12,8 @@ use super::embedding::{pca, tsne, TSNE_MIN_ROWS};
 use super::{draw_error, register_font};
 use crate::args::{at_least_one, OutputFile};
 use crate::data::commands::slug;
-use crate::data::DataSpec;
 use crate::eval::separation::{
-    encode_images, eval_set, label_rows, Codes, EncoderMode, Label, SeparationRow, Space,
+    encode_images, eval_set, label_rows, Codes, Label, ScoringArgs, SeparationRow, Space,
 };
 use crate::tools::ModelArgs;
 
@@ -22,17 +21,12 @@ use crate::tools::ModelArgs;
 pub struct CodesArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// `builtin` (held-out built-in images), a dataset file or a folder with background/ and
-    /// target/, as `eval separation` takes.
-    #[arg(long, default_value = "builtin")]
-    pub data: DataSpec,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
     /// The label that colours the points: its name, or the start of one (`x` for `x (4 bins)`;
     /// `target` colours background against target).
     #[arg(long)]
     pub label: String,
-    /// Built-in data: images per domain.
-    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
-    pub count: usize,
     /// Points drawn: a random sample of the images the label is scored on (all of them when
     /// fewer). The accuracies in the titles use all of them.
     #[arg(long, default_value_t = 2000, value_parser = at_least_one)]
@@ -43,15 +37,6 @@ pub struct CodesArgs {
     /// The maps to draw, one row of the figure each.
     #[arg(long, value_enum, num_args = 1.., default_values_t = [Map::Pca, Map::Tsne])]
     pub maps: Vec<Map>,
-    /// Folds of the cross-validation behind the accuracies (at least 2).
-    #[arg(long, default_value_t = 5)]
-    pub folds: usize,
-    /// Seed of the random order of the rows before the stratified split.
-    #[arg(long, default_value_t = 0)]
-    pub fold_seed: u64,
-    /// `inference` (no noise, running batch-norm statistics) or `train`, as `eval separation`.
-    #[arg(long, value_enum, default_value = "inference")]
-    pub encoder: EncoderMode,
     /// The PNG to write (default: RUN_DIR/codes-LABEL.png for a run folder, codes-LABEL.png in
     /// the current folder for a model file).
     #[arg(long)]
@@ -144,20 +129,19 @@ struct Panel {
 }
 
 pub fn run(args: CodesArgs) -> Result<()> {
-    if args.folds < 2 {
-        bail!("--folds must be at least 2, not {}", args.folds);
-    }
+    args.scoring.check()?;
+    let ScoringArgs {
+        ref data,
+        count,
+        folds,
+        fold_seed,
+        encoder,
+    } = args.scoring;
     let model = args.model.load()?;
-    let set = eval_set(&model, &args.data, args.count)?;
+    let set = eval_set(&model, data, count)?;
     let label = find_label(&set.labels, &args.label)?;
-    let (z, s) = encode_images(
-        &model,
-        set.images.len(),
-        |i| set.images[i].clone(),
-        args.encoder,
-    )?;
-    let Some([row_s, row_z]) = label_rows(label, &z, &s, args.folds, args.fold_seed, args.encoder)?
-    else {
+    let (z, s) = encode_images(&model, set.images.len(), |i| set.images[i].clone(), encoder)?;
+    let Some([row_s, row_z]) = label_rows(label, &z, &s, folds, fold_seed, encoder)? else {
         bail!(
             "`{}` has fewer than two classes on the images it is scored on: nothing to colour",
             label.spec.name
@@ -214,12 +198,9 @@ pub fn run(args: CodesArgs) -> Result<()> {
         "{}: codes of {} of {scored} {} images, coloured by `{}` (encoder in {} mode)",
         args.model.checkpoint.display(),
         picked.len(),
-        args.data,
+        data,
         label.spec.name,
-        match args.encoder {
-            EncoderMode::Inference => "inference",
-            EncoderMode::Train => "training",
-        },
+        encoder.describe(),
     );
     let classes: Vec<usize> = picked.iter().map(|&(_, c)| c).collect();
     draw(&out, &title, &panels, &classes, label)?;
