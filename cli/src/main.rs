@@ -6,6 +6,7 @@ mod bench;
 mod data;
 #[cfg(test)]
 mod doc_commands;
+mod draw;
 mod eval;
 #[cfg(test)]
 mod fuzz;
@@ -13,6 +14,7 @@ mod images;
 mod io;
 mod markdown;
 mod metrics;
+mod model;
 mod plot;
 mod progress;
 mod run;

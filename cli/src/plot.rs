@@ -14,12 +14,10 @@ use clap::{Args, Subcommand};
 use dinfogan::{LossTerm, Network};
 
 use crate::args::OutputFile;
+use crate::draw::{draw_error, register_font};
 use crate::metrics::IMAGES_PER_SECOND_COLUMN;
 use plotters::prelude::*;
 
-/// The bundled font (DejaVu Sans, free licence: `cli/assets/DejaVuSans-LICENSE.txt`): the
-/// plots need no system fonts.
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const SIZE: (u32, u32) = (1600, 1000);
 
 /// `dinfogan plot RUN_DIR` draws the curves, as `dinfogan plot curves RUN_DIR` does.
@@ -69,12 +67,6 @@ pub fn run(args: PlotArgs) -> Result<()> {
         Some(PlotCommand::Curves(curves_args)) => curves(curves_args),
         Some(PlotCommand::Codes(codes_args)) => codes::run(codes_args),
     }
-}
-
-/// Registers the bundled font under plotters' `sans-serif`.
-fn register_font() -> Result<()> {
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| anyhow::anyhow!("the bundled font could not be read"))
 }
 
 fn curves(args: CurvesArgs) -> Result<()> {
@@ -192,59 +184,6 @@ fn curves(args: CurvesArgs) -> Result<()> {
     crate::images::save_png(&image, &out, 1)?;
     eprintln!("wrote {}", out.display());
     Ok(())
-}
-
-/// Rows of tiles with a label left of each row, light text on the sheet's dark background:
-/// the comparison sheets, where each row is a model's output. Tiles are enlarged `scale`
-/// times (nearest neighbour) before the labels are set beside them.
-pub fn labelled_rows(
-    rows: &[(String, Vec<image::RgbImage>)],
-    scale: u32,
-) -> Result<image::RgbImage> {
-    const FONT_SIZE: f64 = 18.0;
-    let tiles: Vec<Vec<image::RgbImage>> = rows.iter().map(|(_, tiles)| tiles.clone()).collect();
-    let sheet = crate::images::grid(&tiles);
-    let sheet = image::imageops::resize(
-        &sheet,
-        sheet.width() * scale,
-        sheet.height() * scale,
-        image::imageops::FilterType::Nearest,
-    );
-    let longest = rows
-        .iter()
-        .map(|(l, _)| l.chars().count())
-        .max()
-        .unwrap_or(0);
-    // At most half the font size per character of DejaVu Sans, plus a margin.
-    let margin = (longest as f64 * FONT_SIZE * 0.5) as u32 + 16;
-    let (width, height) = (sheet.width() + margin, sheet.height());
-    register_font()?;
-    let mut buffer = vec![24u8; (width * height * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
-        let row_height = sheet.height() as f64 / rows.len().max(1) as f64;
-        let style = ("sans-serif", FONT_SIZE)
-            .into_font()
-            .color(&RGBColor(230, 230, 230))
-            .pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Left,
-                plotters::style::text_anchor::VPos::Center,
-            ));
-        for (r, (label, _)) in rows.iter().enumerate() {
-            let y = (row_height * (r as f64 + 0.5)) as i32;
-            root.draw(&Text::new(label.as_str(), (8, y), &style))
-                .map_err(draw_error)?;
-        }
-        root.present().map_err(draw_error)?;
-    }
-    let mut out =
-        image::RgbImage::from_raw(width, height, buffer).expect("buffer of the sheet size");
-    image::imageops::replace(&mut out, &sheet, margin as i64, 0);
-    Ok(out)
-}
-
-fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow::anyhow!("could not draw the plot: {e:?}")
 }
 
 fn draw_panel<DB: DrawingBackend>(

@@ -22,8 +22,8 @@ use crate::args::{at_least_one, OutputFile};
 use crate::data::Data;
 use crate::images;
 use crate::markdown;
+use crate::model::load_model;
 use crate::run::RunDir;
-use crate::tools::load_model;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -420,7 +420,7 @@ fn comparison_sheet(
             ));
         }
     }
-    let sheet = crate::plot::labelled_rows(&rows, images::sheet_scale(side))?;
+    let sheet = crate::draw::labelled_rows(&rows, images::sheet_scale(side))?;
     images::save_png(&sheet, path, 1)
 }
 

@@ -15,7 +15,7 @@ use crate::args::OutputFile;
 use crate::data::file::DatasetFile;
 use crate::io::write_atomic;
 use crate::markdown;
-use crate::tools::ModelArgs;
+use crate::model::ModelArgs;
 
 /// The result of [`factorvae`].
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::args::{at_least_one, OutputFile};
 use crate::io::write_atomic;
 use crate::markdown;
-use crate::tools::ModelArgs;
+use crate::model::ModelArgs;
 
 use crate::io::read;
 

@@ -28,7 +28,7 @@ use super::{run_training_file, show, to_csv};
 use crate::data::file::DatasetFile;
 use crate::io::write_atomic;
 use crate::markdown;
-use crate::tools::ModelArgs;
+use crate::model::ModelArgs;
 
 /// Images regenerated at a time.
 const CHUNK: usize = 32;

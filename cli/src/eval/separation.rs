@@ -21,8 +21,8 @@ use crate::data::{Data, DataSpec, SizeMismatch, Source};
 use crate::io::read;
 use crate::io::write_atomic;
 use crate::markdown;
+use crate::model::ModelArgs;
 use crate::run::RunDir;
-use crate::tools::ModelArgs;
 
 /// The latent space a label is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

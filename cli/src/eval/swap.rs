@@ -20,7 +20,7 @@ use crate::data::{Data, DataSpec, Source};
 use crate::io::read;
 use crate::io::write_atomic;
 use crate::markdown;
-use crate::tools::ModelArgs;
+use crate::model::ModelArgs;
 
 /// Images per generator call.
 const BATCH: usize = 128;

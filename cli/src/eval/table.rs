@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::separation::{SeparationOptions, SeparationRow, SeparationSetup, Space, Wanted};
 use super::to_csv;
 use crate::markdown;
-use crate::tools::load_model;
+use crate::model::load_model;
 
 #[derive(Debug, Args)]
 pub struct TableArgs {

@@ -9,13 +9,13 @@ use plotters::prelude::*;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
 use super::embedding::{pca, tsne, TSNE_MIN_ROWS};
-use super::{draw_error, register_font};
 use crate::args::{at_least_one, OutputFile};
 use crate::data::commands::slug;
+use crate::draw::{draw_error, register_font};
 use crate::eval::separation::{
     encode_images, eval_set, label_rows, Codes, Label, ScoringArgs, SeparationRow, Space,
 };
-use crate::tools::ModelArgs;
+use crate::model::ModelArgs;
 
 #[derive(Debug, Args)]
 pub struct CodesArgs {
