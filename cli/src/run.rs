@@ -1,7 +1,7 @@
 //! A run directory: its configuration, atomic checkpoints, the metrics CSV and sample sheets.
 //!
 //! ```text
-//! OUT/run.toml          the training configuration (human readable)
+//! OUT/run.toml          the training configuration, human readable (a copy of what each checkpoint records)
 //! OUT/checkpoint/       the last checkpoint: one *.bpk per network and optimiser + state.json
 //! OUT/metrics.csv       one row per step: step, images/s, every loss term
 //! OUT/samples/*.png     sample sheets
@@ -194,8 +194,13 @@ impl RunDir {
         self.root.join("run.toml")
     }
 
-    /// The configuration the run was started with (`run.toml`).
+    /// The run's configuration: its checkpoint's, which resume and every tool read too; the
+    /// human-readable `run.toml` (written once, at the start, with the same values) only for a
+    /// run without a checkpoint (one that diverged before its first).
     pub fn config(&self) -> Result<TrainConfig> {
+        if self.checkpoint_dir().is_some() {
+            return Ok(self.load_meta()?.config);
+        }
         let path = self.config_file();
         let text = fs::read_to_string(&path)
             .with_context(|| format!("could not read {}", path.display()))?;
