@@ -123,6 +123,23 @@ impl std::fmt::Display for SizeMismatch {
 impl std::error::Error for SizeMismatch {}
 
 impl SizeMismatch {
+    /// The one size check: `Ok` when the images of the dataset `spec`, (channels, side) =
+    /// `data`, are what the model works on, (channels, side) = `model`.
+    pub fn check(
+        spec: &DataSpec,
+        data: (usize, usize),
+        model: (usize, usize),
+    ) -> Result<(), SizeMismatch> {
+        if data == model {
+            return Ok(());
+        }
+        Err(SizeMismatch {
+            spec: spec.clone(),
+            data,
+            model,
+        })
+    }
+
     /// `error` with `advice` appended when it is a size mismatch (the advice depends on the
     /// command); any other error unchanged.
     pub fn advise(error: anyhow::Error, advice: impl Fn(&SizeMismatch) -> String) -> anyhow::Error {
@@ -209,14 +226,7 @@ impl Data {
         if let DataSpec::File(_) = spec {
             let file = file::DatasetFile::read(&root)?;
             let h = &file.header;
-            if h.side != side || h.channels != channels {
-                return Err(SizeMismatch {
-                    spec: spec.clone(),
-                    data: (h.channels, h.side),
-                    model: (channels, side),
-                }
-                .into());
-            }
+            SizeMismatch::check(spec, (h.channels, h.side), (channels, side))?;
             let (background, target): (Vec<usize>, Vec<usize>) =
                 (0..h.count).partition(|&i| file.domains[i] == Domain::Background);
             if background.is_empty() || target.is_empty() {
@@ -554,6 +564,12 @@ mod tests {
         assert_eq!(
             mismatch.to_string(),
             "the dataset builtin holds 1x32x32 images but the model works on 3x64x64"
+        );
+        assert!(SizeMismatch::check(&DataSpec::Builtin, (1, 32), (1, 32)).is_ok());
+        let refused = SizeMismatch::check(&DataSpec::File("mri.dat".into()), (1, 128), (1, 64));
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "the dataset mri.dat holds 1x128x128 images but the model works on 1x64x64"
         );
     }
 

@@ -13,6 +13,7 @@ use super::separation::{encode_images, EncoderMode};
 use super::show;
 use crate::args::OutputFile;
 use crate::data::file::DatasetFile;
+use crate::data::{DataSpec, SizeMismatch};
 use crate::io::write_atomic;
 use crate::markdown;
 use crate::model::ModelArgs;
@@ -159,22 +160,19 @@ pub struct ReferenceOptions {
     pub reference_seed: u64,
 }
 
-/// Salient codes of the images `indices` of a dataset file (inference mode).
+/// Salient codes of the images `indices` of the dataset file at `path` (inference mode).
 fn salient_codes(
     model: &dinfogan::InferenceModel,
-    file: &DatasetFile,
+    (path, file): &(PathBuf, DatasetFile),
     indices: &[usize],
 ) -> Result<Vec<Vec<f32>>> {
     let c = model.config();
-    let (side, channels) = (c.image_size, c.channels);
-    if file.header.side != side || file.header.channels != channels {
-        bail!(
-            "the dataset holds {}x{}x{} images but the model works on {channels}x{side}x{side}",
-            file.header.channels,
-            file.header.side,
-            file.header.side
-        );
-    }
+    let h = &file.header;
+    SizeMismatch::check(
+        &DataSpec::File(path.clone()),
+        (h.channels, h.side),
+        (c.channels, c.image_size),
+    )?;
     let image = |k: usize| {
         let pixels = file.pixels_of(indices[k]);
         pixels.iter().map(|&p| dinfogan::pixels::unit(p)).collect()
@@ -186,11 +184,12 @@ fn salient_codes(
 /// A grouped set (`data build dsprites-mnist-groups`) and a random sample of a reference set's
 /// targets, read once, to score any number of models.
 pub(crate) struct FactorVaeSets {
-    groups_file: DatasetFile,
+    /// The grouped set's path and contents.
+    groups_file: (PathBuf, DatasetFile),
     /// (fixed factor, image indices) per group.
     groups: Vec<(usize, Vec<usize>)>,
     factors: usize,
-    reference_file: DatasetFile,
+    reference_file: (PathBuf, DatasetFile),
     reference_indices: Vec<usize>,
 }
 
@@ -229,13 +228,13 @@ impl FactorVaeSets {
                 .push(i);
         }
         let reference_file = match reference {
-            Some(path) => DatasetFile::read(path)?,
-            None => groups_file.clone(),
+            Some(path) => (path.to_path_buf(), DatasetFile::read(path)?),
+            None => (data.to_path_buf(), groups_file.clone()),
         };
         // A random sample of the reference set's targets, not its first images (a file's order
         // follows the factor grid or the groups).
-        let mut reference_indices: Vec<usize> = (0..reference_file.header.count)
-            .filter(|&i| reference_file.domains[i] == Domain::Target)
+        let mut reference_indices: Vec<usize> = (0..reference_file.1.header.count)
+            .filter(|&i| reference_file.1.domains[i] == Domain::Target)
             .collect();
         if reference_indices.is_empty() {
             bail!("the reference set has no target image");
@@ -243,7 +242,7 @@ impl FactorVaeSets {
         reference_indices.shuffle(&mut StdRng::seed_from_u64(reference_seed));
         reference_indices.truncate(reference_count);
         Ok(Self {
-            groups_file,
+            groups_file: (data.to_path_buf(), groups_file),
             groups: members.into_values().collect(),
             factors,
             reference_file,
@@ -279,7 +278,7 @@ pub fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
         reference_images: sets.reference_indices.len(),
         reference_seed: args.reference.reference_seed,
         salient_dim: model.config().salient_dim,
-        factors: sets.groups_file.header.factor_names.clone(),
+        factors: sets.groups_file.1.header.factor_names.clone(),
         score: sets.score(&model)?,
     };
     let text = report.text();

@@ -26,6 +26,7 @@ use serde::Serialize;
 use super::separation::{encode_images, EncoderMode};
 use super::{run_training_file, show, to_csv};
 use crate::data::file::DatasetFile;
+use crate::data::{DataSpec, SizeMismatch};
 use crate::io::write_atomic;
 use crate::markdown;
 use crate::model::ModelArgs;
@@ -655,18 +656,11 @@ pub fn lesion_command(args: LesionArgs) -> Result<()> {
     let read = |path: &Path| -> Result<Vec<MaskedSlice>> {
         let file = DatasetFile::read(path)?;
         let h = &file.header;
-        if h.side != c.image_size || h.channels != c.channels {
-            bail!(
-                "{} holds {}x{}x{} images but the model works on {}x{}x{}",
-                path.display(),
-                h.channels,
-                h.side,
-                h.side,
-                c.channels,
-                c.image_size,
-                c.image_size
-            );
-        }
+        SizeMismatch::check(
+            &DataSpec::File(path.into()),
+            (h.channels, h.side),
+            (c.channels, c.image_size),
+        )?;
         slices(&file).with_context(|| format!("{}", path.display()))
     };
     // The given threshold, or the calibration set that chooses one for each reference.
