@@ -14,7 +14,7 @@ use crate::data::{Batches, Data, DataSpec, RealBatch, SizeMismatch};
 use crate::images;
 use crate::metrics::MetricsWriter;
 use crate::progress::Progress;
-use crate::run::{CheckpointMeta, Divergence, RunDir};
+use crate::run::{CheckpointMeta, Divergence, RunDir, RunLock};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -192,45 +192,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.steps == Some(0) || args.epochs == Some(0) {
         bail!("--steps and --epochs must be at least 1");
     }
-    // Where the run lives, and what it trains.
-    // The lock is held until this function returns (or the process ends).
-    // `meta` says what the run is (its seed, data and configuration) once; each checkpoint
-    // records it at its step.
-    let (run, _lock, meta) = match &args.resume {
-        Some(dir) => {
-            let run = RunDir::open(dir)?;
-            let lock = run.lock()?;
-            let meta = run.load_meta()?;
-            if let Some(data) = args.data.as_ref().filter(|data| **data != meta.data) {
-                bail!(
-                    "the run in {} was trained on {}, not {data}: resume without --data",
-                    dir.display(),
-                    meta.data
-                );
-            }
-            (run, lock, meta)
-        }
-        None => {
-            let out = args.out.clone().context("--out is required")?;
-            let run = RunDir::create(&out)?;
-            let lock = run.lock()?;
-            if run.has_checkpoint() {
-                bail!(
-                    "{} already holds a run: continue it with `dinfogan train --resume {}`, or \
-                     choose another --out",
-                    out.display(),
-                    out.display()
-                );
-            }
-            let meta = CheckpointMeta {
-                step: 0,
-                seed: args.seed,
-                data: args.data.clone().unwrap_or(DataSpec::Builtin),
-                config: resolve_config(&args)?,
-            };
-            (run, lock, meta)
-        }
-    };
+    // Where the run lives and what it trains; the lock is held until this function returns
+    // (or the process ends).
+    let (run, _lock, meta) = open_run(&args)?;
     let CheckpointMeta {
         step: start_step,
         seed,
@@ -266,17 +230,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         return fit_cpca(&run, &meta, &data, &selected.device);
     }
 
-    let total_steps = match (args.steps, args.epochs) {
-        (Some(steps), _) => steps,
-        (None, Some(epochs)) => epochs * data.steps_per_epoch(config.batch_size, config.batching),
-        (None, None) => 300,
-    };
-    if start_step >= total_steps {
-        bail!(
-            "the run in {} has already done {start_step} steps: pass a larger --steps to train further",
-            run.root.display()
-        );
-    }
+    let total_steps = total_steps(&args, &data, config, &run, start_step)?;
 
     eprintln!("model: {}", config.method.label());
     let mut trainer = dinfogan::trainer(config.clone(), &selected.device, seed)?;
@@ -291,23 +245,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.clear_divergence()?;
         eprintln!("resuming at step {start_step} of {total_steps}");
     } else {
-        run.write_config(&config)?;
+        run.write_config(config)?;
     }
 
     let mut metrics = MetricsWriter::open(&run.metrics(), LossTerm::of(config.method), start_step)?;
-    // Batches are prepared on their own thread, one or two steps ahead of the device.
-    let (sender, batches) = std::sync::mpsc::sync_channel::<RealBatch>(2);
-    {
-        let data = data.clone();
-        let mut loader = Batches::new(seed, config.batch_size, config.batching);
-        std::thread::spawn(move || {
-            for step in start_step..total_steps {
-                if sender.send(loader.get(&data, step)).is_err() {
-                    break; // training stopped
-                }
-            }
-        });
-    }
+    let batches = spawn_loader(&data, seed, config, start_step..total_steps);
     let (c, side) = (model.channels, model.image_size);
     let device = trainer.device().clone();
 
@@ -383,6 +325,90 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.root.display()
     );
     Ok(())
+}
+
+/// The run folder, claimed for this process, and what the run is: its seed, data and
+/// configuration (`CheckpointMeta` at its last step; each checkpoint records it at its own).
+/// A new run for `--out`, or the run in `--resume`, which may only repeat its own data.
+fn open_run(args: &TrainArgs) -> Result<(RunDir, RunLock, CheckpointMeta)> {
+    Ok(match &args.resume {
+        Some(dir) => {
+            let run = RunDir::open(dir)?;
+            let lock = run.lock()?;
+            let meta = run.load_meta()?;
+            if let Some(data) = args.data.as_ref().filter(|data| **data != meta.data) {
+                bail!(
+                    "the run in {} was trained on {}, not {data}: resume without --data",
+                    dir.display(),
+                    meta.data
+                );
+            }
+            (run, lock, meta)
+        }
+        None => {
+            let out = args.out.clone().context("--out is required")?;
+            let run = RunDir::create(&out)?;
+            let lock = run.lock()?;
+            if run.has_checkpoint() {
+                bail!(
+                    "{} already holds a run: continue it with `dinfogan train --resume {}`, or \
+                     choose another --out",
+                    out.display(),
+                    out.display()
+                );
+            }
+            let meta = CheckpointMeta {
+                step: 0,
+                seed: args.seed,
+                data: args.data.clone().unwrap_or(DataSpec::Builtin),
+                config: resolve_config(args)?,
+            };
+            (run, lock, meta)
+        }
+    })
+}
+
+/// The step the run stops at: `--steps`, or `--epochs` of the data, or 300; more than it has.
+fn total_steps(
+    args: &TrainArgs,
+    data: &Data,
+    config: &TrainConfig,
+    run: &RunDir,
+    start_step: u64,
+) -> Result<u64> {
+    let total = match (args.steps, args.epochs) {
+        (Some(steps), _) => steps,
+        (None, Some(epochs)) => epochs * data.steps_per_epoch(config.batch_size, config.batching),
+        (None, None) => 300,
+    };
+    if start_step >= total {
+        bail!(
+            "the run in {} has already done {start_step} steps: pass a larger --steps to train further",
+            run.root.display()
+        );
+    }
+    Ok(total)
+}
+
+/// The real batches of `steps`, prepared on their own thread, one or two steps ahead of the
+/// device.
+fn spawn_loader(
+    data: &std::sync::Arc<Data>,
+    seed: u64,
+    config: &TrainConfig,
+    steps: std::ops::Range<u64>,
+) -> std::sync::mpsc::Receiver<RealBatch> {
+    let (sender, batches) = std::sync::mpsc::sync_channel::<RealBatch>(2);
+    let data = data.clone();
+    let mut loader = Batches::new(seed, config.batch_size, config.batching);
+    std::thread::spawn(move || {
+        for step in steps {
+            if sender.send(loader.get(&data, step)).is_err() {
+                break; // training stopped
+            }
+        }
+    });
+    batches
 }
 
 /// Fits cPCA on (a strided sample of at most `cpca.max_images` of) each domain of the training
