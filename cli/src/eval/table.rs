@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn csv_columns_of_both_commands() {
         let row = SpreadRow::of(Space::Z, "x".into(), Wanted::Chance, &[0.25]);
-        let table = String::from_utf8(to_csv(&[row.clone()]).unwrap()).unwrap();
+        let table = String::from_utf8(to_csv(std::slice::from_ref(&row)).unwrap()).unwrap();
         assert_eq!(
             table.lines().next().unwrap(),
             "space,label,best,average,worst,runs,desired"
