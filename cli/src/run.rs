@@ -7,6 +7,7 @@
 //! OUT/samples/*.png     sample sheets
 //! OUT/diverged.json     only when a loss became NaN or infinite and training stopped
 //! OUT/eval/*.csv        `eval separation` tables of its checkpoints (what `plot` draws)
+//! OUT/cpca.json         cPCA runs only: the alpha search
 //! OUT/train.lock        held by the training process writing into the folder (its process id)
 //! ```
 //!
@@ -205,6 +206,11 @@ impl RunDir {
         let text = fs::read_to_string(&path)
             .with_context(|| format!("could not read {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))
+    }
+
+    /// cPCA's alpha search (`cpca.json`), the one file a run of that method adds.
+    pub fn cpca_search(&self) -> PathBuf {
+        self.root.join("cpca.json")
     }
 
     pub fn samples(&self) -> PathBuf {

@@ -467,7 +467,7 @@ fn fit_cpca(run: &RunDir, meta: &CheckpointMeta, data: &Data, device: &Device) -
         "retained_variance": fit.retained_variance,
     });
     crate::io::write_atomic(
-        &run.root.join("cpca.json"),
+        &run.cpca_search(),
         &serde_json::to_vec_pretty(&search)?,
     )?;
     run.save_checkpoint(&state, &meta.at(1))?;
