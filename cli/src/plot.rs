@@ -37,6 +37,26 @@ pub enum PlotCommand {
     /// The salient and common codes of held-out images as 2-D maps (PCA, t-SNE), coloured by a
     /// label, with its separation accuracy.
     Codes(codes::CodesArgs),
+    /// One loss term (or images/s) of several runs in one panel, a line per run: settings side
+    /// by side.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run folders written by `dinfogan train` (each line is named by its folder).
+    #[arg(required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// The `metrics.csv` column to draw, e.g. `g_info` (a loss term's name) or
+    /// `images_per_second`.
+    #[arg(long)]
+    pub term: String,
+    /// The PNG to write.
+    #[arg(long)]
+    pub out: OutputFile,
+    /// Average over this many steps (a moving window) before drawing; 1 draws the values raw.
+    #[arg(long, default_value_t = 50)]
+    pub smooth: usize,
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +70,82 @@ pub struct CurvesArgs {
     /// Average the losses over this many steps (a moving window) before drawing; 1 draws them raw.
     #[arg(long, default_value_t = 50)]
     pub smooth: usize,
+}
+
+/// `plot compare`: the column `--term` of each run's metrics, smoothed, in one panel.
+fn compare(args: CompareArgs) -> Result<()> {
+    if args.smooth == 0 {
+        bail!("--smooth must be at least 1");
+    }
+    let mut series = Vec::new();
+    for run in &args.runs {
+        let metrics = crate::run::RunDir::at(run).metrics();
+        if !metrics.is_file() {
+            bail!(
+                "{} has no metrics.csv: give run folders written by `dinfogan train`",
+                run.display()
+            );
+        }
+        let (steps, columns) = crate::metrics::read(&metrics)?;
+        let Some(column) = columns.iter().find(|c| c.name == args.term) else {
+            bail!(
+                "{} has no column `{}`; its columns are {}",
+                metrics.display(),
+                args.term,
+                columns
+                    .iter()
+                    .map(|c| format!("`{}`", c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        let name = run
+            .file_name()
+            .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into());
+        series.push(Series {
+            name,
+            points: steps
+                .iter()
+                .copied()
+                .zip(moving_average(&column.values, args.smooth))
+                .collect(),
+        });
+    }
+    let steps = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+    if !steps.0.is_finite() {
+        bail!("the runs have no steps yet");
+    }
+    const COMPARE_SIZE: (u32, u32) = (1200, 800);
+    register_font()?;
+    let mut buffer = vec![0u8; (COMPARE_SIZE.0 * COMPARE_SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, COMPARE_SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let title = format!(
+            "{} over {} runs (moving average of {} steps)",
+            args.term,
+            series.len(),
+            args.smooth
+        );
+        draw_panel(
+            &root,
+            &title,
+            &series,
+            steps,
+            SeriesLabelPosition::UpperRight,
+        )?;
+        root.present().map_err(draw_error)?;
+    }
+    let image = image::RgbImage::from_raw(COMPARE_SIZE.0, COMPARE_SIZE.1, buffer)
+        .expect("buffer of the plot size");
+    crate::images::save_png(&image, &args.out, 1)?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
 }
 
 /// One line of a panel: (step, value) points.
@@ -66,6 +162,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
         None => curves(args.curves),
         Some(PlotCommand::Curves(curves_args)) => curves(curves_args),
         Some(PlotCommand::Codes(codes_args)) => codes::run(codes_args),
+        Some(PlotCommand::Compare(compare_args)) => compare(compare_args),
     }
 }
 

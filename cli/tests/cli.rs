@@ -353,6 +353,18 @@ fn train_resume_and_every_tool() {
         std::fs::read(run.join("curves.png")).unwrap(),
         std::fs::read(&again).unwrap()
     );
+    // One term of several runs in one panel (the same run twice here: one line over the other).
+    let compared = file("compare-g-info.png");
+    ok(&[
+        "plot", "compare", r, r, "--term", "g_info", "--smooth", "2", "--out", &compared,
+    ]);
+    let panel = image::open(&compared).unwrap().to_rgb8();
+    assert_eq!(panel.dimensions(), (1200, 800));
+    assert!(panel.pixels().any(|p| p.0 != [255, 255, 255]), "drawn");
+    fails(
+        &["plot", "compare", r, "--term", "g_nope", "--out", &compared],
+        "has no column `g_nope`; its columns are `images_per_second`, `g_total`",
+    );
 
     // Maps of the codes coloured by a label, PCA and t-SNE rows, s beside z, with the accuracy
     // the separation table above gave for that label (the same images, folds and seed).
