@@ -55,6 +55,16 @@ pub struct ModelConfig {
     /// What ends the Qz, Qs (and H) heads of the Table 5 network; the Table 4 network's heads
     /// are linear convolutions whatever this says.
     pub head_output: HeadOutput,
+    /// The contrastive VAE baselines (MM-cVAE, cVAE): whether their mean and log-variance heads
+    /// have a bias. `false`, as their reference code builds them (`bias = False`); runs and
+    /// model files from before this field had one, and read as `true`.
+    #[serde(default = "vae_heads_of_older_files")]
+    pub vae_head_bias: bool,
+}
+
+/// What a configuration without `vae_head_bias` (written before it existed) was built with.
+fn vae_heads_of_older_files() -> bool {
+    true
 }
 
 /// The last operation of the Table 5 network's fully connected Q heads.
@@ -79,6 +89,7 @@ impl Default for ModelConfig {
             salient_dim: 15,
             noise_std: 0.2,
             head_output: HeadOutput::LeakyRelu,
+            vae_head_bias: false,
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! - [`VaeEncoder`]: blocks of 4x4 stride-2 convolution (no bias) -> LeakyReLU(0.2) -> batch
 //!   norm (in that order, as the reference), channels `width`, 2 `width`, ... (32, 64, 128, 256
-//!   at 64x64 with width 32), then linear heads for the mean and the log-variance.
+//!   at 64x64 with width 32), then linear heads for the mean and the log-variance, without
+//!   bias as the reference (`model.vae_head_bias`).
 //! - [`VaeDecoder`]: linear to `(top, 4, 4)` -> LeakyReLU -> blocks of 4x4 stride-2 transposed
 //!   convolution -> LeakyReLU -> batch norm, and a last transposed convolution to the image.
 //!   The reference ends in a sigmoid for [0, 1] images; the data here are in [-1, 1], so tanh.
@@ -97,8 +98,12 @@ impl VaeEncoder {
             convs,
             norms,
             activation: leaky(),
-            mean: LinearConfig::new(features, outputs).init(device),
-            log_var: LinearConfig::new(features, outputs).init(device),
+            mean: LinearConfig::new(features, outputs)
+                .with_bias(config.vae_head_bias)
+                .init(device),
+            log_var: LinearConfig::new(features, outputs)
+                .with_bias(config.vae_head_bias)
+                .init(device),
         }
     }
 
@@ -215,6 +220,31 @@ impl ContrastiveVae {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The heads have no bias, as the reference code's (`bias = False`); a configuration
+    /// written before `vae_head_bias` existed builds them with one, as those runs were.
+    #[test]
+    fn heads_without_bias_unless_an_older_configuration() {
+        let device = Device::flex();
+        let config = ModelConfig {
+            image_size: 32,
+            channels: 1,
+            width: 4,
+            common_dim: 5,
+            salient_dim: 3,
+            ..Default::default()
+        };
+        let vae = ContrastiveVae::new(&config, &device);
+        for head in [&vae.common, &vae.salient] {
+            assert!(head.mean.bias.is_none() && head.log_var.bias.is_none());
+        }
+        let mut json = serde_json::to_value(&config).unwrap();
+        json.as_object_mut().unwrap().remove("vae_head_bias");
+        let older: ModelConfig = serde_json::from_value(json).unwrap();
+        assert!(older.vae_head_bias);
+        let vae = ContrastiveVae::new(&older, &device);
+        assert!(vae.common.mean.bias.is_some() && vae.salient.log_var.bias.is_some());
+    }
 
     #[test]
     fn shapes_and_bounded_log_variance() {
