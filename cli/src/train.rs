@@ -466,10 +466,7 @@ fn fit_cpca(run: &RunDir, meta: &CheckpointMeta, data: &Data, device: &Device) -
         "reduced_dim": fit.reduced_dim,
         "retained_variance": fit.retained_variance,
     });
-    crate::io::write_atomic(
-        &run.cpca_search(),
-        &serde_json::to_vec_pretty(&search)?,
-    )?;
+    crate::io::write_atomic(&run.cpca_search(), &serde_json::to_vec_pretty(&search)?)?;
     run.save_checkpoint(&state, &meta.at(1))?;
     eprintln!(
         "done: cPCA with alpha = {:.4} ({}) in {:.1} s; checkpoint and the alpha search \
