@@ -10,11 +10,10 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 
 use super::separation::{encode_images, EncoderMode};
-use super::show;
+use super::show_and_keep;
 use crate::args::OutputFile;
 use crate::data::file::DatasetFile;
 use crate::data::{DataSpec, SizeMismatch};
-use crate::io::write_atomic;
 use crate::markdown;
 use crate::model::ModelArgs;
 
@@ -281,12 +280,7 @@ pub fn factorvae_command(args: FactorVaeArgs) -> Result<()> {
         factors: sets.groups_file.1.header.factor_names.clone(),
         score: sets.score(&model)?,
     };
-    let text = report.text();
-    show(args.json, &report, &text)?;
-    if let Some(out) = &args.out {
-        write_atomic(out, text.as_bytes())?;
-    }
-    Ok(())
+    show_and_keep(args.json, &report, &report.text(), args.out.as_deref())
 }
 
 /// `eval factorvae`: the score and what it was computed on; the text and `--json` come from it.

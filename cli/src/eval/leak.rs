@@ -7,11 +7,10 @@
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::show;
+use super::show_and_keep;
 use serde::Serialize;
 
 use crate::args::{at_least_one, OutputFile};
-use crate::io::write_atomic;
 use crate::markdown;
 use crate::model::ModelArgs;
 
@@ -133,12 +132,7 @@ pub fn leak_command(args: LeakArgs) -> Result<()> {
         common_codes: z.into(),
         salient_codes: s.into(),
     };
-    let text = report.text();
-    show(args.json, &report, &text)?;
-    if let Some(out) = &args.out {
-        write_atomic(out, text.as_bytes())?;
-    }
-    Ok(())
+    show_and_keep(args.json, &report, &report.text(), args.out.as_deref())
 }
 
 /// `eval leak`: the shares of variance and the grid they come from; the text and `--json`

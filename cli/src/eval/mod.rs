@@ -66,6 +66,20 @@ pub(crate) fn show<T: Serialize>(json: bool, report: &T, text: &str) -> Result<(
     }
 }
 
+/// [`show`], then the text kept at `out` when given (`--out` of the commands with one file).
+pub(crate) fn show_and_keep<T: Serialize>(
+    json: bool,
+    report: &T,
+    text: &str,
+    out: Option<&std::path::Path>,
+) -> Result<()> {
+    show(json, report, text)?;
+    if let Some(out) = out {
+        crate::io::write_atomic(out, text.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Rows as CSV (a header from the field names).
 pub(crate) fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
