@@ -1,14 +1,18 @@
 //! Text drawn with plotters on the command line's figures and sheets, with the bundled font:
 //! the plots (`plot`) and the labelled comparison sheets (`eval compare`).
 
+use std::path::Path;
+
 use anyhow::Result;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// The bundled font (DejaVu Sans, free licence: `cli/assets/DejaVuSans-LICENSE.txt`): the
 /// plots need no system fonts.
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
 /// Registers the bundled font under plotters' `sans-serif`.
-pub fn register_font() -> Result<()> {
+fn register_font() -> Result<()> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| anyhow::anyhow!("the bundled font could not be read"))
 }
@@ -60,6 +64,26 @@ pub fn labelled_rows(
         image::RgbImage::from_raw(width, height, buffer).expect("buffer of the sheet size");
     image::imageops::replace(&mut out, &sheet, margin as i64, 0);
     Ok(out)
+}
+
+/// A figure of `size` pixels on white, drawn by `draw` and saved as a PNG at `out`: the one
+/// place the plots set up the font, the bitmap and the file.
+pub fn save_figure(
+    out: &Path,
+    size: (u32, u32),
+    draw: impl for<'a> FnOnce(&DrawingArea<BitMapBackend<'a>, Shift>) -> Result<()>,
+) -> Result<()> {
+    register_font()?;
+    let mut buffer = vec![0u8; (size.0 * size.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        draw(&root)?;
+        root.present().map_err(draw_error)?;
+    }
+    let image =
+        image::RgbImage::from_raw(size.0, size.1, buffer).expect("buffer of the figure size");
+    crate::images::save_png(&image, out, 1)
 }
 
 pub fn draw_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {

@@ -7,18 +7,20 @@ mod codes;
 mod embedding;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use dinfogan::{LossTerm, Network};
 
 use crate::args::OutputFile;
-use crate::draw::{draw_error, register_font};
-use crate::metrics::IMAGES_PER_SECOND_COLUMN;
+use crate::draw::{draw_error, save_figure};
+use crate::metrics::{Column, IMAGES_PER_SECOND_COLUMN};
 use plotters::prelude::*;
 
 const SIZE: (u32, u32) = (1600, 1000);
+/// `plot compare`'s one panel.
+const COMPARE_SIZE: (u32, u32) = (1200, 800);
 
 /// `dinfogan plot RUN_DIR` draws the curves, as `dinfogan plot curves RUN_DIR` does.
 #[derive(Debug, Args)]
@@ -72,6 +74,30 @@ pub struct CurvesArgs {
     pub smooth: usize,
 }
 
+/// The metrics of the run in `run`, with a sentence for a folder that has none (a cPCA fit
+/// has no curves).
+fn run_metrics(run: &Path) -> Result<(PathBuf, Vec<f64>, Vec<Column>)> {
+    let dir = crate::run::RunDir::at(run);
+    let metrics = dir.metrics();
+    if !metrics.is_file() {
+        if dir.config().is_ok_and(|c| !c.method.iterates()) {
+            bail!(
+                "{} holds a cPCA fit: it has no training curves (its alpha search is in cpca.json)",
+                run.display()
+            );
+        }
+        bail!(
+            "{} has no metrics.csv: give a run folder written by `dinfogan train`",
+            run.display()
+        );
+    }
+    let (steps, columns) = crate::metrics::read(&metrics)?;
+    if steps.is_empty() {
+        bail!("{} has no steps yet", metrics.display());
+    }
+    Ok((metrics, steps, columns))
+}
+
 /// `plot compare`: the column `--term` of each run's metrics, smoothed, in one panel.
 fn compare(args: CompareArgs) -> Result<()> {
     if args.smooth == 0 {
@@ -79,14 +105,7 @@ fn compare(args: CompareArgs) -> Result<()> {
     }
     let mut series = Vec::new();
     for run in &args.runs {
-        let metrics = crate::run::RunDir::at(run).metrics();
-        if !metrics.is_file() {
-            bail!(
-                "{} has no metrics.csv: give run folders written by `dinfogan train`",
-                run.display()
-            );
-        }
-        let (steps, columns) = crate::metrics::read(&metrics)?;
+        let (metrics, steps, columns) = run_metrics(run)?;
         let Some(column) = columns.iter().find(|c| c.name == args.term) else {
             bail!(
                 "{} has no column `{}`; its columns are {}",
@@ -111,39 +130,28 @@ fn compare(args: CompareArgs) -> Result<()> {
                 .collect(),
         });
     }
+    // Every run has steps (`run_metrics`): the panel spans the longest.
     let steps = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
             (lo.min(x), hi.max(x))
         });
-    if !steps.0.is_finite() {
-        bail!("the runs have no steps yet");
-    }
-    const COMPARE_SIZE: (u32, u32) = (1200, 800);
-    register_font()?;
-    let mut buffer = vec![0u8; (COMPARE_SIZE.0 * COMPARE_SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, COMPARE_SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let title = format!(
-            "{} over {} runs (moving average of {} steps)",
-            args.term,
-            series.len(),
-            args.smooth
-        );
+    let title = format!(
+        "{} over {} runs (moving average of {} steps)",
+        args.term,
+        series.len(),
+        args.smooth
+    );
+    save_figure(&args.out, COMPARE_SIZE, |root| {
         draw_panel(
-            &root,
+            root,
             &title,
             &series,
             steps,
             SeriesLabelPosition::UpperRight,
-        )?;
-        root.present().map_err(draw_error)?;
-    }
-    let image = image::RgbImage::from_raw(COMPARE_SIZE.0, COMPARE_SIZE.1, buffer)
-        .expect("buffer of the plot size");
-    crate::images::save_png(&image, &args.out, 1)?;
+        )
+    })?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }
@@ -174,23 +182,7 @@ fn curves(args: CurvesArgs) -> Result<()> {
         bail!("--smooth must be at least 1");
     }
     let dir = crate::run::RunDir::at(&run);
-    let metrics = dir.metrics();
-    if !metrics.is_file() {
-        if dir.config().is_ok_and(|c| !c.method.iterates()) {
-            bail!(
-                "{} holds a cPCA fit: it has no training curves (its alpha search is in cpca.json)",
-                run.display()
-            );
-        }
-        bail!(
-            "{} has no metrics.csv: give a run folder written by `dinfogan train`",
-            run.display()
-        );
-    }
-    let (steps, columns) = crate::metrics::read(&metrics)?;
-    if steps.is_empty() {
-        bail!("{} has no steps yet", metrics.display());
-    }
+    let (_, steps, columns) = run_metrics(&run)?;
     let separation = read_separation(&dir.separation_records()?)?;
     let out = args
         .out
@@ -250,12 +242,8 @@ fn curves(args: CurvesArgs) -> Result<()> {
         panels.push(("separation accuracy (eval separation)".to_string(), series));
     }
 
-    register_font()?;
-    let mut buffer = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let title = format!("{} ({} steps)", run.display(), steps.last().unwrap());
+    let title = format!("{} ({} steps)", run.display(), steps[steps.len() - 1]);
+    save_figure(&out, SIZE, |root| {
         let root = root
             .titled(&title, ("sans-serif", 26))
             .map_err(draw_error)?;
@@ -275,10 +263,8 @@ fn curves(args: CurvesArgs) -> Result<()> {
                 legend,
             )?;
         }
-        root.present().map_err(draw_error)?;
-    }
-    let image = image::RgbImage::from_raw(SIZE.0, SIZE.1, buffer).expect("buffer of the plot size");
-    crate::images::save_png(&image, &out, 1)?;
+        Ok(())
+    })?;
     eprintln!("wrote {}", out.display());
     Ok(())
 }

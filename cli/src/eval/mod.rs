@@ -18,7 +18,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use crate::data::DataSpec;
-use crate::io::print_json;
+use crate::io::{print_json, write_atomic};
 use crate::run::RunDir;
 
 #[derive(Debug, Subcommand)]
@@ -75,7 +75,24 @@ pub(crate) fn show_and_keep<T: Serialize>(
 ) -> Result<()> {
     show(json, report, text)?;
     if let Some(out) = out {
-        crate::io::write_atomic(out, text.as_bytes())?;
+        write_atomic(out, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// [`show`], then the Markdown and the CSV kept at PREFIX.md and PREFIX.csv when `--out PREFIX`
+/// is given (the commands whose result is a table).
+pub(crate) fn show_and_keep_table<T: Serialize>(
+    json: bool,
+    report: &T,
+    markdown: &str,
+    csv: &[u8],
+    prefix: Option<&std::path::Path>,
+) -> Result<()> {
+    show(json, report, markdown)?;
+    if let Some(prefix) = prefix {
+        write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
+        write_atomic(&prefix.with_extension("csv"), csv)?;
     }
     Ok(())
 }

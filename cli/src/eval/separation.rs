@@ -14,12 +14,11 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::classifier::cross_validate;
-use super::{show, to_csv};
+use super::{show_and_keep_table, to_csv};
 use crate::args::{at_least_one, OutputFile};
 use crate::data::file::{LabelRole, LabelSpec, ScoredOn};
 use crate::data::{Data, DataSpec, SizeMismatch, Source};
 use crate::io::read;
-use crate::io::write_atomic;
 use crate::markdown;
 use crate::model::ModelArgs;
 use crate::run::RunDir;
@@ -535,12 +534,7 @@ impl SeparationOptions {
     /// Prints the Markdown table (or, with `--json`, `json`) and writes the Markdown and the CSV
     /// under `--out`.
     pub(super) fn report<T: Serialize>(&self, markdown: &str, csv: &[u8], json: &T) -> Result<()> {
-        show(self.json, json, markdown)?;
-        if let Some(prefix) = &self.out {
-            write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
-            write_atomic(&prefix.with_extension("csv"), csv)?;
-        }
-        Ok(())
+        show_and_keep_table(self.json, json, markdown, csv, self.out.as_deref())
     }
 }
 

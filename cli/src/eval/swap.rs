@@ -14,11 +14,10 @@ use dinfogan::InferenceModel;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::Serialize;
 
-use super::{show, to_csv};
+use super::{show_and_keep_table, to_csv};
 use crate::args::{at_least_one, OutputFile};
 use crate::data::{Data, DataSpec, Source};
 use crate::io::read;
-use crate::io::write_atomic;
 use crate::markdown;
 use crate::model::ModelArgs;
 
@@ -264,13 +263,13 @@ pub fn swap_command(args: SwapArgs) -> Result<()> {
         threshold: args.threshold,
         rows: swap_table(&model, &data, &targets, &backgrounds, args.threshold)?,
     };
-    let markdown = report.markdown();
-    show(args.json, &report, &markdown)?;
-    if let Some(prefix) = &args.out {
-        write_atomic(&prefix.with_extension("md"), markdown.as_bytes())?;
-        write_atomic(&prefix.with_extension("csv"), &to_csv(&report.rows)?)?;
-    }
-    Ok(())
+    show_and_keep_table(
+        args.json,
+        &report,
+        &report.markdown(),
+        &to_csv(&report.rows)?,
+        args.out.as_deref(),
+    )
 }
 
 /// `eval swap`: the table and what it was computed on; the Markdown and `--json` come from it.

@@ -11,7 +11,7 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use super::embedding::{pca, tsne, TSNE_MIN_ROWS};
 use crate::args::{at_least_one, OutputFile};
 use crate::data::commands::slug;
-use crate::draw::{draw_error, register_font};
+use crate::draw::{draw_error, save_figure};
 use crate::eval::separation::{
     encode_images, eval_set, label_rows, Codes, Label, ScoringArgs, SeparationRow, Space,
 };
@@ -234,25 +234,19 @@ fn draw(
     classes: &[usize],
     label: &Label,
 ) -> Result<()> {
-    register_font()?;
     let rows = panels.len().div_ceil(2) as u32;
     let size = (2 * PANEL.0, rows * PANEL.1 + 50);
-    let mut buffer = vec![0u8; (size.0 * size.1 * 3) as usize];
     let mut present: Vec<usize> = classes.to_vec();
     present.sort_unstable();
     present.dedup();
-    {
-        let root = BitMapBackend::with_buffer(&mut buffer, size).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
+    save_figure(out, size, |root| {
         let root = root.titled(title, ("sans-serif", 22)).map_err(draw_error)?;
         let areas = root.split_evenly((rows as usize, 2));
         for (area, panel) in areas.iter().zip(panels) {
             draw_panel(area, panel, classes, &present, label)?;
         }
-        root.present().map_err(draw_error)?;
-    }
-    let image = image::RgbImage::from_raw(size.0, size.1, buffer).expect("buffer of the plot size");
-    crate::images::save_png(&image, out, 1)
+        Ok(())
+    })
 }
 
 fn draw_panel<DB: DrawingBackend>(
