@@ -3,13 +3,14 @@
 # (bench/pytorch_reference.py: the public code's iteration and the work-saving one), side by
 # side on this machine, alternating, ROUNDS times. Prints the CPU, every time, and the ratios
 # PyTorch time / dinfogan time (above 1: dinfogan is faster) as median [min, max] over rounds.
-#   scripts/bench-vs-pytorch.sh [ROUNDS=3] [SIZE=64] [BATCH=64] [ITERS=3] [CHANNELS=3]
-# (SIZE 128 runs the Table 5 network; the paper trains it on grey images: CHANNELS=1.)
+#   scripts/bench-vs-pytorch.sh [ROUNDS=3] [SIZE=64] [BATCH=64] [ITERS=3] [CHANNELS=3] [WIDTH=64]
+# (SIZE 128 runs the Table 5 network; the paper trains it on grey images: CHANNELS=1. The
+# cpu-hour preset's shape: SIZE 32, BATCH 32, WIDTH 32.)
 # Needs the release CLI (built by scripts/test.sh or `cargo build --release -p dinfogan-cli`;
 # $DINFOGAN_BIN overrides) and a python with torch ($PYTHON, default python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds="${1:-3}" size="${2:-64}" batch="${3:-64}" iters="${4:-3}" channels="${5:-3}"
+rounds="${1:-3}" size="${2:-64}" batch="${3:-64}" iters="${4:-3}" channels="${5:-3}" width="${6:-64}"
 bin="${DINFOGAN_BIN:-${CARGO_TARGET_DIR:-target}/release/dinfogan}"
 python="${PYTHON:-python3}"
 [ -x "$bin" ] || { echo "error: the CLI is missing at $bin: build it first" >&2; exit 1; }
@@ -23,13 +24,13 @@ else # macOS
   echo "CPU: $(sysctl -n machdep.cpu.brand_string), $(sysctl -n hw.ncpu) cores"
 fi
 table=4; [ "$size" = 128 ] && table=5
-echo "Table $table model, ${size}x${size}x$channels, B = $batch per domain, $iters timed iterations per run"
+echo "Table $table model, ${size}x${size}x$channels, width $width, B = $batch per domain, $iters timed iterations per run"
 per_iter() { sed -n 's/.* \([0-9.]*\) s per iteration.*/\1/p' | tail -1; }
 declare -a ours public saving
 for r in $(seq 1 "$rounds"); do
-  ours+=("$("$bin" bench --backend cpu --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
-  public+=("$("$python" bench/pytorch_reference.py --variant public --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
-  saving+=("$("$python" bench/pytorch_reference.py --variant saving --size "$size" --channels "$channels" --batch "$batch" --iters "$iters" | per_iter)")
+  ours+=("$("$bin" bench --backend cpu --size "$size" --channels "$channels" --batch "$batch" --width "$width" --iters "$iters" | per_iter)")
+  public+=("$("$python" bench/pytorch_reference.py --variant public --size "$size" --channels "$channels" --batch "$batch" --width "$width" --iters "$iters" | per_iter)")
+  saving+=("$("$python" bench/pytorch_reference.py --variant saving --size "$size" --channels "$channels" --batch "$batch" --width "$width" --iters "$iters" | per_iter)")
   last=$((${#ours[@]} - 1)) # (bash 3, macOS's, has no negative indices)
   echo "round $r: dinfogan ${ours[$last]} s, PyTorch public ${public[$last]} s, PyTorch saving ${saving[$last]} s"
 done

@@ -7,7 +7,9 @@
 //! convolution of the model is im2col + products + col2im, forward and backward, with the
 //! gradients registered through burn's autodiff extension API ([`Backward`]): small maps (up to
 //! 8x8 positions) are transposed to channel-major and multiplied a chunk of images at a time,
-//! large ones are multiplied image by image where they lie. Other devices (wgpu, WebGPU) and
+//! gemm splitting each product over the threads; large ones are multiplied image by image
+//! where they lie, each thread taking a run of images with its own one-image buffers (one fork
+//! per layer instead of one per product; see BENCHMARKS.md for what the second core gives). Other devices (wgpu, WebGPU) and
 //! convolutions with bias, groups, dilation or uneven padding keep burn's own operations.
 //!
 //! With `X` the activations `[C, batch * positions]` and `col(I)` the im2col of an image tensor
@@ -114,72 +116,153 @@ fn valid(g: &Geometry, offset: usize, size: usize, outputs: usize) -> std::ops::
 /// (`[C k k, (b1 - b0) P]`), every entry written (padding as zeros): the buffer is reused
 /// from chunk to chunk, since fresh large allocations cost a page fault per 4 KiB.
 fn im2col(image: &[f32], g: &Geometry, b0: usize, b1: usize, cols: &mut [f32]) {
-    let (k, p, nb, s) = (g.kernel, g.positions(), b1 - b0, g.stride);
-    cols[..g.rows() * nb * p]
-        .par_chunks_mut(nb * p)
+    let width = (b1 - b0) * g.positions();
+    cols[..g.rows() * width]
+        .par_chunks_mut(width)
         .enumerate()
-        .for_each(|(row, out)| {
-            let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
-            let (rows, xs) = (
-                valid(g, ky, g.height, g.out_height),
-                valid(g, kx, g.width, g.out_width),
-            );
-            for b in 0..nb {
-                let plane = &image[((b0 + b) * g.channels + c) * g.height * g.width..]
-                    [..g.height * g.width];
-                for (oy, dst) in out[b * p..][..p].chunks_mut(g.out_width).enumerate() {
-                    if !rows.contains(&oy) {
-                        dst.fill(0.0);
-                        continue;
-                    }
-                    let line = &plane[(oy * s + ky - g.padding) * g.width..][..g.width];
-                    dst[..xs.start].fill(0.0);
-                    dst[xs.end..].fill(0.0);
-                    let dst = &mut dst[xs.clone()];
-                    let base = xs.start * s + kx - g.padding;
-                    if s == 1 {
-                        dst.copy_from_slice(&line[base..base + dst.len()]);
-                    } else {
-                        for (i, d) in dst.iter_mut().enumerate() {
-                            *d = line[base + i * s];
-                        }
-                    }
+        .for_each(|(row, out)| im2col_row(image, g, b0, row, out));
+}
+
+/// One row of [`im2col`] (kernel offset `row` of one channel, for the images from `b0`
+/// that `out` has room for).
+fn im2col_row(image: &[f32], g: &Geometry, b0: usize, row: usize, out: &mut [f32]) {
+    let (k, p, s) = (g.kernel, g.positions(), g.stride);
+    let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
+    let (rows, xs) = (
+        valid(g, ky, g.height, g.out_height),
+        valid(g, kx, g.width, g.out_width),
+    );
+    // Stride 2: the line is first copied between zeros (its padding), so that the gather runs
+    // over the whole output line. Clipped at the edges (15 of 16 values, say), the gather left
+    // most values to its scalar remainder loop.
+    let mut padded = [0f32; LINE];
+    let stride2 = s == 2 && g.width + 2 * g.padding + 2 <= LINE;
+    for (b, out) in out.chunks_mut(p).enumerate() {
+        let plane =
+            &image[((b0 + b) * g.channels + c) * g.height * g.width..][..g.height * g.width];
+        for (oy, dst) in out.chunks_mut(g.out_width).enumerate() {
+            if !rows.contains(&oy) {
+                dst.fill(0.0);
+                continue;
+            }
+            let line = &plane[(oy * s + ky - g.padding) * g.width..][..g.width];
+            if stride2 {
+                // `padded[padding + x] = line[x]`, zeros around (never written); output `o`
+                // reads `padded[2 o + kx]`, within `width + 2 padding + 1` values.
+                padded[g.padding..][..g.width].copy_from_slice(line);
+                for (d, pair) in dst.iter_mut().zip(padded[kx..].chunks_exact(2)) {
+                    *d = pair[0];
+                }
+                continue;
+            }
+            dst[..xs.start].fill(0.0);
+            dst[xs.end..].fill(0.0);
+            let dst = &mut dst[xs.clone()];
+            let base = xs.start * s + kx - g.padding;
+            if s == 1 {
+                dst.copy_from_slice(&line[base..base + dst.len()]);
+            } else {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d = line[base + i * s];
                 }
             }
-        });
+        }
+    }
 }
+
+/// Values of a padded line, or of a stride phase with its margins, that the stride-2 paths of
+/// [`im2col_row`] and [`col2im_plane_stride2`] hold on the stack (lines up to ~256 wide).
+const LINE: usize = 288;
 
 /// Adds columns `[C k k, nb P]` back onto the images `[nb, C, H, W]` they were taken from.
 fn col2im(cols: &[f32], g: &Geometry, nb: usize, image: &mut [f32]) {
-    let (k, p, s) = (g.kernel, g.positions(), g.stride);
     image
         .par_chunks_mut(g.height * g.width)
         .enumerate()
-        .for_each(|(plane_index, plane)| {
-            let (b, c) = (plane_index / g.channels, plane_index % g.channels);
-            for ky in 0..k {
-                let rows = valid(g, ky, g.height, g.out_height);
-                for kx in 0..k {
-                    let xs = valid(g, kx, g.width, g.out_width);
-                    let row = &cols[((c * k + ky) * k + kx) * nb * p + b * p..][..p];
-                    for oy in rows.clone() {
-                        let line = &mut plane[(oy * s + ky - g.padding) * g.width..][..g.width];
-                        let src = &row[oy * g.out_width..][xs.clone()];
-                        let base = xs.start * s + kx - g.padding;
-                        let dst = &mut line[base..base + (src.len().max(1) - 1) * s + 1];
-                        if s == 1 {
-                            for (d, &v) in dst.iter_mut().zip(src) {
-                                *d += v;
-                            }
-                        } else {
-                            for (i, &v) in src.iter().enumerate() {
-                                dst[i * s] += v;
-                            }
-                        }
+        .for_each(|(plane_index, plane)| col2im_plane(cols, g, nb, plane_index, plane));
+}
+
+/// One plane (image `plane_index / C`, channel `plane_index % C`) of [`col2im`].
+fn col2im_plane(cols: &[f32], g: &Geometry, nb: usize, plane_index: usize, plane: &mut [f32]) {
+    let (k, p, s) = (g.kernel, g.positions(), g.stride);
+    let (b, c) = (plane_index / g.channels, plane_index % g.channels);
+    if s == 2 && g.width.div_ceil(2) + g.padding + g.out_width + g.kernel + 2 <= LINE {
+        return col2im_plane_stride2(cols, g, nb, b, c, plane);
+    }
+    for ky in 0..k {
+        let rows = valid(g, ky, g.height, g.out_height);
+        for kx in 0..k {
+            let xs = valid(g, kx, g.width, g.out_width);
+            let row = &cols[((c * k + ky) * k + kx) * nb * p + b * p..][..p];
+            for oy in rows.clone() {
+                let line = &mut plane[(oy * s + ky - g.padding) * g.width..][..g.width];
+                let src = &row[oy * g.out_width..][xs.clone()];
+                let base = xs.start * s + kx - g.padding;
+                let dst = &mut line[base..base + (src.len().max(1) - 1) * s + 1];
+                if s == 1 {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d += v;
+                    }
+                } else {
+                    for (i, &v) in src.iter().enumerate() {
+                        dst[i * s] += v;
                     }
                 }
             }
-        });
+        }
+    }
+}
+
+/// [`col2im_plane`] for stride 2: a tap adds onto every other value of an image line, which
+/// as a strided loop runs one scalar at a time. Here, per line, every tap's whole row of
+/// columns first adds (contiguous, vectorised, no clipping at the edges) into the line's even
+/// or odd phase, held with a margin on each side that catches the positions in the padding;
+/// one interleaving pass then adds the phases onto the line.
+fn col2im_plane_stride2(
+    cols: &[f32],
+    g: &Geometry,
+    nb: usize,
+    b: usize,
+    c: usize,
+    plane: &mut [f32],
+) {
+    let (k, p, ow) = (g.kernel, g.positions(), g.out_width);
+    let half = g.width.div_ceil(2);
+    // Position x = 2 o + kx - padding lies in phase (kx - padding) mod 2 at index
+    // o + floor((kx - padding) / 2), stored `margin` further on so that it is never negative.
+    let margin = g.padding.div_ceil(2);
+    let used = (half + margin).max(ow + margin + k / 2 + 1);
+    let (mut even, mut odd) = ([0f32; LINE], [0f32; LINE]);
+    for ky in 0..k {
+        for oy in valid(g, ky, g.height, g.out_height) {
+            even[..used].fill(0.0);
+            odd[..used].fill(0.0);
+            for kx in 0..k {
+                let row = ((c * k + ky) * k + kx) * nb * p + b * p + oy * ow;
+                let shift = kx as isize - g.padding as isize;
+                let phase = if shift.rem_euclid(2) == 0 {
+                    &mut even
+                } else {
+                    &mut odd
+                };
+                let start = (shift.div_euclid(2) + margin as isize) as usize;
+                for (d, &v) in phase[start..][..ow].iter_mut().zip(&cols[row..][..ow]) {
+                    *d += v;
+                }
+            }
+            // Even positions 2 j, odd ones 2 j + 1: the phases' entries from `margin` on.
+            let line = &mut plane[(oy * 2 + ky - g.padding) * g.width..][..g.width];
+            let (even, odd) = (&even[margin..], &odd[margin..]);
+            let mut pairs = line.chunks_exact_mut(2);
+            for (pair, (&e, &o)) in (&mut pairs).zip(even.iter().zip(odd)) {
+                pair[0] += e;
+                pair[1] += o;
+            }
+            if let [x] = pairs.into_remainder() {
+                *x += even[half - 1];
+            }
+        }
+    }
 }
 
 /// `n` zeros, written now by this thread. `vec![0.0; n]` maps fresh pages that the first
@@ -227,8 +310,17 @@ struct Out<'a> {
     accumulate: bool,
 }
 
+/// Whether gemm may split a product over the thread pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Split {
+    /// Over the pool when the product is large enough to pay for the fork.
+    Auto,
+    /// On the calling thread: the caller already runs products in parallel.
+    Single,
+}
+
 /// `out[m, n] (+)= lhs[m, k] rhs[k, n]`.
-fn product(m: usize, n: usize, k: usize, out: Out, lhs: View, rhs: View) {
+fn product(m: usize, n: usize, k: usize, out: Out, lhs: View, rhs: View, split: Split) {
     let (dst, ldd, accumulate) = (out.data, out.row_stride, out.accumulate);
     if m == 0 || n == 0 {
         return;
@@ -238,7 +330,7 @@ fn product(m: usize, n: usize, k: usize, out: Out, lhs: View, rhs: View) {
     assert!(k == 0 || last(&lhs, m, k) < lhs.data.len());
     assert!(k == 0 || last(&rhs, k, n) < rhs.data.len());
     assert!((m - 1) * ldd + n - 1 < dst.len());
-    let parallelism = if m * n * k >= 1 << 21 {
+    let parallelism = if split == Split::Auto && m * n * k >= 1 << 21 {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -273,10 +365,12 @@ fn product(m: usize, n: usize, k: usize, out: Out, lhs: View, rhs: View) {
 /// How the other side's activations `[R, B P]` are laid out in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Order {
-    /// As burn stores them, `[B, R, P]`: one product per image, `P` columns each. Used when an
-    /// image has enough positions for a product to be fat, and saves two transposing copies.
+    /// As burn stores them, `[B, R, P]`: one product per image, `P` columns each, the images
+    /// split over the threads. Used when an image has enough positions for a product to be
+    /// fat, and saves two transposing copies.
     BatchMajor,
-    /// Transposed to `[R, B P]`: one product per chunk of images (small maps: 1x1 to 8x8).
+    /// Transposed to `[R, B P]`: one product per chunk of images, gemm splitting it over the
+    /// threads (small maps: 1x1 to 8x8).
     ChannelMajor,
 }
 
@@ -286,22 +380,6 @@ impl Order {
             Order::BatchMajor
         } else {
             Order::ChannelMajor
-        }
-    }
-
-    /// The columns of images `b0..b1` as products see them: `(first column within the chunk,
-    /// columns, offset of the first element, row stride)`.
-    fn pieces(
-        self,
-        r: usize,
-        g: &Geometry,
-        b0: usize,
-        b1: usize,
-    ) -> Vec<(usize, usize, usize, usize)> {
-        let p = g.positions();
-        match self {
-            Order::ChannelMajor => vec![(0, (b1 - b0) * p, b0 * p, g.batch * p)],
-            Order::BatchMajor => (b0..b1).map(|b| ((b - b0) * p, p, b * r * p, p)).collect(),
         }
     }
 
@@ -322,9 +400,9 @@ impl Order {
     }
 }
 
-/// The two products that read the im2col of `image` (`[B, C, H, W]`), from one im2col per
-/// chunk: `W col(image)` (`weights [R, C k k]` -> `[R, B P]` in `order`) when `weights` is
-/// given, and `A col(image)^T` (`a [R, B P]` in `order` -> `[R, C k k]`) when `a` is given.
+/// The two products that read the im2col of `image` (`[B, C, H, W]`), from one im2col:
+/// `W col(image)` (`weights [R, C k k]` -> `[R, B P]` in `order`) when `weights` is given,
+/// and `A col(image)^T` (`a [R, B P]` in `order` -> `[R, C k k]`) when `a` is given.
 fn through_columns(
     image: &[f32],
     g: &Geometry,
@@ -333,44 +411,63 @@ fn through_columns(
     weights: Option<&[f32]>,
     a: Option<&[f32]>,
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    match order {
+        Order::BatchMajor => through_columns_by_image(image, g, r, weights, a),
+        Order::ChannelMajor => through_columns_by_chunk(image, g, r, weights, a),
+    }
+}
+
+/// `col2im(W^T A)`: `weights [R, C k k]`, `a [R, B P]` in `order` -> images `[B, C, H, W]`.
+fn scatter(weights: &[f32], r: usize, a: &[f32], order: Order, g: &Geometry) -> Vec<f32> {
+    match order {
+        Order::BatchMajor => scatter_by_image(weights, r, a, g),
+        Order::ChannelMajor => scatter_by_chunk(weights, r, a, g),
+    }
+}
+
+/// [`through_columns`] for small maps (`Order::ChannelMajor`): one im2col and one product per
+/// chunk of images, each split over the threads.
+fn through_columns_by_chunk(
+    image: &[f32],
+    g: &Geometry,
+    r: usize,
+    weights: Option<&[f32]>,
+    a: Option<&[f32]>,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let (p, rows) = (g.positions(), g.rows());
     let mut gathered = weights.map(|_| zeroed(r * g.batch * p));
     let mut grad = a.map(|_| vec![0.0f32; r * rows]);
     let mut buffer = zeroed(rows * g.chunk() * p);
-    let mut first = true;
     for b0 in (0..g.batch).step_by(g.chunk()) {
         let b1 = (b0 + g.chunk()).min(g.batch);
         let n = (b1 - b0) * p;
         im2col(image, g, b0, b1, &mut buffer);
-        let cols = &buffer[..rows * n];
-        for (column, width, offset, stride) in order.pieces(r, g, b0, b1) {
-            if let (Some(out), Some(w)) = (gathered.as_mut(), weights) {
-                let (w, cols) = (View::rows(w, rows), View::rows(&cols[column..], n));
-                let out = Out {
-                    data: &mut out[offset..],
-                    row_stride: stride,
-                    accumulate: false,
-                };
-                product(r, width, rows, out, w, cols);
-            }
-            if let (Some(out), Some(a)) = (grad.as_mut(), a) {
-                let a = View::rows(&a[offset..], stride);
-                let cols = View::transposed(&cols[column..], n);
-                let out = Out {
-                    data: out,
-                    row_stride: rows,
-                    accumulate: !first,
-                };
-                product(r, rows, width, out, a, cols);
-                first = false;
-            }
+        let cols = View::rows(&buffer[..rows * n], n);
+        if let (Some(out), Some(w)) = (gathered.as_mut(), weights) {
+            let out = Out {
+                data: &mut out[b0 * p..],
+                row_stride: g.batch * p,
+                accumulate: false,
+            };
+            product(r, n, rows, out, View::rows(w, rows), cols, Split::Auto);
+        }
+        if let (Some(out), Some(a)) = (grad.as_mut(), a) {
+            let a = View::rows(&a[b0 * p..], g.batch * p);
+            let cols = View::transposed(&buffer[..rows * n], n);
+            let out = Out {
+                data: out,
+                row_stride: rows,
+                accumulate: b0 > 0,
+            };
+            product(r, rows, n, out, a, cols, Split::Auto);
         }
     }
     (gathered, grad)
 }
 
-/// `col2im(W^T A)`: `weights [R, C k k]`, `a [R, B P]` in `order` -> images `[B, C, H, W]`.
-fn scatter(weights: &[f32], r: usize, a: &[f32], order: Order, g: &Geometry) -> Vec<f32> {
+/// [`scatter`] for small maps (`Order::ChannelMajor`): one product and one col2im per chunk
+/// of images, each split over the threads.
+fn scatter_by_chunk(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f32> {
     let (p, rows) = (g.positions(), g.rows());
     let mut image = zeroed(g.batch * g.image_len());
     // Reused from chunk to chunk (see `im2col`); the products overwrite it.
@@ -379,25 +476,122 @@ fn scatter(weights: &[f32], r: usize, a: &[f32], order: Order, g: &Geometry) -> 
         let b1 = (b0 + g.chunk()).min(g.batch);
         let n = (b1 - b0) * p;
         let cols = &mut buffer[..rows * n];
-        for (column, width, offset, stride) in order.pieces(r, g, b0, b1) {
-            let (w, a) = (
-                View::transposed(weights, rows),
-                View::rows(&a[offset..], stride),
-            );
-            let out = Out {
-                data: &mut cols[column..],
-                row_stride: n,
-                accumulate: false,
-            };
-            product(rows, width, r, out, w, a);
-        }
+        let out = Out {
+            data: cols,
+            row_stride: n,
+            accumulate: false,
+        };
+        let (w, a) = (
+            View::transposed(weights, rows),
+            View::rows(&a[b0 * p..], g.batch * p),
+        );
+        product(rows, n, r, out, w, a, Split::Auto);
         col2im(
-            cols,
+            &buffer[..rows * n],
             g,
             b1 - b0,
             &mut image[b0 * g.image_len()..b1 * g.image_len()],
         );
     }
+    image
+}
+
+/// The images in as many runs of consecutive images as the pool has threads: each run is
+/// one task with its own buffers, so the grouping (and with it every sum) depends on the
+/// thread count only, not on scheduling.
+fn runs(batch: usize) -> usize {
+    batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+}
+
+/// [`through_columns`] for large maps (`Order::BatchMajor`): each task takes a run of images
+/// and, image by image, writes its im2col into a buffer of one image (which stays in cache)
+/// and multiplies there on its own thread; the weight gradient is summed per run, then over
+/// runs. One fork for the whole batch instead of one per product.
+fn through_columns_by_image(
+    image: &[f32],
+    g: &Geometry,
+    r: usize,
+    weights: Option<&[f32]>,
+    a: Option<&[f32]>,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (p, rows, per) = (g.positions(), g.rows(), runs(g.batch));
+    let mut gathered = weights.map(|_| zeroed(r * g.batch * p));
+    let outputs: Vec<Option<&mut [f32]>> = match gathered.as_deref_mut() {
+        Some(out) => out.chunks_mut(per * r * p).map(Some).collect(),
+        None => (0..g.batch.div_ceil(per)).map(|_| None).collect(),
+    };
+    let partial: Vec<Option<Vec<f32>>> = outputs
+        .into_par_iter()
+        .enumerate()
+        .map(|(run, mut out)| {
+            let (b0, b1) = (run * per, ((run + 1) * per).min(g.batch));
+            let mut cols = vec![0.0f32; rows * p];
+            let mut grad = a.map(|_| vec![0.0f32; r * rows]);
+            for b in b0..b1 {
+                for (row, line) in cols.chunks_mut(p).enumerate() {
+                    im2col_row(image, g, b, row, line);
+                }
+                if let (Some(out), Some(w)) = (out.as_deref_mut(), weights) {
+                    let out = Out {
+                        data: &mut out[(b - b0) * r * p..],
+                        row_stride: p,
+                        accumulate: false,
+                    };
+                    let (w, cols) = (View::rows(w, rows), View::rows(&cols, p));
+                    product(r, p, rows, out, w, cols, Split::Single);
+                }
+                if let (Some(grad), Some(a)) = (grad.as_mut(), a) {
+                    let out = Out {
+                        data: grad,
+                        row_stride: rows,
+                        accumulate: b > b0,
+                    };
+                    let (a, cols) = (View::rows(&a[b * r * p..], p), View::transposed(&cols, p));
+                    product(r, rows, p, out, a, cols, Split::Single);
+                }
+            }
+            grad
+        })
+        .collect();
+    let grad = a.map(|_| {
+        let mut partial = partial.into_iter().flatten();
+        let mut sum = partial.next().unwrap_or_else(|| vec![0.0; r * rows]);
+        for run in partial {
+            sum.iter_mut().zip(&run).for_each(|(s, v)| *s += v);
+        }
+        sum
+    });
+    (gathered, grad)
+}
+
+/// [`scatter`] for large maps (`Order::BatchMajor`, `a` as `[B, R, P]`): each task takes a run
+/// of images and, image by image, multiplies into a buffer of one image's columns and adds
+/// them onto that image, on its own thread.
+fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f32> {
+    let (p, rows, per) = (g.positions(), g.rows(), runs(g.batch));
+    let mut image = zeroed(g.batch * g.image_len());
+    image
+        .par_chunks_mut(per * g.image_len())
+        .enumerate()
+        .for_each(|(run, images)| {
+            let mut cols = vec![0.0f32; rows * p];
+            for (i, one) in images.chunks_mut(g.image_len()).enumerate() {
+                let b = run * per + i;
+                let out = Out {
+                    data: &mut cols,
+                    row_stride: p,
+                    accumulate: false,
+                };
+                let (w, a) = (
+                    View::transposed(weights, rows),
+                    View::rows(&a[b * r * p..], p),
+                );
+                product(rows, p, r, out, w, a, Split::Single);
+                for (plane_index, plane) in one.chunks_mut(g.height * g.width).enumerate() {
+                    col2im_plane(&cols, g, 1, plane_index, plane);
+                }
+            }
+        });
     image
 }
 
@@ -709,9 +903,15 @@ mod tests {
     #[test]
     fn convolutions_match_burn_forward_and_backward() {
         let device = Device::flex().autodiff();
-        for (stride, padding, side, kernel) in
-            [(2, 1, 8, 4), (1, 0, 4, 4), (1, 1, 5, 3), (2, 0, 7, 3)]
-        {
+        for (stride, padding, side, kernel) in [
+            (2, 1, 8, 4),
+            (1, 0, 4, 4),
+            (1, 1, 5, 3),
+            (2, 0, 7, 3),
+            (2, 1, 32, 4),
+            (2, 1, 33, 4),
+            (1, 1, 16, 3),
+        ] {
             let conv = Conv2dConfig::new([3, 5], [kernel, kernel])
                 .with_stride([stride, stride])
                 .with_padding(if padding == 0 {
@@ -729,7 +929,7 @@ mod tests {
                 || conv.weight.val(),
             );
         }
-        for (stride, padding, side) in [(2, 1, 4), (1, 0, 1), (2, 1, 3)] {
+        for (stride, padding, side) in [(2, 1, 4), (1, 0, 1), (2, 1, 3), (2, 1, 16)] {
             let conv = ConvTranspose2dConfig::new([5, 3], [4, 4])
                 .with_stride([stride, stride])
                 .with_padding([padding, padding])
