@@ -9,8 +9,9 @@
 //! 8x8 positions) are transposed to channel-major and multiplied a chunk of images at a time,
 //! gemm splitting each product over the threads; large ones are multiplied image by image
 //! where they lie, each thread taking a run of images with its own one-image buffers (one fork
-//! per layer instead of one per product; see BENCHMARKS.md for what the second core gives). Other devices (wgpu, WebGPU) and
-//! convolutions with bias, groups, dilation or uneven padding keep burn's own operations.
+//! per layer instead of one per product; BENCHMARKS.md has what the second core gives).
+//! Other devices (wgpu, WebGPU) and convolutions with bias, groups, dilation or uneven padding
+//! keep burn's own operations.
 //!
 //! With `X` the activations `[C, batch * positions]` and `col(I)` the im2col of an image tensor
 //! `I` under the convolution's geometry (`[C_img * k * k, batch * positions]`):
