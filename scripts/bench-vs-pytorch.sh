@@ -18,11 +18,13 @@ python="${PYTHON:-python3}"
   { echo "error: $python has no torch: pip install torch, or set PYTHON" >&2; exit 1; }
 
 if [ -r /proc/cpuinfo ]; then
-  echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores;" \
+  # (`nproc --all`: plain nproc obeys OMP_NUM_THREADS.)
+  echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores;" \
     "$(grep -o -w -E 'avx2|avx512f|avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 else # macOS
   echo "CPU: $(sysctl -n machdep.cpu.brand_string), $(sysctl -n hw.ncpu) cores"
 fi
+echo "threads: dinfogan ${RAYON_NUM_THREADS:-every core} (RAYON_NUM_THREADS), PyTorch ${OMP_NUM_THREADS:-every core} (OMP_NUM_THREADS)"
 table=4; [ "$size" = 128 ] && table=5
 echo "Table $table model, ${size}x${size}x$channels, width $width, B = $batch per domain, $iters timed iterations per run"
 per_iter() { sed -n 's/.* \([0-9.]*\) s per iteration.*/\1/p' | tail -1; }
