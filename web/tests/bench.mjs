@@ -58,7 +58,21 @@ for (const webgpu of paths) {
     await call('setGpuPixels', { on: false });
     const grid64CpuPixels = state.model.gpu ? await timed('generate', grid) : null;
     await call('setGpuPixels', { on: true });
+    // Where the time to the first grid went, in ms after navigation (the worker's clock is
+    // moved onto the page's through the epoch).
+    const { result: timing } = await call('marks');
+    const since = (t) => Math.round(t - performance.timeOrigin);
+    const short = (name) => new URL(name).pathname.split('/').pop();
+    const steps = [
+      ['page parsed', performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd],
+      ...performance.getEntriesByType('resource').map((e) => [`${short(e.name)} fetched`, e.responseEnd]),
+      ...timing.fetched.map((f) => [`${short(f.name)} fetched (worker)`, since(f.end)]),
+      ...Object.entries(timing.marks).map(([name, t]) => [name, since(t)]),
+      ['first row drawn', state.firstRowMs],
+      ['grid drawn', state.firstGridMs],
+    ].map(([name, ms]) => [name, Math.round(ms)]).sort((a, b) => a[1] - b[1]);
     return {
+      steps,
       backend: document.querySelector('#backend').textContent,
       firstGridMs: state.firstGridMs,
       upgradedMs: state.upgradedMs,
@@ -75,6 +89,7 @@ for (const webgpu of paths) {
     `${median(result.swap).toFixed(0)} ms [${result.swap.map((x) => x.toFixed(0)).join(', ')}]` +
     (result.grid64CpuPixels ? `; grid of ${n} with CPU pixel conversion median ` +
       `${median(result.grid64CpuPixels).toFixed(0)} ms` : ''));
+  console.log(`  first load, ms after navigation: ${result.steps.map(([n, ms]) => `${n} ${ms}`).join('; ')}`);
   await browser.close();
 }
 await server.close();

@@ -12,6 +12,14 @@
 // a WebGPU adapter, the page then sends `upgrade`, which downloads the whole module (WebGPU and
 // CPU) while the CPU one keeps answering, and moves the model onto it.
 
+/** When each step of the first load ended, in ms since the epoch (the page subtracts its own
+ *  `performance.timeOrigin`): where the time to the first grid goes (`npm run bench`). */
+const marks = {};
+const mark = (name) => {
+  marks[name] ??= performance.timeOrigin + performance.now();
+};
+mark('workerStarted');
+
 let Viewer = null;
 let viewer = null;
 let startError = 'the WebAssembly module did not start';
@@ -72,7 +80,9 @@ async function fetchModel(url, progress) {
     throw new Error(`could not fetch the model at ${url} (HTTP ${response.status} ${response.statusText})`);
   }
   const body = counted(response, (p) => progress({ what: 'the model', ...p }));
-  return new Uint8Array(await body.arrayBuffer());
+  const bytes = new Uint8Array(await body.arrayBuffer());
+  mark('modelFetched');
+  return bytes;
 }
 
 /** The adapter as the browser describes it, for people (wgpu may get no name on the web). */
@@ -89,12 +99,15 @@ async function adapterName() {
 /** Starts a wasm-bindgen module: its glue from `glue`, its wasm from `wasm` (bytes) or fetched
  *  beside the glue (`file`), reporting the download's progress. */
 async function startModule(glue, wasm, file, progress) {
+  // Fetched here rather than by the glue, to report progress; still compiled as it streams.
+  // The download starts before the glue is imported, not after.
+  const url = new URL(file, glue);
+  const download = wasm === undefined ? fetch(url) : null;
+  download?.catch(() => {}); // (a failure is reported below, once the glue is in)
   const module = await import(glue);
   let source = wasm;
-  if (source === undefined) {
-    // Fetched here rather than by the glue, to report progress; still compiled as it streams.
-    const url = new URL(file, glue);
-    const response = await fetch(url);
+  if (download) {
+    const response = await download;
     if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
     source = counted(response, progress);
   }
@@ -115,6 +128,7 @@ async function whyNoWebGpu() {
 /** The model in `module`'s Viewer on `backend`, replacing the current one; what the page shows. */
 async function loadInto(module, data, backend) {
   const next = await module.Viewer.load(data, backend);
+  mark('modelParsed');
   viewer?.free();
   viewer = next;
   Viewer = module.Viewer;
@@ -146,14 +160,15 @@ const ops = {
       } else {
         Viewer = (await startModule(glue, wasm, 'dinfogan_web_bg.wasm', report)).Viewer;
       }
+      mark('moduleStarted');
       return true;
     } catch (e) {
       startError = `the viewer's WebAssembly module could not start (${e?.message ?? e})`;
       throw new Error(startError);
     }
   },
-  async load({ url, bytes, backend = 'auto' }, progress) {
-    const data = bytes ?? await fetchModel(url, progress);
+  async load({ url, bytes, backend = 'auto', fetching }, progress) {
+    const data = bytes ?? await (fetching ?? fetchModel(url, progress));
     if (!split.cpu) return { ...await loadInto({ Viewer }, data, backend), upgrading: false };
     // The first model always starts on the CPU-only module, whether or not the whole one has
     // arrived: WebGPU's start and shader compiles would delay the first grid. Later models go
@@ -184,7 +199,18 @@ const ops = {
     return result;
   },
   async generate({ common, salient }) {
-    return viewer.generate(common, salient);
+    const rgba = await viewer.generate(common, salient);
+    mark('firstForward');
+    return rgba;
+  },
+  /** `marks`, and the worker's downloads (the module, the model) as the browser timed them. */
+  marks() {
+    const fetched = performance.getEntriesByType('resource').map((e) => ({
+      name: e.name,
+      start: performance.timeOrigin + e.startTime,
+      end: performance.timeOrigin + e.responseEnd,
+    }));
+    return { marks, fetched };
   },
   async swap({ background, target }) {
     return viewer.swap(background, target);
@@ -212,6 +238,14 @@ self.onmessage = (event) => {
   // An upgrade waits for the whole module's download outside the queue, so that requests on
   // the CPU module go on meanwhile; it joins the queue once the module has arrived.
   const arrived = op === 'upgrade' && split.cpu && !split.noWebGpu ? wholeModule() : Promise.resolve();
+  // A model's download starts when it is asked for, not when its turn in the queue comes: the
+  // first one downloads while the module compiles (the queue's `load` awaits it). Its failure
+  // is reported by that `load`.
+  if (op === 'load' && args?.url && !args.bytes) {
+    const progress = (p) => self.postMessage({ id, progress: p });
+    args.fetching = fetchModel(args.url, progress);
+    args.fetching.catch(() => {});
+  }
   arrived.then(() => enqueue(id, op, args));
 };
 
