@@ -12,6 +12,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The message of the panic `f` raises, or `None` when it returns.
 fn panic_message(f: impl FnOnce()) -> Option<String> {
+    // The panic hook is global: one test at a time swaps it.
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = HOOK.lock().unwrap_or_else(|e| e.into_inner());
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {})); // the expected panic is not a failure to print
     let outcome = catch_unwind(AssertUnwindSafe(f));
