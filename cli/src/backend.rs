@@ -40,7 +40,7 @@ fn pin_default(name: &str) {
 }
 
 /// The threads burn-flex's rayon pool runs: `RAYON_NUM_THREADS` when set, else every core.
-fn cpu_threads() -> usize {
+pub fn cpu_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())

@@ -100,6 +100,25 @@ fn keep_freed_memory() {
     }
 }
 
+/// Runs `command` on a worker of a rayon pool of the CPU backend's threads. burn-flex's and the
+/// CPU kernels' parallel loops then start on the calling worker, which takes its share of the
+/// work; called from the main thread, every loop (thousands per training step) was handed to
+/// the pool and waited for, a wake-up and a sleep each, all of it overhead with one thread.
+/// The batch loader's thread stays outside the pool (the global one serves it, should it ever
+/// run a parallel loop), so nothing it waits for can wait for it.
+fn on_pool<R: Send>(command: impl FnOnce() -> R + Send) -> R {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(backend::cpu_threads())
+        // The main thread's size: burn's backward pass and the model parsers recurse.
+        .stack_size(8 << 20)
+        .thread_name(|i| format!("dinfogan-{i}"))
+        .build();
+    match pool {
+        Ok(pool) => pool.install(command),
+        Err(_) => command(), // (no threads could start: the main thread does it all)
+    }
+}
+
 fn main() -> ExitCode {
     keep_freed_memory();
     // A mistake on the command line is a user's mistake like any other: one `error:` sentence
@@ -115,7 +134,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command {
+    let result = on_pool(move || match cli.command {
         Command::Train(args) => train::run(args),
         Command::Generate(args) => tools::generate(args),
         Command::Reconstruct(args) => tools::reconstruct(args),
@@ -138,7 +157,7 @@ fn main() -> ExitCode {
             );
             Ok(())
         }
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
