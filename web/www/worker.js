@@ -100,9 +100,10 @@ async function adapterName() {
  *  beside the glue (`file`), reporting the download's progress. */
 async function startModule(glue, wasm, file, progress) {
   // Fetched here rather than by the glue, to report progress; still compiled as it streams.
-  // The download starts before the glue is imported, not after.
-  const url = new URL(file, glue);
-  const download = wasm === undefined ? fetch(url) : null;
+  // The download starts before the glue is imported, not after. (Only then is there a URL
+  // beside the glue: the notebook passes a blob URL and the bytes.)
+  const url = wasm === undefined ? new URL(file, glue) : null;
+  const download = url ? fetch(url) : null;
   download?.catch(() => {}); // (a failure is reported below, once the glue is in)
   const module = await import(glue);
   let source = wasm;
