@@ -39,7 +39,8 @@ fn pin_default(name: &str) {
     std::env::set_var("BURN_DEVICE", name);
 }
 
-/// The threads burn-flex's rayon pool runs: `RAYON_NUM_THREADS` when set, else every core.
+/// The threads of the CPU backend's pool (`on_pool` in main.rs): `RAYON_NUM_THREADS` when
+/// set, else every core.
 pub fn cpu_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()

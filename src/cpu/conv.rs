@@ -497,10 +497,10 @@ fn scatter_by_chunk(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f
     image
 }
 
-/// The images in as many runs of consecutive images as the pool has threads: each run is
-/// one task with its own buffers, so the grouping (and with it every sum) depends on the
-/// thread count only, not on scheduling.
-fn runs(batch: usize) -> usize {
+/// Images per run when the batch is cut into as many runs of consecutive images as the pool
+/// has threads: each run is one task with its own buffers, so the grouping (and with it every
+/// sum) depends on the thread count only, not on scheduling.
+fn images_per_run(batch: usize) -> usize {
     batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
 }
 
@@ -515,7 +515,7 @@ fn through_columns_by_image(
     weights: Option<&[f32]>,
     a: Option<&[f32]>,
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
-    let (p, rows, per) = (g.positions(), g.rows(), runs(g.batch));
+    let (p, rows, per) = (g.positions(), g.rows(), images_per_run(g.batch));
     let mut gathered = weights.map(|_| zeroed(r * g.batch * p));
     let outputs: Vec<Option<&mut [f32]>> = match gathered.as_deref_mut() {
         Some(out) => out.chunks_mut(per * r * p).map(Some).collect(),
@@ -569,7 +569,7 @@ fn through_columns_by_image(
 /// of images and, image by image, multiplies into a buffer of one image's columns and adds
 /// them onto that image, on its own thread.
 fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f32> {
-    let (p, rows, per) = (g.positions(), g.rows(), runs(g.batch));
+    let (p, rows, per) = (g.positions(), g.rows(), images_per_run(g.batch));
     let mut image = zeroed(g.batch * g.image_len());
     image
         .par_chunks_mut(per * g.image_len())
