@@ -36,7 +36,9 @@ use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use rayon::prelude::*;
 
+use super::buffer::{copied, with_scratch, written, zeroed};
 use super::tensor::{dense, flex, on_flex, values};
+use std::mem::MaybeUninit;
 
 /// The geometry of a convolution seen from its image side: `image` is the convolution's input
 /// (or the transposed convolution's output), `positions` the other side's spatial size.
@@ -175,12 +177,13 @@ fn im2col_row(image: &[f32], g: &Geometry, b0: usize, row: usize, out: &mut [f32
 /// [`im2col_row`] and [`col2im_plane_stride2`] hold on the stack (lines up to ~256 wide).
 const LINE: usize = 288;
 
-/// Adds columns `[C k k, nb P]` back onto the images `[nb, C, H, W]` they were taken from.
-fn col2im(cols: &[f32], g: &Geometry, nb: usize, image: &mut [f32]) {
+/// The images `[nb, C, H, W]` that columns `[C k k, nb P]` were taken from, summed back: each
+/// plane is zeroed by the task that then adds onto it.
+fn col2im(cols: &[f32], g: &Geometry, nb: usize, image: &mut [MaybeUninit<f32>]) {
     image
         .par_chunks_mut(g.height * g.width)
         .enumerate()
-        .for_each(|(plane_index, plane)| col2im_plane(cols, g, nb, plane_index, plane));
+        .for_each(|(plane_index, plane)| col2im_plane(cols, g, nb, plane_index, zeroed(plane)));
 }
 
 /// One plane (image `plane_index / C`, channel `plane_index % C`) of [`col2im`].
@@ -266,15 +269,6 @@ fn col2im_plane_stride2(
     }
 }
 
-/// `n` zeros, written now by this thread. `vec![0.0; n]` maps fresh pages that the first
-/// write faults in; when that first write is a parallel loop, the two threads' page faults
-/// contend (measured: col2im of a 4 MiB chunk 10 ms instead of 1.8 ms after a sequential fill).
-fn zeroed(n: usize) -> Vec<f32> {
-    let mut v = Vec::with_capacity(n);
-    v.resize(n, 0.0);
-    v
-}
-
 /// A strided view of a row-major or transposed matrix for [`product`].
 #[derive(Clone, Copy)]
 struct View<'a> {
@@ -303,12 +297,25 @@ impl<'a> View<'a> {
     }
 }
 
-/// Where a product goes: `[m, n]` row-major with this row stride, added to what is there or
-/// overwriting it.
-struct Out<'a> {
-    data: &'a mut [f32],
-    row_stride: usize,
-    accumulate: bool,
+/// Where a product goes: `[m, n]` row-major, rows `stride` apart.
+enum Out<'a> {
+    /// Overwritten; what is there is never read (it may be uninitialised).
+    Set {
+        data: &'a mut [MaybeUninit<f32>],
+        stride: usize,
+    },
+    /// Added to what is there.
+    Add { data: &'a mut [f32], stride: usize },
+}
+
+impl<'a> Out<'a> {
+    /// Overwriting values already there.
+    fn set(data: &'a mut [f32], stride: usize) -> Self {
+        // SAFETY: MaybeUninit<f32> has f32's layout, and only gemm writes through this view,
+        // with finite or IEEE values, never uninitialised ones.
+        let data = unsafe { &mut *(data as *mut [f32] as *mut [MaybeUninit<f32>]) };
+        Out::Set { data, stride }
+    }
 }
 
 /// Whether gemm may split a product over the thread pool.
@@ -322,7 +329,10 @@ enum Split {
 
 /// `out[m, n] (+)= lhs[m, k] rhs[k, n]`.
 fn product(m: usize, n: usize, k: usize, out: Out, lhs: View, rhs: View, split: Split) {
-    let (dst, ldd, accumulate) = (out.data, out.row_stride, out.accumulate);
+    let (dst, len, ldd, accumulate) = match out {
+        Out::Set { data, stride } => (data.as_mut_ptr().cast::<f32>(), data.len(), stride, false),
+        Out::Add { data, stride } => (data.as_mut_ptr(), data.len(), stride, true),
+    };
     if m == 0 || n == 0 {
         return;
     }
@@ -330,20 +340,21 @@ fn product(m: usize, n: usize, k: usize, out: Out, lhs: View, rhs: View, split: 
         |v: &View, rows: usize, cols: usize| (rows - 1) * v.row_stride + (cols - 1) * v.col_stride;
     assert!(k == 0 || last(&lhs, m, k) < lhs.data.len());
     assert!(k == 0 || last(&rhs, k, n) < rhs.data.len());
-    assert!((m - 1) * ldd + n - 1 < dst.len());
+    assert!((m - 1) * ldd + n - 1 < len);
     let parallelism = if split == Split::Auto && m * n * k >= 1 << 21 {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the asserts above keep every index gemm forms inside the three slices, and dst
-    // does not alias the inputs (it is borrowed mutably).
+    // SAFETY: the asserts above keep every index gemm forms inside the three slices; dst does
+    // not alias the inputs (it is borrowed mutably), and gemm reads it only when accumulating,
+    // which only initialised values (`Out::Add`) ask for.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             ldd as isize,
             accumulate,
@@ -436,32 +447,39 @@ fn through_columns_by_chunk(
     a: Option<&[f32]>,
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let (p, rows) = (g.positions(), g.rows());
-    let mut gathered = weights.map(|_| zeroed(r * g.batch * p));
+    let mut gathered = weights.map(|_| Vec::with_capacity(r * g.batch * p));
     let mut grad = a.map(|_| vec![0.0f32; r * rows]);
-    let mut buffer = zeroed(rows * g.chunk() * p);
-    for b0 in (0..g.batch).step_by(g.chunk()) {
-        let b1 = (b0 + g.chunk()).min(g.batch);
-        let n = (b1 - b0) * p;
-        im2col(image, g, b0, b1, &mut buffer);
-        let cols = View::rows(&buffer[..rows * n], n);
-        if let (Some(out), Some(w)) = (gathered.as_mut(), weights) {
-            let out = Out {
-                data: &mut out[b0 * p..],
-                row_stride: g.batch * p,
-                accumulate: false,
-            };
-            product(r, n, rows, out, View::rows(w, rows), cols, Split::Auto);
+    with_scratch(rows * g.chunk() * p, |buffer| {
+        for b0 in (0..g.batch).step_by(g.chunk()) {
+            let b1 = (b0 + g.chunk()).min(g.batch);
+            let n = (b1 - b0) * p;
+            im2col(image, g, b0, b1, buffer);
+            let cols = View::rows(&buffer[..rows * n], n);
+            if let (Some(out), Some(w)) = (gathered.as_mut(), weights) {
+                let out = Out::Set {
+                    data: &mut out.spare_capacity_mut()[b0 * p..],
+                    stride: g.batch * p,
+                };
+                product(r, n, rows, out, View::rows(w, rows), cols, Split::Auto);
+            }
+            if let (Some(out), Some(a)) = (grad.as_mut(), a) {
+                let a = View::rows(&a[b0 * p..], g.batch * p);
+                let cols = View::transposed(&buffer[..rows * n], n);
+                let out = match b0 {
+                    0 => Out::set(out, rows),
+                    _ => Out::Add {
+                        data: out,
+                        stride: rows,
+                    },
+                };
+                product(r, rows, n, out, a, cols, Split::Auto);
+            }
         }
-        if let (Some(out), Some(a)) = (grad.as_mut(), a) {
-            let a = View::rows(&a[b0 * p..], g.batch * p);
-            let cols = View::transposed(&buffer[..rows * n], n);
-            let out = Out {
-                data: out,
-                row_stride: rows,
-                accumulate: b0 > 0,
-            };
-            product(r, rows, n, out, a, cols, Split::Auto);
-        }
+    });
+    if let Some(out) = gathered.as_mut() {
+        // SAFETY: the chunks' products wrote columns `b0 P..b1 P` of every one of the `r`
+        // rows, for chunks covering `0..batch`: all `r batch P` values.
+        unsafe { out.set_len(r * g.batch * p) };
     }
     (gathered, grad)
 }
@@ -470,31 +488,31 @@ fn through_columns_by_chunk(
 /// of images, each split over the threads.
 fn scatter_by_chunk(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f32> {
     let (p, rows) = (g.positions(), g.rows());
-    let mut image = zeroed(g.batch * g.image_len());
-    // Reused from chunk to chunk (see `im2col`); the products overwrite it.
-    let mut buffer = zeroed(rows * g.chunk() * p);
-    for b0 in (0..g.batch).step_by(g.chunk()) {
-        let b1 = (b0 + g.chunk()).min(g.batch);
-        let n = (b1 - b0) * p;
-        let cols = &mut buffer[..rows * n];
-        let out = Out {
-            data: cols,
-            row_stride: n,
-            accumulate: false,
-        };
-        let (w, a) = (
-            View::transposed(weights, rows),
-            View::rows(&a[b0 * p..], g.batch * p),
-        );
-        product(rows, n, r, out, w, a, Split::Auto);
-        col2im(
-            &buffer[..rows * n],
-            g,
-            b1 - b0,
-            &mut image[b0 * g.image_len()..b1 * g.image_len()],
-        );
-    }
-    image
+    let write = |image: &mut [MaybeUninit<f32>]| {
+        with_scratch(rows * g.chunk() * p, |buffer| {
+            for b0 in (0..g.batch).step_by(g.chunk()) {
+                let b1 = (b0 + g.chunk()).min(g.batch);
+                let n = (b1 - b0) * p;
+                let (w, a) = (
+                    View::transposed(weights, rows),
+                    View::rows(&a[b0 * p..], g.batch * p),
+                );
+                product(
+                    rows,
+                    n,
+                    r,
+                    Out::set(&mut buffer[..rows * n], n),
+                    w,
+                    a,
+                    Split::Auto,
+                );
+                let images = &mut image[b0 * g.image_len()..b1 * g.image_len()];
+                col2im(&buffer[..rows * n], g, b1 - b0, images);
+            }
+        })
+    };
+    // SAFETY: col2im writes every plane of the chunks, which cover the batch.
+    unsafe { written(g.batch * g.image_len(), write) }
 }
 
 /// Images per run when the batch is cut into as many runs of consecutive images as the pool
@@ -516,9 +534,12 @@ fn through_columns_by_image(
     a: Option<&[f32]>,
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let (p, rows, per) = (g.positions(), g.rows(), images_per_run(g.batch));
-    let mut gathered = weights.map(|_| zeroed(r * g.batch * p));
-    let outputs: Vec<Option<&mut [f32]>> = match gathered.as_deref_mut() {
-        Some(out) => out.chunks_mut(per * r * p).map(Some).collect(),
+    let mut gathered = weights.map(|_| Vec::with_capacity(r * g.batch * p));
+    let outputs: Vec<Option<&mut [MaybeUninit<f32>]>> = match gathered.as_mut() {
+        Some(out) => out.spare_capacity_mut()[..r * g.batch * p]
+            .chunks_mut(per * r * p)
+            .map(Some)
+            .collect(),
         None => (0..g.batch.div_ceil(per)).map(|_| None).collect(),
     };
     let partial: Vec<Option<Vec<f32>>> = outputs
@@ -526,34 +547,41 @@ fn through_columns_by_image(
         .enumerate()
         .map(|(run, mut out)| {
             let (b0, b1) = (run * per, ((run + 1) * per).min(g.batch));
-            let mut cols = vec![0.0f32; rows * p];
             let mut grad = a.map(|_| vec![0.0f32; r * rows]);
-            for b in b0..b1 {
-                for (row, line) in cols.chunks_mut(p).enumerate() {
-                    im2col_row(image, g, b, row, line);
+            with_scratch(rows * p, |cols| {
+                for b in b0..b1 {
+                    for (row, line) in cols.chunks_mut(p).enumerate() {
+                        im2col_row(image, g, b, row, line);
+                    }
+                    if let (Some(out), Some(w)) = (out.as_deref_mut(), weights) {
+                        let out = Out::Set {
+                            data: &mut out[(b - b0) * r * p..],
+                            stride: p,
+                        };
+                        let (w, cols) = (View::rows(w, rows), View::rows(cols, p));
+                        product(r, p, rows, out, w, cols, Split::Single);
+                    }
+                    if let (Some(grad), Some(a)) = (grad.as_mut(), a) {
+                        let out = match b == b0 {
+                            true => Out::set(grad, rows),
+                            false => Out::Add {
+                                data: grad,
+                                stride: rows,
+                            },
+                        };
+                        let a = View::rows(&a[b * r * p..], p);
+                        product(r, rows, p, out, a, View::transposed(cols, p), Split::Single);
+                    }
                 }
-                if let (Some(out), Some(w)) = (out.as_deref_mut(), weights) {
-                    let out = Out {
-                        data: &mut out[(b - b0) * r * p..],
-                        row_stride: p,
-                        accumulate: false,
-                    };
-                    let (w, cols) = (View::rows(w, rows), View::rows(&cols, p));
-                    product(r, p, rows, out, w, cols, Split::Single);
-                }
-                if let (Some(grad), Some(a)) = (grad.as_mut(), a) {
-                    let out = Out {
-                        data: grad,
-                        row_stride: rows,
-                        accumulate: b > b0,
-                    };
-                    let (a, cols) = (View::rows(&a[b * r * p..], p), View::transposed(&cols, p));
-                    product(r, rows, p, out, a, cols, Split::Single);
-                }
-            }
+            });
             grad
         })
         .collect();
+    if let Some(out) = gathered.as_mut() {
+        // SAFETY: each run's products wrote all `r P` values of each of its images, and the
+        // runs cover the batch.
+        unsafe { out.set_len(r * g.batch * p) };
+    }
     let grad = a.map(|_| {
         let mut partial = partial.into_iter().flatten();
         let mut sum = partial.next().unwrap_or_else(|| vec![0.0; r * rows]);
@@ -570,53 +598,55 @@ fn through_columns_by_image(
 /// them onto that image, on its own thread.
 fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f32> {
     let (p, rows, per) = (g.positions(), g.rows(), images_per_run(g.batch));
-    let mut image = zeroed(g.batch * g.image_len());
-    image
-        .par_chunks_mut(per * g.image_len())
-        .enumerate()
-        .for_each(|(run, images)| {
-            let mut cols = vec![0.0f32; rows * p];
-            for (i, one) in images.chunks_mut(g.image_len()).enumerate() {
-                let b = run * per + i;
-                let out = Out {
-                    data: &mut cols,
-                    row_stride: p,
-                    accumulate: false,
-                };
-                let (w, a) = (
-                    View::transposed(weights, rows),
-                    View::rows(&a[b * r * p..], p),
-                );
-                product(rows, p, r, out, w, a, Split::Single);
-                for (plane_index, plane) in one.chunks_mut(g.height * g.width).enumerate() {
-                    col2im_plane(&cols, g, 1, plane_index, plane);
-                }
-            }
-        });
-    image
+    let write = |image: &mut [MaybeUninit<f32>]| {
+        image
+            .par_chunks_mut(per * g.image_len())
+            .enumerate()
+            .for_each(|(run, images)| {
+                with_scratch(rows * p, |cols| {
+                    for (i, one) in images.chunks_mut(g.image_len()).enumerate() {
+                        let b = run * per + i;
+                        let (w, a) = (
+                            View::transposed(weights, rows),
+                            View::rows(&a[b * r * p..], p),
+                        );
+                        product(rows, p, r, Out::set(cols, p), w, a, Split::Single);
+                        for (plane_index, plane) in one.chunks_mut(g.height * g.width).enumerate() {
+                            col2im_plane(cols, g, 1, plane_index, zeroed(plane));
+                        }
+                    }
+                })
+            });
+    };
+    // SAFETY: every plane of every image is zeroed (then added onto).
+    unsafe { written(g.batch * g.image_len(), write) }
 }
 
 /// `[B, C, P]` -> `[C, B P]` and back.
 fn channel_major(x: &[f32], b: usize, c: usize, p: usize) -> Vec<f32> {
-    let mut out = zeroed(x.len());
-    out.par_chunks_mut(b * p).enumerate().for_each(|(ci, row)| {
-        for bi in 0..b {
-            row[bi * p..][..p].copy_from_slice(&x[(bi * c + ci) * p..][..p]);
-        }
-    });
-    out
+    let write = |out: &mut [MaybeUninit<f32>]| {
+        out.par_chunks_mut(b * p).enumerate().for_each(|(ci, row)| {
+            for bi in 0..b {
+                copied(&mut row[bi * p..][..p], &x[(bi * c + ci) * p..][..p]);
+            }
+        })
+    };
+    // SAFETY: each of the `c` rows gets its `b` runs of `p` values.
+    unsafe { written(x.len(), write) }
 }
 
 fn batch_major(x: &[f32], b: usize, c: usize, p: usize) -> Vec<f32> {
-    let mut out = zeroed(x.len());
-    out.par_chunks_mut(c * p)
-        .enumerate()
-        .for_each(|(bi, image)| {
-            for ci in 0..c {
-                image[ci * p..][..p].copy_from_slice(&x[(ci * b + bi) * p..][..p]);
-            }
-        });
-    out
+    let write = |out: &mut [MaybeUninit<f32>]| {
+        out.par_chunks_mut(c * p)
+            .enumerate()
+            .for_each(|(bi, image)| {
+                for ci in 0..c {
+                    copied(&mut image[ci * p..][..p], &x[(ci * b + bi) * p..][..p]);
+                }
+            })
+    };
+    // SAFETY: each of the `b` images gets its `c` runs of `p` values.
+    unsafe { written(x.len(), write) }
 }
 
 /// Which of the two operations, with its geometry and the other side's channels.

@@ -11,6 +11,7 @@
 //! - `tensor`: what the three need of burn-flex's tensors.
 
 pub mod activation;
+mod buffer;
 pub mod conv;
 pub mod norm;
 mod tensor;

@@ -23,7 +23,9 @@ use burn::nn::BatchNorm;
 use burn::prelude::*;
 use rayon::prelude::*;
 
+use super::buffer::written;
 use super::tensor::{dense, flex, on_flex, values};
+use std::mem::MaybeUninit;
 
 /// `norm.forward(x)`: fused on burn-flex when the layer trains (an autodiff device and a layer
 /// not frozen), burn's own otherwise.
@@ -130,21 +132,24 @@ fn statistics(x: &[f32], p: Planes) -> (Vec<f32>, Vec<f32>) {
         .unzip()
 }
 
-/// `out[b, c, :] = f(c, a[b, c, :], b[b, c, :])` plane by plane, in parallel, into a new tensor.
+/// `out[b, c, :] = f(c, a[b, c, :], b[b, c, :])` plane by plane, in parallel, into a new tensor;
+/// `f` writes every value of its plane.
 fn per_plane(
     a: &[f32],
     b: &[f32],
     p: Planes,
-    f: impl Fn(usize, &[f32], &[f32], &mut [f32]) + Sync,
+    f: impl Fn(usize, &[f32], &[f32], &mut [MaybeUninit<f32>]) + Sync,
 ) -> Vec<f32> {
-    let mut out = vec![0.0f32; a.len()];
-    out.par_chunks_mut(p.inner.max(1))
-        .enumerate()
-        .for_each(|(plane, out)| {
-            let range = plane * p.inner..(plane + 1) * p.inner;
-            f(plane % p.channels, &a[range.clone()], &b[range], out);
-        });
-    out
+    let write = |out: &mut [MaybeUninit<f32>]| {
+        out.par_chunks_mut(p.inner.max(1))
+            .enumerate()
+            .for_each(|(plane, out)| {
+                let range = plane * p.inner..(plane + 1) * p.inner;
+                f(plane % p.channels, &a[range.clone()], &b[range], out);
+            })
+    };
+    // SAFETY: `f` writes every value of its plane (its contract), and the planes cover `out`.
+    unsafe { written(a.len(), write) }
 }
 
 fn inverse_std(variance: &[f32], epsilon: f64) -> Vec<f32> {
@@ -167,7 +172,7 @@ fn forward(
     let out = per_plane(x, x, p, |c, x, _, out| {
         let (m, scale, shift) = (mean[c], gamma[c] * inv_std[c], beta[c]);
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = (v - m) * scale + shift;
+            o.write((v - m) * scale + shift);
         }
     });
     (out, mean, variance)
@@ -203,7 +208,7 @@ fn backward(
         let (mean_dy, mean_dot) = (sum_dy[c] / n, sum_dy_xhat[c] / n);
         let scale = gamma[c] * s;
         for ((o, &v), &g) in out.iter_mut().zip(x).zip(dy) {
-            *o = scale * (g - mean_dy - (v - m) * s * mean_dot);
+            o.write(scale * (g - mean_dy - (v - m) * s * mean_dot));
         }
     });
     (dx, sum_dy_xhat, sum_dy)

@@ -59,6 +59,7 @@ pub(crate) mod host {
     use rand_distr::StandardNormal;
     #[cfg(not(target_arch = "wasm32"))]
     use rayon::prelude::*;
+    use std::mem::MaybeUninit;
 
     /// Values per chunk, each chunk with its own generator: big enough that seeding is free,
     /// small enough that two threads share an image's worth of noise.
@@ -66,21 +67,26 @@ pub(crate) mod host {
 
     /// `count` values of N(0, std²), a pure function of (`count`, `std`, `seed`).
     pub fn normals(count: usize, std: f32, seed: u64) -> Vec<f32> {
-        let mut values = vec![0.0f32; count];
-        let fill = |(chunk, out): (usize, &mut [f32])| {
+        // Written straight into the vector's capacity: a zero fill first was one more pass,
+        // on the step's thread (the kernels' buffers, `cpu::buffer`, say more).
+        let mut values = Vec::with_capacity(count);
+        let fill = |(chunk, out): (usize, &mut [MaybeUninit<f32>])| {
             // seed_from_u64 runs SplitMix64 over its argument, so neighbouring chunk numbers
             // give unrelated streams.
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(
                 seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             );
             for v in out {
-                *v = std * rng.sample::<f32, _>(StandardNormal);
+                v.write(std * rng.sample::<f32, _>(StandardNormal));
             }
         };
+        let spare = &mut values.spare_capacity_mut()[..count];
         #[cfg(not(target_arch = "wasm32"))]
-        values.par_chunks_mut(CHUNK).enumerate().for_each(fill);
+        spare.par_chunks_mut(CHUNK).enumerate().for_each(fill);
         #[cfg(target_arch = "wasm32")]
-        values.chunks_mut(CHUNK).enumerate().for_each(fill);
+        spare.chunks_mut(CHUNK).enumerate().for_each(fill);
+        // SAFETY: the chunks cover all `count` values and `fill` writes each one.
+        unsafe { values.set_len(count) };
         values
     }
 }
