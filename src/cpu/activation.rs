@@ -1,4 +1,4 @@
-//! LeakyReLU on burn-flex under autodiff as one pass forward and one pass backward.
+//! LeakyReLU and tanh on burn-flex under autodiff as one parallel pass forward and one backward.
 //!
 //! burn-autodiff has no LeakyReLU of its own: it composes it from a comparison, a scaled copy
 //! and a `mask_where`, and the backward of that `mask_where` fills two zero tensors, masks each
@@ -6,6 +6,12 @@
 //! training iteration `mask_where` alone took 8% of the time (perf, one thread). Here the
 //! forward is one pass over the input and the backward one pass over (input, gradient), with
 //! the gradient registered through burn's autodiff extension API as in [`super::conv`].
+//!
+//! tanh (the generator's output): burn's backward computes tanh of the input again, then
+//! `1 - y^2` and the product in four more passes, all on one thread (perf at the cpu-hour
+//! shape, two threads: `tanhf` and its `expm1f` 3% of the samples, all on the step's thread).
+//! Here the backward reads the saved output: `dy (1 - y^2)`, burn's values bit for bit.
+//!
 //! Other devices, and burn-flex without autodiff (already one pass), keep burn's operation.
 
 #[cfg(feature = "train")]
@@ -33,26 +39,30 @@ pub fn leaky_relu<const D: usize>(activation: &LeakyRelu, x: Tensor<D>) -> Tenso
     fused(x.clone(), activation.negative_slope as f32).unwrap_or_else(|| activation.forward(x))
 }
 
-/// `b * gain(a)` over two equal-length runs, in parallel chunks, into a new tensor of `shape`,
-/// where the gain is `slope` below zero and 1 elsewhere (NaN included), as burn's composition
-/// routes values (its comparison is `a < 0`). Both passes are this: the forward is `x gain(x)`,
-/// the backward `dy gain(x)`. Written as a select on a local slope so that it vectorises (a
-/// branch per value and a slope read through the closure compiled to scalar code: 7% of the
-/// 64x64 iteration in perf, against under 1% as a select).
-fn scaled_by_gain(a: &[f32], b: &[f32], slope: f32, shape: Shape) -> FlexTensor {
+/// `f(a, b)` over two equal-length runs, in parallel chunks, into a new tensor of `shape`.
+fn zip_map(a: &[f32], b: &[f32], shape: Shape, f: impl Fn(f32, f32) -> f32 + Sync) -> FlexTensor {
     let write = |out: &mut [MaybeUninit<f32>]| {
         out.par_chunks_mut(GRAIN)
             .zip(a.par_chunks(GRAIN).zip(b.par_chunks(GRAIN)))
             .for_each(|(out, (a, b))| {
-                // A local, not the captured reference: one register for the whole loop.
-                let below = slope;
                 for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-                    o.write(b * if a < 0.0 { below } else { 1.0 });
+                    o.write(f(a, b));
                 }
             })
     };
     // SAFETY: the chunks of `out` pair with those of `a` (as long), each value written.
     flex(unsafe { written(a.len(), write) }, shape)
+}
+
+/// `b * gain(a)`, where the gain is `slope` below zero and 1 elsewhere (NaN included), as
+/// burn's composition routes values (its comparison is `a < 0`). Both passes are this: the
+/// forward is `x gain(x)`, the backward `dy gain(x)`. Written as a select on a copied slope so
+/// that it vectorises (a branch per value and a slope read through the closure compiled to
+/// scalar code: 7% of the 64x64 iteration in perf, against under 1% as a select).
+fn scaled_by_gain(a: &[f32], b: &[f32], slope: f32, shape: Shape) -> FlexTensor {
+    zip_map(a, b, shape, move |a, b| {
+        b * if a < 0.0 { slope } else { 1.0 }
+    })
 }
 
 /// The forward pass: `x` where `x >= 0` (and NaN), `slope x` below.
@@ -112,6 +122,67 @@ fn fused<const D: usize>(x: Tensor<D>, slope: f32) -> Option<Tensor<D>> {
     }
 }
 
+/// `tanh(x)`, fused on burn-flex with autodiff (see the module's notes).
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    fused_tanh(x.clone()).unwrap_or_else(|| burn::tensor::activation::tanh(x))
+}
+
+/// `tanh(x)`, in parallel chunks.
+fn tanh_forward(x: &FlexTensor) -> FlexTensor {
+    let x = dense(x);
+    let v = values(&x);
+    zip_map(v, v, x.layout().shape().clone(), |x, _| x.tanh())
+}
+
+/// The input's gradient from the output `y`: `dy (1 - y^2)`, computed as burn computes it.
+#[cfg(feature = "train")]
+fn tanh_backward(y: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
+    let (y, dy) = (dense(y), dense(dy));
+    let shape = y.layout().shape().clone();
+    zip_map(values(&y), values(&dy), shape, |y, g| g * (-(y * y) + 1.0))
+}
+
+#[cfg(feature = "train")]
+#[derive(Debug)]
+struct TanhBackward;
+
+#[cfg(feature = "train")]
+impl Backward<Flex, 1> for TanhBackward {
+    /// The output.
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node {
+            grads.register::<Flex>(node.id, tanh_backward(&ops.state, &dy));
+        }
+    }
+}
+
+/// The fused tanh when `x` is an f32 tensor on burn-flex with autodiff; else `None`.
+fn fused_tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
+    if !on_flex(&x) || !x.device().is_autodiff() {
+        return None;
+    }
+    #[cfg(not(feature = "train"))]
+    return None;
+    #[cfg(feature = "train")]
+    {
+        let x = x.try_into_primitive::<Autodiff<Flex>>().ok()?;
+        let prep = TanhBackward
+            .prepare::<NoCheckpointing>([x.node()])
+            .compute_bound()
+            .stateful();
+        let out = tanh_forward(&x.into_primitive());
+        let out = match prep {
+            OpsKind::Tracked(prep) => prep.finish(out.clone(), out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        };
+        Some(Tensor::from_primitive::<Autodiff<Flex>>(out))
+    }
+}
+
 #[cfg(all(test, feature = "train"))]
 mod tests {
     use super::*;
@@ -157,6 +228,37 @@ mod tests {
         let negative = input.iter().position(|&v| v < 0.0).unwrap();
         assert_eq!(ours.0[negative], 0.2 * input[negative]);
         assert_eq!(ours.1[negative], 0.2 * weights[negative]);
+    }
+
+    /// tanh's output and input gradient against burn's, bit for bit, over more than one chunk.
+    #[test]
+    fn fused_tanh_matches_burn_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        let n = 2 * 3 * 70 * 70;
+        let input: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin() * 4.0).collect();
+        let weights: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos()).collect();
+        let run = |fused: bool| {
+            let x = Tensor::<4>::from_data(TensorData::new(input.clone(), [2, 3, 70, 70]), &device)
+                .require_grad();
+            let y = if fused {
+                super::fused_tanh(x.clone()).expect("the fused operation on burn-flex")
+            } else {
+                burn::tensor::activation::tanh(x.clone())
+            };
+            let w =
+                Tensor::<4>::from_data(TensorData::new(weights.clone(), [2, 3, 70, 70]), &device);
+            let grads = (y.clone() * w).sum().backward();
+            let dx = x.grad(&grads).expect("a gradient for x");
+            (
+                y.inner().into_data().try_to_vec::<f32>().unwrap(),
+                dx.into_data().try_to_vec::<f32>().unwrap(),
+            )
+        };
+        let (ours, theirs) = (run(true), run(false));
+        assert_eq!(ours.0, theirs.0, "outputs differ");
+        assert_eq!(ours.1, theirs.1, "input gradients differ");
+        // By hand: tanh(0) = 0 passes its gradient whole.
+        assert_eq!((ours.0[0], ours.1[0]), (0.0, weights[0]));
     }
 
     /// Without a gradient to track (encoding a batch), the result is the same tensor.

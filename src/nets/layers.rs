@@ -33,6 +33,14 @@ pub(crate) fn leaky_relu<const D: usize>(activation: &LeakyRelu, x: Tensor<D>) -
     activation.forward(x)
 }
 
+/// `tanh(x)`; on the CPU with autodiff as one fused pass each way (see `cpu::activation`).
+pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::cpu::activation::tanh(x);
+    #[cfg(target_arch = "wasm32")]
+    burn::tensor::activation::tanh(x)
+}
+
 /// `norm.forward(x)`; on the CPU in training as three fused passes each way (see `cpu::norm`).
 pub(crate) fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     #[cfg(not(target_arch = "wasm32"))]

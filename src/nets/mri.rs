@@ -21,12 +21,14 @@ use burn::nn::{
     Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::{relu, tanh};
+use burn::tensor::activation::relu;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use super::attention::SelfAttention;
 use super::init::dcgan_init;
-use super::layers::{batch_norm, convolve, leaky_relu, sync_running_stats, DiscriminatorOutput};
+use super::layers::{
+    batch_norm, convolve, leaky_relu, sync_running_stats, tanh, DiscriminatorOutput,
+};
 use super::noise::add_noise;
 use super::spectral::{SnConv2d, SnLinear};
 use crate::config::{HeadOutput, ModelConfig};

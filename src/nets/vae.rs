@@ -21,10 +21,9 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, LeakyRelu, LeakyReluConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::tanh;
 use burn::tensor::Distribution;
 
-use super::layers::{batch_norm, conv_transpose, convolve, leaky_relu, sync_running_stats};
+use super::layers::{batch_norm, conv_transpose, convolve, leaky_relu, sync_running_stats, tanh};
 use crate::config::ModelConfig;
 
 /// A bound of |log-variance| in training (a variance between e^-8 and e^8), the one measured in
