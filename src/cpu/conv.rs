@@ -463,19 +463,22 @@ fn through_columns_by_chunk(
                 product(r, n, rows, out, View::rows(w, rows), cols, Split::Auto);
             }
             if let (Some(out), Some(a)) = (grad.as_mut(), a) {
-                let a = View::rows(&a[b0 * p..], g.batch * p);
-                let cols = View::transposed(&buffer[..rows * n], n);
+                // The transpose `col A^T` ([C k k, R]): gemm then packs `A`, not the R/(C k k)
+                // times larger columns, and it packs that operand on the calling thread.
+                let a = View::transposed(&a[b0 * p..], g.batch * p);
+                let cols = View::rows(&buffer[..rows * n], n);
                 let out = match b0 {
-                    0 => Out::set(out, rows),
+                    0 => Out::set(out, r),
                     _ => Out::Add {
                         data: out,
-                        stride: rows,
+                        stride: r,
                     },
                 };
-                product(r, rows, n, out, a, cols, Split::Auto);
+                product(rows, r, n, out, cols, a, Split::Auto);
             }
         }
     });
+    let grad = grad.map(|t| transposed(&t, rows, r));
     if let Some(out) = gathered.as_mut() {
         // SAFETY: the chunks' products wrote columns `b0 P..b1 P` of every one of the `r`
         // rows, for chunks covering `0..batch`: all `r batch P` values.
@@ -620,6 +623,13 @@ fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f
     };
     // SAFETY: every plane of every image is zeroed (then added onto).
     unsafe { written(g.batch * g.image_len(), write) }
+}
+
+/// `[m, n]` -> `[n, m]` (small matrices: weight gradients).
+fn transposed(x: &[f32], m: usize, n: usize) -> Vec<f32> {
+    (0..n)
+        .flat_map(|j| (0..m).map(move |i| x[i * n + j]))
+        .collect()
 }
 
 /// `[B, C, P]` -> `[C, B P]` and back.
