@@ -625,11 +625,21 @@ fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f
     unsafe { written(g.batch * g.image_len(), write) }
 }
 
-/// `[m, n]` -> `[n, m]` (small matrices: weight gradients).
+/// `[m, n]` -> `[n, m]` (weight gradients), in tiles that stay in cache (read by columns, a
+/// row-major matrix of 128k values took 1.7% of the one-thread iteration).
 fn transposed(x: &[f32], m: usize, n: usize) -> Vec<f32> {
-    (0..n)
-        .flat_map(|j| (0..m).map(move |i| x[i * n + j]))
-        .collect()
+    const TILE: usize = 16;
+    let mut out = vec![0.0f32; m * n];
+    for i0 in (0..m).step_by(TILE) {
+        for j0 in (0..n).step_by(TILE) {
+            for j in j0..(j0 + TILE).min(n) {
+                for i in i0..(i0 + TILE).min(m) {
+                    out[j * m + i] = x[i * n + j];
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `[B, C, P]` -> `[C, B P]` and back.
