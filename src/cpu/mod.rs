@@ -7,8 +7,9 @@
 //! - [`conv`]: every convolution as im2col and matrix products over the batch, forward and
 //!   backward;
 //! - [`norm`]: batch norm in training in three passes each way;
-//! - [`activation`]: LeakyReLU in one pass each way;
-//! - `tensor`: what the three need of burn-flex's tensors.
+//! - [`activation`]: LeakyReLU and tanh in one pass each way;
+//! - `buffer`: outputs written without a zero fill first, and one scratch buffer per thread;
+//! - `tensor`: what the kernels need of burn-flex's tensors.
 
 pub mod activation;
 mod buffer;
