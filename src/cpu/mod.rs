@@ -8,11 +8,13 @@
 //!   backward;
 //! - [`norm`]: batch norm in training in three passes each way;
 //! - [`activation`]: LeakyReLU and tanh in one pass each way;
+//! - `noise`: the discriminator's noise drawn and added in one pass;
 //! - `buffer`: outputs written without a zero fill first, and one scratch buffer per thread;
 //! - `tensor`: what the kernels need of burn-flex's tensors.
 
 pub mod activation;
 mod buffer;
 pub mod conv;
+pub(crate) mod noise;
 pub mod norm;
 mod tensor;

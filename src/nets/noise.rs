@@ -30,6 +30,13 @@ pub fn add_noise<const D: usize>(noise: &GaussianNoise, input: Tensor<D>) -> Ten
     });
     match seed {
         Some(seed) => {
+            // On burn-flex under autodiff: drawn and added in one pass, the same values.
+            #[cfg(not(target_arch = "wasm32"))]
+            if let Some(noisy) =
+                crate::cpu::noise::plus_noise(input.clone(), noise.std as f32, seed)
+            {
+                return noisy;
+            }
             let shape = input.shape();
             let values = host::normals(shape.num_elements(), noise.std as f32, seed);
             input + Tensor::from_data(TensorData::new(values, shape), &device)
@@ -67,6 +74,17 @@ pub(crate) mod host {
 
     /// `count` values of N(0, std²), a pure function of (`count`, `std`, `seed`).
     pub fn normals(count: usize, std: f32, seed: u64) -> Vec<f32> {
+        draw(count, std, seed, None)
+    }
+
+    /// `base` plus `normals(base.len(), std, seed)` in one pass: the same values as adding the
+    /// two, without the noise tensor and the add's second pass (the CPU's fused noise).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn plus_normals(base: &[f32], std: f32, seed: u64) -> Vec<f32> {
+        draw(base.len(), std, seed, Some(base))
+    }
+
+    fn draw(count: usize, std: f32, seed: u64, base: Option<&[f32]>) -> Vec<f32> {
         // Written straight into the vector's capacity: a zero fill first was one more pass,
         // on the step's thread (the kernels' buffers, `cpu::buffer`, say more).
         let mut values = Vec::with_capacity(count);
@@ -76,8 +94,19 @@ pub(crate) mod host {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(
                 seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             );
-            for v in out {
-                v.write(std * rng.sample::<f32, _>(StandardNormal));
+            let mut normal = || std * rng.sample::<f32, _>(StandardNormal);
+            match base {
+                Some(base) => {
+                    let base = &base[chunk * CHUNK..][..out.len()];
+                    for (v, &x) in out.iter_mut().zip(base) {
+                        v.write(x + normal());
+                    }
+                }
+                None => {
+                    for v in out {
+                        v.write(normal());
+                    }
+                }
             }
         };
         let spare = &mut values.spare_capacity_mut()[..count];
