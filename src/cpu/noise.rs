@@ -3,9 +3,9 @@
 //!
 //! As `input + noise` the draw wrote a noise tensor and burn-flex's add read it back with the
 //! input, on one thread (its in-place add: 1.5% of the two-thread samples at the cpu-hour
-//! shape, all on the step's thread). Here each parallel chunk of the draw adds its values to
-//! the input's as it goes, the same values bit for bit; the backward passes the gradient
-//! through unchanged, as the add's does.
+//! shape, all on the step's thread). Here each parallel chunk of the draw adds its values onto
+//! the input's, in place when nothing else holds them, the same values bit for bit; the
+//! backward passes the gradient through unchanged, as the add's does.
 
 #[cfg(feature = "train")]
 use burn::backend::autodiff::{
@@ -19,32 +19,37 @@ use burn::prelude::*;
 
 use super::tensor::on_flex;
 #[cfg(feature = "train")]
-use super::tensor::{dense, flex, values};
-#[cfg(feature = "train")]
-use crate::nets::noise::host::plus_normals;
+use crate::nets::noise::host::add_normals;
 
-/// `x` plus the noise `host::normals(x.len(), std, seed)` when `x` is an f32 tensor on
-/// burn-flex with autodiff; else `None`.
-pub(crate) fn plus_noise<const D: usize>(x: Tensor<D>, std: f32, seed: u64) -> Option<Tensor<D>> {
-    if !on_flex(&x) || !x.device().is_autodiff() {
-        return None;
-    }
+/// Whether [`plus_noise`] takes `x`: an f32 tensor on burn-flex with autodiff, in a build that
+/// trains.
+pub(crate) fn applies<const D: usize>(x: &Tensor<D>) -> bool {
+    cfg!(feature = "train") && on_flex(x) && x.device().is_autodiff()
+}
+
+/// `x` plus the noise `host::normals(x.len(), std, seed)`, added in place where `x` holds its
+/// values alone (else into a copy, as burn-flex does). Only for tensors that [`applies`] takes.
+pub(crate) fn plus_noise<const D: usize>(x: Tensor<D>, std: f32, seed: u64) -> Tensor<D> {
     #[cfg(not(feature = "train"))]
-    return None;
+    unreachable!("plus_noise on a build without training: {x:?} {std} {seed}");
     #[cfg(feature = "train")]
     {
-        let x = x.try_into_primitive::<Autodiff<Flex>>().ok()?;
+        let x = x
+            .try_into_primitive::<Autodiff<Flex>>()
+            .expect("an f32 tensor on burn-flex with autodiff (checked by `applies`)");
         let prep = PassThrough
             .prepare::<NoCheckpointing>([x.node()])
             .compute_bound();
-        let x = dense(&x.into_primitive());
-        let out = flex(
-            plus_normals(values(&x), std, seed),
-            x.layout().shape().clone(),
-        );
-        Some(Tensor::from_primitive::<Autodiff<Flex>>(
-            prep.stateless(out),
-        ))
+        // A buffer that holds exactly the values, in order (`x` itself when it does; dropped
+        // here, so that the result is its only holder). `storage_mut` copies only when some
+        // other tensor still shares the buffer.
+        let mut out = {
+            let x = x.into_primitive();
+            x.to_contiguous()
+        };
+        let n = out.layout().num_elements();
+        add_normals(&mut out.storage_mut::<f32>()[..n], std, seed);
+        Tensor::from_primitive::<Autodiff<Flex>>(prep.stateless(out))
     }
 }
 
@@ -79,7 +84,8 @@ mod tests {
         let n = 3 * CHUNK + 5;
         let input: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).sin()).collect();
         let x = Tensor::<1>::from_data(TensorData::new(input.clone(), [n]), &device).require_grad();
-        let y = plus_noise(x.clone(), 0.2, 42).expect("the fused operation on burn-flex");
+        assert!(applies(&x));
+        let y = plus_noise(x.clone(), 0.2, 42);
         let expected: Vec<f32> = input
             .iter()
             .zip(normals(n, 0.2, 42))

@@ -32,10 +32,8 @@ pub fn add_noise<const D: usize>(noise: &GaussianNoise, input: Tensor<D>) -> Ten
         Some(seed) => {
             // On burn-flex under autodiff: drawn and added in one pass, the same values.
             #[cfg(not(target_arch = "wasm32"))]
-            if let Some(noisy) =
-                crate::cpu::noise::plus_noise(input.clone(), noise.std as f32, seed)
-            {
-                return noisy;
+            if crate::cpu::noise::applies(&input) {
+                return crate::cpu::noise::plus_noise(input, noise.std as f32, seed);
             }
             let shape = input.shape();
             let values = host::normals(shape.num_elements(), noise.std as f32, seed);
@@ -74,39 +72,38 @@ pub(crate) mod host {
 
     /// `count` values of N(0, std²), a pure function of (`count`, `std`, `seed`).
     pub fn normals(count: usize, std: f32, seed: u64) -> Vec<f32> {
-        draw(count, std, seed, None)
+        draw(count, std, seed)
     }
 
-    /// `base` plus `normals(base.len(), std, seed)` in one pass: the same values as adding the
-    /// two, without the noise tensor and the add's second pass (the CPU's fused noise).
+    /// `values` plus `normals(values.len(), std, seed)`, in place: the same values as adding
+    /// the two, without the noise tensor and the add's second pass (the CPU's fused noise).
     #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) fn plus_normals(base: &[f32], std: f32, seed: u64) -> Vec<f32> {
-        draw(base.len(), std, seed, Some(base))
+    pub(crate) fn add_normals(values: &mut [f32], std: f32, seed: u64) {
+        values
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let mut rng = chunk_rng(seed, chunk);
+                for v in out {
+                    *v += std * rng.sample::<f32, _>(StandardNormal);
+                }
+            });
     }
 
-    fn draw(count: usize, std: f32, seed: u64, base: Option<&[f32]>) -> Vec<f32> {
+    /// The generator of chunk `chunk`. seed_from_u64 runs SplitMix64 over its argument, so
+    /// neighbouring chunk numbers give unrelated streams.
+    fn chunk_rng(seed: u64, chunk: usize) -> Xoshiro256PlusPlus {
+        Xoshiro256PlusPlus::seed_from_u64(seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    fn draw(count: usize, std: f32, seed: u64) -> Vec<f32> {
         // Written straight into the vector's capacity: a zero fill first was one more pass,
         // on the step's thread (the kernels' buffers, `cpu::buffer`, say more).
         let mut values = Vec::with_capacity(count);
         let fill = |(chunk, out): (usize, &mut [MaybeUninit<f32>])| {
-            // seed_from_u64 runs SplitMix64 over its argument, so neighbouring chunk numbers
-            // give unrelated streams.
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
-                seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
-            let mut normal = || std * rng.sample::<f32, _>(StandardNormal);
-            match base {
-                Some(base) => {
-                    let base = &base[chunk * CHUNK..][..out.len()];
-                    for (v, &x) in out.iter_mut().zip(base) {
-                        v.write(x + normal());
-                    }
-                }
-                None => {
-                    for v in out {
-                        v.write(normal());
-                    }
-                }
+            let mut rng = chunk_rng(seed, chunk);
+            for v in out {
+                v.write(std * rng.sample::<f32, _>(StandardNormal));
             }
         };
         let spare = &mut values.spare_capacity_mut()[..count];
