@@ -7,6 +7,12 @@
 //! that sums start from are written by the parallel task that owns the plane ([`zeroed`]); the
 //! im2col and column buffers are one scratch vector per thread, kept between calls
 //! ([`with_scratch`]), so they are neither filled nor faulted in again.
+//!
+//! An output's pages are now first touched by the parallel writers. Fresh pages faulted in by
+//! two threads at once contend (an earlier measurement: col2im of a freshly mapped 4 MiB chunk
+//! took 10 ms instead of 1.8 ms); the CLI keeps freed memory for reuse (`mallopt` in
+//! `cli/src/main.rs`), so in training most outputs land on pages already mapped, and the
+//! measurements in BENCHMARKS.md are with it.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
