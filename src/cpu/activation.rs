@@ -16,19 +16,21 @@
 
 #[cfg(feature = "train")]
 use burn::backend::autodiff::{
-    checkpoint::{base::Checkpointer, strategy::NoCheckpointing},
+    checkpoint::base::Checkpointer,
     grads::Gradients,
-    ops::{Backward, Ops, OpsKind},
+    ops::{Backward, Ops},
 };
 use burn::backend::flex::FlexTensor;
 #[cfg(feature = "train")]
-use burn::backend::{Autodiff, Flex};
+use burn::backend::Flex;
 use burn::nn::LeakyRelu;
 use burn::prelude::*;
 use rayon::prelude::*;
 
 use super::buffer::written;
-use super::tensor::{dense, flex, on_flex, values};
+#[cfg(feature = "train")]
+use super::tensor::tracked_unary;
+use super::tensor::{dense, flex, tracked_on_flex, values};
 use std::mem::MaybeUninit;
 
 /// Values per rayon task: large enough that the split costs nothing against the pass.
@@ -100,26 +102,16 @@ impl Backward<Flex, 1> for LeakyReluBackward {
 
 /// The fused operation when `x` is an f32 tensor on burn-flex with autodiff; else `None`.
 fn fused<const D: usize>(x: Tensor<D>, slope: f32) -> Option<Tensor<D>> {
-    if !on_flex(&x) || !x.device().is_autodiff() {
+    if !tracked_on_flex(&x) {
         return None;
     }
     #[cfg(not(feature = "train"))]
     return None;
     #[cfg(feature = "train")]
-    {
-        let x = x.try_into_primitive::<Autodiff<Flex>>().ok()?;
-        let prep = LeakyReluBackward
-            .prepare::<NoCheckpointing>([x.node()])
-            .compute_bound()
-            .stateful();
-        let x = x.into_primitive();
+    Some(tracked_unary(LeakyReluBackward, x, |x| {
         let out = forward(&x, slope);
-        let out = match prep {
-            OpsKind::Tracked(prep) => prep.finish((x, slope), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        };
-        Some(Tensor::from_primitive::<Autodiff<Flex>>(out))
-    }
+        ((x, slope), out)
+    }))
 }
 
 /// `tanh(x)`, fused on burn-flex with autodiff (see the module's notes).
@@ -162,25 +154,16 @@ impl Backward<Flex, 1> for TanhBackward {
 
 /// The fused tanh when `x` is an f32 tensor on burn-flex with autodiff; else `None`.
 fn fused_tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
-    if !on_flex(&x) || !x.device().is_autodiff() {
+    if !tracked_on_flex(&x) {
         return None;
     }
     #[cfg(not(feature = "train"))]
     return None;
     #[cfg(feature = "train")]
-    {
-        let x = x.try_into_primitive::<Autodiff<Flex>>().ok()?;
-        let prep = TanhBackward
-            .prepare::<NoCheckpointing>([x.node()])
-            .compute_bound()
-            .stateful();
-        let out = tanh_forward(&x.into_primitive());
-        let out = match prep {
-            OpsKind::Tracked(prep) => prep.finish(out.clone(), out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        };
-        Some(Tensor::from_primitive::<Autodiff<Flex>>(out))
-    }
+    Some(tracked_unary(TanhBackward, x, |x| {
+        let y = tanh_forward(&x);
+        (y.clone(), y)
+    }))
 }
 
 #[cfg(all(test, feature = "train"))]

@@ -9,22 +9,24 @@
 
 #[cfg(feature = "train")]
 use burn::backend::autodiff::{
-    checkpoint::{base::Checkpointer, strategy::NoCheckpointing},
+    checkpoint::base::Checkpointer,
     grads::Gradients,
     ops::{Backward, Ops},
 };
 #[cfg(feature = "train")]
-use burn::backend::{Autodiff, Flex};
+use burn::backend::Flex;
 use burn::prelude::*;
 
-use super::tensor::on_flex;
+use super::tensor::tracked_on_flex;
+#[cfg(feature = "train")]
+use super::tensor::tracked_unary;
 #[cfg(feature = "train")]
 use crate::nets::noise::host::add_normals;
 
 /// Whether [`plus_noise`] takes `x`: an f32 tensor on burn-flex with autodiff, in a build that
 /// trains.
 pub(crate) fn applies<const D: usize>(x: &Tensor<D>) -> bool {
-    cfg!(feature = "train") && on_flex(x) && x.device().is_autodiff()
+    cfg!(feature = "train") && tracked_on_flex(x)
 }
 
 /// `x` plus the noise `host::normals(x.len(), std, seed)`, added in place where `x` holds its
@@ -33,24 +35,16 @@ pub(crate) fn plus_noise<const D: usize>(x: Tensor<D>, std: f32, seed: u64) -> T
     #[cfg(not(feature = "train"))]
     unreachable!("plus_noise on a build without training: {x:?} {std} {seed}");
     #[cfg(feature = "train")]
-    {
-        let x = x
-            .try_into_primitive::<Autodiff<Flex>>()
-            .expect("an f32 tensor on burn-flex with autodiff (checked by `applies`)");
-        let prep = PassThrough
-            .prepare::<NoCheckpointing>([x.node()])
-            .compute_bound();
-        // A buffer that holds exactly the values, in order (`x` itself when it does; dropped
-        // here, so that the result is its only holder). `storage_mut` copies only when some
+    tracked_unary(PassThrough, x, |x| {
+        // A buffer that holds exactly the values, in order: `x`'s own when it does, and then,
+        // with `x` dropped, the result is its only holder. `storage_mut` copies only when some
         // other tensor still shares the buffer.
-        let mut out = {
-            let x = x.into_primitive();
-            x.to_contiguous()
-        };
+        let mut out = x.to_contiguous();
+        drop(x);
         let n = out.layout().num_elements();
         add_normals(&mut out.storage_mut::<f32>()[..n], std, seed);
-        Tensor::from_primitive::<Autodiff<Flex>>(prep.stateless(out))
-    }
+        ((), out)
+    })
 }
 
 /// The backward of `x + constant`: the gradient, unchanged.

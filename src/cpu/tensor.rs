@@ -1,7 +1,15 @@
 //! What the kernels need of burn-flex's tensors: whether a tensor is one of them, its values
-//! as one dense slice, and a tensor made from computed values.
+//! as one dense slice, a tensor made from computed values, and a one-input operation
+//! registered with burn's autodiff.
 
+#[cfg(feature = "train")]
+use burn::backend::autodiff::{
+    checkpoint::strategy::NoCheckpointing,
+    ops::{Backward, OpsKind},
+};
 use burn::backend::flex::FlexTensor;
+#[cfg(feature = "train")]
+use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use burn::tensor::DType;
 
@@ -31,4 +39,33 @@ pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
 /// A burn-flex tensor of `shape` holding `values` (row-major).
 pub(crate) fn flex(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Whether `x` is an f32 tensor on burn-flex with autodiff: what [`tracked_unary`] takes.
+pub(crate) fn tracked_on_flex<const D: usize>(x: &Tensor<D>) -> bool {
+    on_flex(x) && x.device().is_autodiff()
+}
+
+/// `x` through a one-input operation whose gradient `backward` computes (burn's autodiff
+/// extension API): `forward` takes `x`'s values and gives the state the backward keeps and the
+/// output. For tensors that [`tracked_on_flex`] takes.
+#[cfg(feature = "train")]
+pub(crate) fn tracked_unary<O: Backward<Flex, 1>, const D: usize>(
+    backward: O,
+    x: Tensor<D>,
+    forward: impl FnOnce(FlexTensor) -> (O::State, FlexTensor),
+) -> Tensor<D> {
+    let x = x
+        .try_into_primitive::<Autodiff<Flex>>()
+        .expect("an f32 tensor on burn-flex with autodiff (checked by `tracked_on_flex`)");
+    let prep = backward
+        .prepare::<NoCheckpointing>([x.node()])
+        .compute_bound()
+        .stateful();
+    let (state, out) = forward(x.into_primitive());
+    let out = match prep {
+        OpsKind::Tracked(prep) => prep.finish(state, out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    };
+    Tensor::from_primitive::<Autodiff<Flex>>(out)
 }
