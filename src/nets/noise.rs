@@ -72,7 +72,23 @@ pub(crate) mod host {
 
     /// `count` values of N(0, std²), a pure function of (`count`, `std`, `seed`).
     pub fn normals(count: usize, std: f32, seed: u64) -> Vec<f32> {
-        draw(count, std, seed)
+        // Written straight into the vector's capacity: a zero fill first was one more pass,
+        // on the step's thread (the kernels' buffers, `cpu::buffer`, say more).
+        let mut values = Vec::with_capacity(count);
+        let fill = |(chunk, out): (usize, &mut [MaybeUninit<f32>])| {
+            let mut rng = chunk_rng(seed, chunk);
+            for v in out {
+                v.write(std * rng.sample::<f32, _>(StandardNormal));
+            }
+        };
+        let spare = &mut values.spare_capacity_mut()[..count];
+        #[cfg(not(target_arch = "wasm32"))]
+        spare.par_chunks_mut(CHUNK).enumerate().for_each(fill);
+        #[cfg(target_arch = "wasm32")]
+        spare.chunks_mut(CHUNK).enumerate().for_each(fill);
+        // SAFETY: the chunks cover all `count` values and `fill` writes each one.
+        unsafe { values.set_len(count) };
+        values
     }
 
     /// `values` plus `normals(values.len(), std, seed)`, in place: the same values as adding
@@ -94,26 +110,6 @@ pub(crate) mod host {
     /// neighbouring chunk numbers give unrelated streams.
     fn chunk_rng(seed: u64, chunk: usize) -> Xoshiro256PlusPlus {
         Xoshiro256PlusPlus::seed_from_u64(seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    }
-
-    fn draw(count: usize, std: f32, seed: u64) -> Vec<f32> {
-        // Written straight into the vector's capacity: a zero fill first was one more pass,
-        // on the step's thread (the kernels' buffers, `cpu::buffer`, say more).
-        let mut values = Vec::with_capacity(count);
-        let fill = |(chunk, out): (usize, &mut [MaybeUninit<f32>])| {
-            let mut rng = chunk_rng(seed, chunk);
-            for v in out {
-                v.write(std * rng.sample::<f32, _>(StandardNormal));
-            }
-        };
-        let spare = &mut values.spare_capacity_mut()[..count];
-        #[cfg(not(target_arch = "wasm32"))]
-        spare.par_chunks_mut(CHUNK).enumerate().for_each(fill);
-        #[cfg(target_arch = "wasm32")]
-        spare.chunks_mut(CHUNK).enumerate().for_each(fill);
-        // SAFETY: the chunks cover all `count` values and `fill` writes each one.
-        unsafe { values.set_len(count) };
-        values
     }
 }
 
