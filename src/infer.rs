@@ -37,20 +37,39 @@ enum Networks {
     Cpca(Box<CpcaModel>),
 }
 
+/// How new networks' weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Their methods' initialisation (DCGAN's N(0, 0.02) for the GAN).
+    Drawn,
+    /// Zeros, for networks that a file's weights are loaded into next (nothing drawn).
+    LoadTarget,
+}
+
+impl Start {
+    fn apply<M: Module>(self, module: M) -> M {
+        match self {
+            Start::Drawn => module,
+            Start::LoadTarget => crate::nets::init::zeroed(module),
+        }
+    }
+}
+
 impl Networks {
-    /// Initialised networks of `method` (a load target).
-    fn new(method: Method, config: &ModelConfig, device: &Device) -> Self {
+    /// New networks of `method` in evaluation mode.
+    fn new(method: Method, config: &ModelConfig, device: &Device, start: Start) -> Self {
         match method {
             Method::DoubleInfogan => Networks::DoubleInfogan(Box::new(
-                GanNetworks {
-                    generator: Generator::new(config, device),
-                    encoder: Encoder::new(config, device),
-                }
-                .valid(),
+                start
+                    .apply(GanNetworks {
+                        generator: Generator::new(config, device),
+                        encoder: Encoder::new(config, device),
+                    })
+                    .valid(),
             )),
-            Method::MmCvae | Method::Cvae => {
-                Networks::Vae(Box::new(ContrastiveVae::new(config, device).valid()))
-            }
+            Method::MmCvae | Method::Cvae => Networks::Vae(Box::new(
+                start.apply(ContrastiveVae::new(config, device)).valid(),
+            )),
             Method::Cpca => Networks::Cpca(Box::new(CpcaModel::new(config, device))),
         }
     }
@@ -117,10 +136,20 @@ impl InferenceModel {
         salient_prior: SalientPrior,
         device: &Device,
     ) -> Result<Self> {
+        Self::started(method, config, salient_prior, device, Start::Drawn)
+    }
+
+    fn started(
+        method: Method,
+        config: ModelConfig,
+        salient_prior: SalientPrior,
+        device: &Device,
+        start: Start,
+    ) -> Result<Self> {
         config.validate().map_err(Error::InvalidConfig)?;
         let device = device.clone().without_autodiff();
         Ok(Self {
-            networks: Networks::new(method, &config, &device),
+            networks: Networks::new(method, &config, &device, start),
             method,
             salient_prior: prior_of(method, salient_prior),
             config,
@@ -189,12 +218,12 @@ impl InferenceModel {
         let networks = match method {
             Method::DoubleInfogan => {
                 let generator = load_module(
-                    Generator::new(model, &device),
+                    Start::LoadTarget.apply(Generator::new(model, &device)),
                     take(StatePart::Generator)?,
                     StatePart::Generator.describe(),
                 )?;
                 let discriminator = load_module(
-                    Discriminator::new(model, &device),
+                    Start::LoadTarget.apply(Discriminator::new(model, &device)),
                     take(StatePart::Discriminator)?,
                     StatePart::Discriminator.describe(),
                 )?;
@@ -207,9 +236,11 @@ impl InferenceModel {
                 ))
             }
             Method::MmCvae | Method::Cvae => {
-                Networks::new(method, model, &device).load(take(StatePart::Vae)?)?
+                Networks::new(method, model, &device, Start::LoadTarget)
+                    .load(take(StatePart::Vae)?)?
             }
-            Method::Cpca => Networks::new(method, model, &device).load(take(StatePart::Cpca)?)?,
+            Method::Cpca => Networks::new(method, model, &device, Start::LoadTarget)
+                .load(take(StatePart::Cpca)?)?,
         };
         Ok(Self {
             method,
@@ -497,8 +528,13 @@ impl InferenceModel {
                 )));
             }
         }
-        let mut model =
-            Self::initialised(header.method, header.model, header.salient_prior, device)?;
+        let mut model = Self::started(
+            header.method,
+            header.model,
+            header.salient_prior,
+            device,
+            Start::LoadTarget,
+        )?;
         model.networks = model.networks.clone().load(file.body.to_vec())?;
         Ok(model)
     }
