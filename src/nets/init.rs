@@ -60,11 +60,16 @@ mod tests {
         let id = lazy.weight.id;
         let zeroed = zeroed(lazy);
         assert_eq!(zeroed.weight.id, id);
-        let weight = zeroed.weight.val().into_data().to_vec::<f32>().unwrap();
+        let weight = zeroed.weight.val().into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(zeroed.weight.val().dims(), [3, 5]);
         assert!(weight.iter().all(|&w| w == 0.0));
         let bias = zeroed.bias.unwrap().val();
         assert_eq!(bias.dims(), [5]);
-        assert!(bias.into_data().to_vec::<f32>().unwrap().iter().all(|&b| b == 0.0));
+        assert!(bias
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&b| b == 0.0));
     }
 }
