@@ -67,6 +67,9 @@ export async function launch({ webgpu }) {
     `--user-data-dir=${mkdtempSync(join(tmpdir(), 'dinfogan-chromium-'))}`,
   ];
   if (webgpu) args.push('--enable-unsafe-webgpu');
+  // BENCH_CHROMIUM_ARGS: more flags, space-separated (the benchmark's experiments with V8's
+  // tiers, e.g. `--js-flags=--no-wasm-lazy-compilation`).
+  args.push(...(process.env.BENCH_CHROMIUM_ARGS ?? '').split(' ').filter(Boolean));
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     ignoreDefaultArgs: true,

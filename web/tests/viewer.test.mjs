@@ -150,6 +150,25 @@ test('the built-in demo model, opened by URL, draws its CLI grid', async (t) => 
   assert.ok(diff.maxDiff !== undefined && diff.maxDiff <= MAX_PIXEL_DIFF, JSON.stringify(diff));
 });
 
+test('a bundled model shows its pre-rendered preview first, the grid the page then computes', async (t) => {
+  for (const entry of CATALOGUE) {
+    assert.ok(entry.preview?.file, `${entry.file} has no preview: run node web/make-previews.mjs`);
+  }
+  const page = await viewer(t, browsers.cpu, 'backend=cpu');
+  assert.equal(await settled(page), 'ready', await page.textContent('#error'));
+  assert.equal(await page.evaluate(() => document.body.dataset.preview), 'shown');
+  const { previewMs, firstGridMs } = await page.evaluate(() => window.dinfogan.state);
+  assert.ok(previewMs < firstGridMs, `preview at ${previewMs} ms, computed grid at ${firstGridMs} ms`);
+  // The computed grid replaced the preview and equals it.
+  const diff = await comparePixels(page, '#grid', `/models/${CATALOGUE[0].preview.file}`);
+  assert.ok(diff.maxDiff !== undefined && diff.maxDiff <= MAX_PIXEL_DIFF, JSON.stringify(diff));
+  assert.ok(diff.meanDiff <= MAX_MEAN_DIFF, JSON.stringify(diff));
+  // Other seeds than the preview's: no preview.
+  const other = await viewer(t, browsers.cpu, `backend=cpu&${gridQuery}`);
+  assert.equal(await settled(other), 'ready', await other.textContent('#error'));
+  assert.equal(await other.evaluate(() => document.body.dataset.preview), undefined);
+});
+
 for (const path of ['webgpu', 'cpu']) {
   test(`a 128x128 model (Table 5) on the ${path} path draws its CLI grid, a row at a time`, async (t) => {
     const page = await viewer(t, browsers[path], `model=/fixtures/mri.bpk&${gridQuery}`);

@@ -10,8 +10,10 @@
 // The catalogue, models/models.json, lists the bundled models, best first: for each its file,
 // a title, a sentence on what it was trained on and how well it separates, and optionally
 // `examples`, a PNG strip of EXAMPLES background then EXAMPLES target images of its own data
-// (`dinfogan data preview FILE --strip --count 8`) for the swap panel; without it the swap
-// panel offers built-in images.
+// (`dinfogan data preview FILE --strip --count 8`) for the swap panel, without which the swap
+// panel offers built-in images; and optionally `preview`, its first grid pre-rendered by the
+// CLI ({ file, rows, cols, seed, salient }: `dinfogan generate --rows R --cols C --seed S
+// --salient-seed T --scale 1`, written by web/make-previews.mjs), shown while the model starts.
 import { mountViewer, startWorker } from './viewer.js';
 
 const params = new URLSearchParams(location.search);
@@ -86,10 +88,11 @@ function applySliderParams() {
 const { $ } = ui;
 let catalogue = [];
 
-/** A catalogue entry as the viewer takes it: its example strip's URL resolved. */
-const withExamples = (entry) => ({
+/** A catalogue entry as the viewer takes it: its example strip's and preview's URLs resolved. */
+const withUrls = (entry) => ({
   ...entry,
   examplesUrl: entry.examples ? `models/${entry.examples}` : undefined,
+  previewUrl: entry.preview?.file ? `models/${entry.preview.file}` : undefined,
 });
 
 /** Selects catalogue entry `index` in the picker, or "(another model)" for null. */
@@ -113,7 +116,7 @@ async function loadModelFile(file) {
 
 async function loadEntry(entry) {
   shown.model = `models/${entry.file}`;
-  await ui.loadModel({ url: shown.model }, entry.title, withExamples(entry));
+  await ui.loadModel({ url: shown.model }, entry.title, withUrls(entry));
 }
 
 async function start() {

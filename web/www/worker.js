@@ -41,14 +41,23 @@ let modelBytes = null;
 
 const FETCH_TIMEOUT_MS = 60_000;
 
+/** At most one progress report per this many ms: a report per chunk (hundreds for a model
+ *  arriving from a nearby server) cost the first grid ~20 ms of the worker's and the page's time
+ *  on two cores, and a person reads no faster. */
+const PROGRESS_EVERY_MS = 100;
+
 /** A fetched body, read with progress reports: `report({ loaded, total })`. */
 function counted(response, report) {
   const total = Number(response.headers.get('content-length')) || 0;
   let loaded = 0;
+  let reported = performance.now();
   const body = response.body.pipeThrough(new TransformStream({
     transform(chunk, controller) {
       loaded += chunk.byteLength;
-      report({ loaded, total });
+      if (performance.now() - reported >= PROGRESS_EVERY_MS) {
+        reported = performance.now();
+        report({ loaded, total });
+      }
       controller.enqueue(chunk);
     },
     flush() {
@@ -106,6 +115,7 @@ async function startModule(glue, wasm, file, progress) {
   const download = url ? fetch(url) : null;
   download?.catch(() => {}); // (a failure is reported below, once the glue is in)
   const module = await import(glue);
+  mark('glueImported');
   let source = wasm;
   if (download) {
     const response = await download;
@@ -155,6 +165,7 @@ const ops = {
     try {
       if (cpuGlue) {
         split.cpu = await startModule(cpuGlue, undefined, 'dinfogan_web_cpu_bg.wasm', report);
+        mark('moduleCompiled');
         Viewer = split.cpu.Viewer;
         split.glue = glue;
         split.noWebGpu = await whyNoWebGpu();
