@@ -147,6 +147,30 @@ mod tests {
     }
     const CHUNK_PROBE: usize = 64;
 
+    /// The share of values below -3, -2, -1, 0, 1, 2 and 3 standard deviations is the normal's
+    /// (Φ from tables), within four binomial standard errors, and the tails reach past 4σ about
+    /// as often as they should (6.3e-5 of the values).
+    #[test]
+    fn host_normals_follow_the_normal_distribution_into_its_tails() {
+        let (n, std) = (400_000, 0.5f32);
+        let a = super::host::normals(n, std, 11);
+        for (k, phi) in [
+            (-3.0, 0.001_350),
+            (-2.0, 0.022_750),
+            (-1.0, 0.158_655),
+            (0.0, 0.5),
+            (1.0, 0.841_345),
+            (2.0, 0.977_250),
+            (3.0, 0.998_650),
+        ] {
+            let below = a.iter().filter(|&&v| v < k * std).count() as f64 / n as f64;
+            let se = (phi * (1.0 - phi) / n as f64).sqrt();
+            assert!((below - phi).abs() < 4.0 * se, "P(z < {k}) = {below}, want {phi}");
+        }
+        let beyond = a.iter().filter(|&&v| v.abs() > 4.0 * std).count();
+        assert!((5..=60).contains(&beyond), "{beyond} values past 4σ, want ~25");
+    }
+
     #[test]
     fn noise_follows_the_device_seed_and_only_acts_in_training_on_autodiff() {
         let noise = GaussianNoiseConfig::new(0.2).init();
