@@ -15,11 +15,11 @@ use burn::nn::{
     PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use super::init::dcgan_init;
 use super::layers::{
-    batch_norm, conv_transpose, convolve, leaky_relu, sync_running_stats, tanh, DiscriminatorOutput,
+    batch_norm, conv_transpose, convolve, leaky_relu, relu, sync_running_stats, tanh,
+    DiscriminatorOutput,
 };
 use super::noise::add_noise;
 use crate::config::ModelConfig;

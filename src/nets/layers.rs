@@ -33,6 +33,14 @@ pub(crate) fn leaky_relu<const D: usize>(activation: &LeakyRelu, x: Tensor<D>) -
     activation.forward(x)
 }
 
+/// `relu(x)`; on the CPU with autodiff as one parallel pass each way (see `cpu::activation`).
+pub(crate) fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return crate::cpu::activation::relu(x);
+    #[cfg(target_arch = "wasm32")]
+    burn::tensor::activation::relu(x)
+}
+
 /// `tanh(x)`; on the CPU with autodiff as one fused pass each way (see `cpu::activation`).
 pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     #[cfg(not(target_arch = "wasm32"))]

@@ -21,13 +21,12 @@ use burn::nn::{
     Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use super::attention::SelfAttention;
 use super::init::dcgan_init;
 use super::layers::{
-    batch_norm, convolve, leaky_relu, sync_running_stats, tanh, DiscriminatorOutput,
+    batch_norm, convolve, leaky_relu, relu, sync_running_stats, tanh, DiscriminatorOutput,
 };
 use super::noise::add_noise;
 use super::spectral::{SnConv2d, SnLinear};
