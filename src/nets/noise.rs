@@ -165,10 +165,16 @@ mod tests {
         ] {
             let below = a.iter().filter(|&&v| v < k * std).count() as f64 / n as f64;
             let se = (phi * (1.0 - phi) / n as f64).sqrt();
-            assert!((below - phi).abs() < 4.0 * se, "P(z < {k}) = {below}, want {phi}");
+            assert!(
+                (below - phi).abs() < 4.0 * se,
+                "P(z < {k}) = {below}, want {phi}"
+            );
         }
         let beyond = a.iter().filter(|&&v| v.abs() > 4.0 * std).count();
-        assert!((5..=60).contains(&beyond), "{beyond} values past 4σ, want ~25");
+        assert!(
+            (5..=60).contains(&beyond),
+            "{beyond} values past 4σ, want ~25"
+        );
     }
 
     #[test]

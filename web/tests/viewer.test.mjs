@@ -169,6 +169,22 @@ test('a bundled model shows its pre-rendered preview first, the grid the page th
   assert.equal(await other.evaluate(() => document.body.dataset.preview), undefined);
 });
 
+test('a bundled model that cannot be downloaded leaves a sentence, not its preview', async (t) => {
+  const page = await browsers.cpu.newPage();
+  t.after(() => page.close());
+  // The model's download fails after its preview has arrived and been drawn.
+  await page.route(`**/models/${CATALOGUE[0].file}`, async (route) => {
+    await page.waitForFunction(() => document.body.dataset.preview === 'shown');
+    await route.abort();
+  });
+  await page.goto(`${server.url}/?backend=cpu`);
+  assert.equal(await settled(page), 'error');
+  assert.match(await page.textContent('#error'), /could not fetch the model/i);
+  assert.equal(await page.evaluate(() => document.body.dataset.preview), undefined);
+  const size = await page.$eval('#grid', (grid) => [grid.width, grid.height]);
+  assert.deepEqual(size, [1, 1], 'the preview was cleared');
+});
+
 for (const path of ['webgpu', 'cpu']) {
   test(`a 128x128 model (Table 5) on the ${path} path draws its CLI grid, a row at a time`, async (t) => {
     const page = await viewer(t, browsers[path], `model=/fixtures/mri.bpk&${gridQuery}`);

@@ -200,9 +200,9 @@ export function mountViewer(container, options) {
 
   const state = {
     model: null, latents: null, sliderSalient: null, examples: null, swapInput: {}, entry: null,
-    // Models asked for so far, and the one whose computed grid is on screen (the preview's
-    // guard).
-    loads: 0, drawnFor: 0,
+    // Models asked for so far, the one whose computed grid is on screen and the last that
+    // failed (the preview's guards).
+    loads: 0, drawnFor: 0, failed: 0,
   };
 
   // ---- messages ----
@@ -282,6 +282,14 @@ export function mountViewer(container, options) {
       options.onStatus?.({ state: 'ready', error: '' });
       if (result.upgrading) upgrade(label);
     } catch (e) {
+      // A preview stays only beside the grid it previews: not beside an error.
+      state.failed = load;
+      if (host.dataset.preview === 'shown' && state.drawnFor !== load) {
+        const canvas = $('grid');
+        canvas.width = 1;
+        canvas.height = 1;
+        delete host.dataset.preview;
+      }
       showError(e.message);
     } finally {
       setBusy(false);
@@ -308,8 +316,9 @@ export function mountViewer(container, options) {
     } catch {
       return; // (no preview: the computed grid comes anyway)
     }
-    // Too late: another model was asked for, or the computed grid is already on screen.
-    if (state.loads !== load || state.drawnFor === load) return;
+    // Too late: another model was asked for, the computed grid is already on screen, or the
+    // model could not be loaded.
+    if (state.loads !== load || state.drawnFor === load || state.failed === load) return;
     const side = (image.width - GAP) / preview.cols - GAP;
     if (!Number.isInteger(side) || image.height !== preview.rows * (side + GAP) + GAP) return;
     const canvas = $('grid');
