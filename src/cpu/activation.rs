@@ -10,7 +10,8 @@
 //! tanh (the generator's output): burn's backward computes tanh of the input again, then
 //! `1 - y^2` and the product in four more passes, all on one thread (perf at the cpu-hour
 //! shape, two threads: `tanhf` and its `expm1f` 3% of the samples, all on the step's thread).
-//! Here the backward reads the saved output: `dy (1 - y^2)`, burn's values bit for bit.
+//! Here the backward reads the saved output: `dy (1 - y^2)`, burn's values bit for bit. It and
+//! ReLU share that shape ([`FromOutput`]).
 //!
 //! ReLU (the generator's blocks): burn-flex's forward and backward are each one pass, but on
 //! the step's thread (perf at the cpu-hour shape, two threads: 0.85% of the samples in the
@@ -124,74 +125,56 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     fused_tanh(x.clone()).unwrap_or_else(|| burn::tensor::activation::tanh(x))
 }
 
-/// `tanh(x)`, in parallel chunks.
-fn tanh_forward(x: &FlexTensor) -> FlexTensor {
-    let x = dense(x);
-    let v = values(&x);
-    zip_map(v, v, x.layout().shape().clone(), |x, _| x.tanh())
-}
-
-/// The input's gradient from the output `y`: `dy (1 - y^2)`, computed as burn computes it.
-#[cfg(feature = "train")]
-fn tanh_backward(y: &FlexTensor, dy: &FlexTensor) -> FlexTensor {
-    let (y, dy) = (dense(y), dense(dy));
-    let shape = y.layout().shape().clone();
-    zip_map(values(&y), values(&dy), shape, |y, g| g * (-(y * y) + 1.0))
-}
-
-#[cfg(feature = "train")]
-#[derive(Debug)]
-struct TanhBackward;
-
-#[cfg(feature = "train")]
-impl Backward<Flex, 1> for TanhBackward {
-    /// The output.
-    type State = FlexTensor;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node] = ops.parents;
-        let dy = grads.consume::<Flex>(&ops.node);
-        if let Some(node) = node {
-            grads.register::<Flex>(node.id, tanh_backward(&ops.state, &dy));
-        }
-    }
-}
-
-/// The fused tanh when `x` is an f32 tensor on burn-flex with autodiff; else `None`.
-fn fused_tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
-    if !tracked_on_flex(&x) {
-        return None;
-    }
-    #[cfg(not(feature = "train"))]
-    return None;
-    #[cfg(feature = "train")]
-    Some(tracked_unary(TanhBackward, x, |x| {
-        let y = tanh_forward(&x);
-        (y.clone(), y)
-    }))
-}
-
 /// `relu(x)`, fused on burn-flex with autodiff (see the module's notes).
 pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     fused_relu(x.clone()).unwrap_or_else(|| burn::tensor::activation::relu(x))
 }
 
-/// burn-flex's ReLU of one value: `x` above zero and for NaN, else 0.
+/// Where burn-flex's ReLU keeps a value (and its gradient): above zero, and NaN.
 #[inline(always)]
-fn relu_of(x: f32) -> f32 {
-    if x.is_nan() || x > 0.0 {
-        x
-    } else {
-        0.0
+fn relu_keeps(x: f32) -> bool {
+    x.is_nan() || x > 0.0
+}
+
+/// An element-wise operation whose input gradient is a function of its output and the
+/// output's gradient, so that the backward reads the saved output alone.
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
+trait FromOutput: std::fmt::Debug + Send + Sync + 'static {
+    fn gradient(y: f32, dy: f32) -> f32;
+}
+
+/// tanh: `dy (1 - y^2)`, computed as burn computes it.
+#[derive(Debug)]
+struct Tanh;
+
+impl FromOutput for Tanh {
+    #[inline(always)]
+    fn gradient(y: f32, dy: f32) -> f32 {
+        dy * (-(y * y) + 1.0)
+    }
+}
+
+/// ReLU: burn-flex's `relu_backward`, the gradient where the output is kept.
+#[derive(Debug)]
+struct Relu;
+
+impl FromOutput for Relu {
+    #[inline(always)]
+    fn gradient(y: f32, dy: f32) -> f32 {
+        if relu_keeps(y) {
+            dy
+        } else {
+            0.0
+        }
     }
 }
 
 #[cfg(feature = "train")]
 #[derive(Debug)]
-struct ReluBackward;
+struct FromOutputBackward<G>(std::marker::PhantomData<G>);
 
 #[cfg(feature = "train")]
-impl Backward<Flex, 1> for ReluBackward {
+impl<G: FromOutput> Backward<Flex, 1> for FromOutputBackward<G> {
     /// The output.
     type State = FlexTensor;
 
@@ -199,41 +182,63 @@ impl Backward<Flex, 1> for ReluBackward {
         let [node] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         if let Some(node) = node {
-            // burn-flex's `relu_backward`: the gradient where the output is above zero or NaN.
             let (y, dy) = (dense(&ops.state), dense(&dy));
             let shape = y.layout().shape().clone();
-            let dx = zip_map(values(&y), values(&dy), shape, |y, g| {
-                if y.is_nan() || y > 0.0 {
-                    g
-                } else {
-                    0.0
-                }
-            });
+            let dx = zip_map(values(&y), values(&dy), shape, G::gradient);
             grads.register::<Flex>(node.id, dx);
         }
     }
 }
 
-/// The fused ReLU when `x` is an f32 tensor on burn-flex with autodiff; else `None`.
-fn fused_relu<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
+/// `forward(x)` with the backward of `G` from its saved output, when `x` is an f32 tensor on
+/// burn-flex with autodiff; else `None`.
+#[cfg_attr(not(feature = "train"), allow(unused_variables))]
+fn fused_from_output<G: FromOutput, const D: usize>(
+    x: Tensor<D>,
+    forward: impl FnOnce(FlexTensor) -> FlexTensor,
+) -> Option<Tensor<D>> {
     if !tracked_on_flex(&x) {
         return None;
     }
     #[cfg(not(feature = "train"))]
     return None;
     #[cfg(feature = "train")]
-    Some(tracked_unary(ReluBackward, x, |x| {
-        // In place where `x` holds its values alone, as burn-flex's ReLU (the batch norm's
-        // output, in the generator): a new buffer per block raised the 64x64 peak by ~25 MiB.
-        // `storage_mut` copies only when some other tensor still shares the buffer.
+    Some(tracked_unary(
+        FromOutputBackward::<G>(std::marker::PhantomData),
+        x,
+        |x| {
+            let y = forward(x);
+            (y.clone(), y)
+        },
+    ))
+}
+
+/// The fused tanh: in parallel chunks into a new tensor.
+fn fused_tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
+    fused_from_output::<Tanh, D>(x, |x| {
+        let x = dense(&x);
+        let v = values(&x);
+        zip_map(v, v, x.layout().shape().clone(), |x, _| x.tanh())
+    })
+}
+
+/// The fused ReLU: in place where `x` holds its values alone, as burn-flex's ReLU (the batch
+/// norm's output, in the generator): a new buffer per block raised the 64x64 peak by ~25 MiB.
+/// `storage_mut` copies only when some other tensor still shares the buffer.
+fn fused_relu<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
+    fused_from_output::<Relu, D>(x, |x| {
         let mut y = x.to_contiguous();
         drop(x);
         let n = y.layout().num_elements();
         y.storage_mut::<f32>()[..n]
             .par_chunks_mut(GRAIN)
-            .for_each(|chunk| chunk.iter_mut().for_each(|v| *v = relu_of(*v)));
-        (y.clone(), y)
-    }))
+            .for_each(|chunk| {
+                for v in chunk {
+                    *v = if relu_keeps(*v) { *v } else { 0.0 };
+                }
+            });
+        y
+    })
 }
 
 #[cfg(all(test, feature = "train"))]
