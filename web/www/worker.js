@@ -41,9 +41,9 @@ let modelBytes = null;
 
 const FETCH_TIMEOUT_MS = 60_000;
 
-/** At most one progress report per this many ms: a report per chunk (hundreds for a model
- *  arriving from a nearby server) cost the first grid ~20 ms of the worker's and the page's time
- *  on two cores, and a person reads no faster. */
+/** At most one progress report per this many ms: a report per chunk, each a message and a
+ *  status update on the page, made the first grid later (645 -> 558 ms median on two cores,
+ *  BENCHMARKS.md), and a person reads no faster. */
 const PROGRESS_EVERY_MS = 100;
 
 /** A fetched body, read with progress reports: `report({ loaded, total })`. */
