@@ -61,10 +61,49 @@ fn cpu() -> Selected {
     }
 }
 
+/// The adapter wgpu would open by default (the high-performance one among Vulkan, Metal and
+/// DX12), looked up without opening it; `Err` says why there is none.
+fn default_adapter() -> std::result::Result<burn::tensor::wgpu::wgpu::AdapterInfo, String> {
+    use burn::tensor::wgpu::wgpu::{
+        Backends, Instance, InstanceDescriptor, PowerPreference, RequestAdapterOptions,
+    };
+    let instance = Instance::new(InstanceDescriptor {
+        backends: Backends::PRIMARY,
+        ..InstanceDescriptor::new_without_display_handle()
+    });
+    let options = RequestAdapterOptions {
+        power_preference: PowerPreference::HighPerformance,
+        ..Default::default()
+    };
+    futures_lite::future::block_on(instance.request_adapter(&options))
+        .map(|adapter| adapter.get_info())
+        .map_err(|e| e.to_string())
+}
+
 /// Initialises wgpu on its default adapter; `Ok(None)` when the only adapter is a software
 /// rasteriser and `allow_software` is false.
 fn wgpu(allow_software: bool) -> Result<Option<Selected>> {
     use burn::tensor::wgpu::wgpu::DeviceType;
+    if !allow_software {
+        // Looked up first, so that a machine without a GPU never opens one: a wgpu device and
+        // its runtime threads cost time for nothing, and on Mesa's lavapipe a process that
+        // exits while those threads are still up has (rarely) died of a signal instead of
+        // returning its exit code.
+        match default_adapter() {
+            Err(e) => {
+                eprintln!("no GPU adapter found through wgpu ({e})");
+                return Ok(None);
+            }
+            Ok(info) if info.device_type == DeviceType::Cpu => {
+                eprintln!(
+                    "the only wgpu adapter is a software rasteriser ({}), slower than the CPU backend",
+                    info.name
+                );
+                return Ok(None);
+            }
+            Ok(_) => {}
+        }
+    }
     let (device, setup) = match Device::wgpu_options().init_with_setup() {
         Ok(found) => found,
         Err(e) if !allow_software => {
