@@ -95,6 +95,13 @@ impl Geometry {
         self.channels * self.height * self.width
     }
 
+    /// Whether the kernel covers the whole unpadded image (the discriminator's heads on its
+    /// 4x4 features, the generator's first layer from 1x1): one position, and the im2col of
+    /// images `[B, C k k]` is their transpose, which the products then read where it lies.
+    fn is_whole(&self) -> bool {
+        self.padding == 0 && self.height == self.kernel && self.width == self.kernel
+    }
+
     /// Images per chunk: the im2col buffer stays under ~16 MiB, whatever the batch.
     fn chunk(&self) -> usize {
         const BUDGET: usize = 1 << 22;
@@ -446,6 +453,9 @@ fn through_columns_by_chunk(
     weights: Option<&[f32]>,
     a: Option<&[f32]>,
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    if g.is_whole() {
+        return through_whole_images(image, g, r, weights, a);
+    }
     let (p, rows) = (g.positions(), g.rows());
     let mut gathered = weights.map(|_| Vec::with_capacity(r * g.batch * p));
     let mut grad = a.map(|_| vec![0.0f32; r * rows]);
@@ -487,10 +497,61 @@ fn through_columns_by_chunk(
     (gathered, grad)
 }
 
+/// [`through_columns_by_chunk`] when the kernel covers the whole image ([`Geometry::is_whole`]):
+/// the columns `[C k k, B]` are the images `[B, C k k]` read transposed, so no im2col is
+/// written, and the weight gradient comes out `[R, C k k]` without a transposing copy.
+fn through_whole_images(
+    image: &[f32],
+    g: &Geometry,
+    r: usize,
+    weights: Option<&[f32]>,
+    a: Option<&[f32]>,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (rows, batch) = (g.rows(), g.batch);
+    let gathered = weights.map(|w| {
+        let write = |out: &mut [MaybeUninit<f32>]| {
+            let out = Out::Set {
+                data: out,
+                stride: batch,
+            };
+            let cols = View::transposed(image, rows);
+            product(r, batch, rows, out, View::rows(w, rows), cols, Split::Auto);
+        };
+        // SAFETY: the product writes all `r batch` values.
+        unsafe { written(r * batch, write) }
+    });
+    let grad = a.map(|a| {
+        let write = |out: &mut [MaybeUninit<f32>]| {
+            let out = Out::Set {
+                data: out,
+                stride: rows,
+            };
+            let images = View::rows(image, rows);
+            product(r, rows, batch, out, View::rows(a, batch), images, Split::Auto);
+        };
+        // SAFETY: the product writes all `r rows` values.
+        unsafe { written(r * rows, write) }
+    });
+    (gathered, grad)
+}
+
 /// [`scatter`] for small maps (`Order::ChannelMajor`): one product and one col2im per chunk
 /// of images, each split over the threads.
 fn scatter_by_chunk(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f32> {
     let (p, rows) = (g.positions(), g.rows());
+    if g.is_whole() {
+        // col2im is the transpose: image `b` is `a[.., b]^T W`, written where it goes.
+        let write = |image: &mut [MaybeUninit<f32>]| {
+            let out = Out::Set {
+                data: image,
+                stride: rows,
+            };
+            let (a, w) = (View::transposed(a, g.batch), View::rows(weights, rows));
+            product(g.batch, rows, r, out, a, w, Split::Auto);
+        };
+        // SAFETY: the product writes all `batch rows` values, the whole images.
+        return unsafe { written(g.batch * g.image_len(), write) };
+    }
     let write = |image: &mut [MaybeUninit<f32>]| {
         with_scratch(rows * g.chunk() * p, |buffer| {
             for b0 in (0..g.batch).step_by(g.chunk()) {
@@ -957,6 +1018,7 @@ mod tests {
         for (stride, padding, side, kernel) in [
             (2, 1, 8, 4),
             (1, 0, 4, 4),
+            (2, 0, 4, 4),
             (1, 1, 5, 3),
             (2, 0, 7, 3),
             (2, 1, 32, 4),
@@ -980,7 +1042,7 @@ mod tests {
                 || conv.weight.val(),
             );
         }
-        for (stride, padding, side) in [(2, 1, 4), (1, 0, 1), (2, 1, 3), (2, 1, 16)] {
+        for (stride, padding, side) in [(2, 1, 4), (1, 0, 1), (2, 0, 1), (2, 1, 3), (2, 1, 16)] {
             let conv = ConvTranspose2dConfig::new([5, 3], [4, 4])
                 .with_stride([stride, stride])
                 .with_padding([padding, padding])
