@@ -526,8 +526,8 @@ fn through_whole_images(
                 data: out,
                 stride: rows,
             };
-            let images = View::rows(image, rows);
-            product(r, rows, batch, out, View::rows(a, batch), images, Split::Auto);
+            let (a, images) = (View::rows(a, batch), View::rows(image, rows));
+            product(r, rows, batch, out, a, images, Split::Auto);
         };
         // SAFETY: the product writes all `r rows` values.
         unsafe { written(r * rows, write) }
