@@ -128,13 +128,58 @@ fn valid(g: &Geometry, offset: usize, size: usize, outputs: usize) -> std::ops::
 fn im2col(image: &[f32], g: &Geometry, b0: usize, b1: usize, cols: &mut [f32]) {
     let width = (b1 - b0) * g.positions();
     cols[..g.rows() * width]
-        .par_chunks_mut(width)
+        .par_chunks_mut(g.kernel * width)
         .enumerate()
-        .for_each(|(row, out)| im2col_row(image, g, b0, row, out));
+        .for_each(|(kernel_row, out)| im2col_rows(image, g, b0, kernel_row, out));
+}
+
+/// The `k` rows of [`im2col`] of one kernel row (`kernel_row = c k + ky`: the taps
+/// `(c, ky, 0..k)`), for the images from `b0` that `out` (`k` rows of equal length) has room
+/// for.
+fn im2col_rows(image: &[f32], g: &Geometry, b0: usize, kernel_row: usize, out: &mut [f32]) {
+    let (k, p, ow) = (g.kernel, g.positions(), g.out_width);
+    let width = out.len() / k;
+    if g.stride != 2 || g.width + 2 * g.padding + 2 > LINE {
+        for (kx, row) in out.chunks_mut(width).enumerate() {
+            im2col_row(image, g, b0, kernel_row * k + kx, row);
+        }
+        return;
+    }
+    // Stride 2: each image line is copied once between zeros (its padding), then split into
+    // its even and odd phases, from which every tap of the kernel row is a contiguous copy
+    // (tap `kx` of output `o` reads padded position `2 o + kx`). A gather per tap from a
+    // line clipped at the edges left most values to a scalar remainder loop.
+    let (c, ky) = (kernel_row / k, kernel_row % k);
+    let rows = valid(g, ky, g.height, g.out_height);
+    let mut padded = [0f32; LINE];
+    let (mut even, mut odd) = ([0f32; LINE / 2], [0f32; LINE / 2]);
+    let half = (g.width + 2 * g.padding + 2) / 2;
+    for b in 0..width / p {
+        let plane =
+            &image[((b0 + b) * g.channels + c) * g.height * g.width..][..g.height * g.width];
+        for oy in 0..g.out_height {
+            let at = b * p + oy * ow;
+            if !rows.contains(&oy) {
+                for row in out.chunks_mut(width) {
+                    row[at..][..ow].fill(0.0);
+                }
+                continue;
+            }
+            let line = &plane[(oy * 2 + ky - g.padding) * g.width..][..g.width];
+            padded[g.padding..][..g.width].copy_from_slice(line);
+            for ((pair, e), o) in padded.chunks_exact(2).zip(&mut even[..half]).zip(&mut odd) {
+                (*e, *o) = (pair[0], pair[1]);
+            }
+            for (kx, row) in out.chunks_mut(width).enumerate() {
+                let phase = if kx % 2 == 0 { &even } else { &odd };
+                row[at..][..ow].copy_from_slice(&phase[kx / 2..][..ow]);
+            }
+        }
+    }
 }
 
 /// One row of [`im2col`] (kernel offset `row` of one channel, for the images from `b0`
-/// that `out` has room for).
+/// that `out` has room for), for strides other than 2 (see [`im2col_rows`]).
 fn im2col_row(image: &[f32], g: &Geometry, b0: usize, row: usize, out: &mut [f32]) {
     let (k, p, s) = (g.kernel, g.positions(), g.stride);
     let (c, ky, kx) = (row / (k * k), (row / k) % k, row % k);
@@ -142,11 +187,6 @@ fn im2col_row(image: &[f32], g: &Geometry, b0: usize, row: usize, out: &mut [f32
         valid(g, ky, g.height, g.out_height),
         valid(g, kx, g.width, g.out_width),
     );
-    // Stride 2: the line is first copied between zeros (its padding), so that the gather runs
-    // over the whole output line. Clipped at the edges (15 of 16 values, say), the gather left
-    // most values to its scalar remainder loop.
-    let mut padded = [0f32; LINE];
-    let stride2 = s == 2 && g.width + 2 * g.padding + 2 <= LINE;
     for (b, out) in out.chunks_mut(p).enumerate() {
         let plane =
             &image[((b0 + b) * g.channels + c) * g.height * g.width..][..g.height * g.width];
@@ -156,15 +196,6 @@ fn im2col_row(image: &[f32], g: &Geometry, b0: usize, row: usize, out: &mut [f32
                 continue;
             }
             let line = &plane[(oy * s + ky - g.padding) * g.width..][..g.width];
-            if stride2 {
-                // `padded[padding + x] = line[x]`, zeros around (never written); output `o`
-                // reads `padded[2 o + kx]`, within `width + 2 padding + 1` values.
-                padded[g.padding..][..g.width].copy_from_slice(line);
-                for (d, pair) in dst.iter_mut().zip(padded[kx..].chunks_exact(2)) {
-                    *d = pair[0];
-                }
-                continue;
-            }
             dst[..xs.start].fill(0.0);
             dst[xs.end..].fill(0.0);
             let dst = &mut dst[xs.clone()];
@@ -181,7 +212,7 @@ fn im2col_row(image: &[f32], g: &Geometry, b0: usize, row: usize, out: &mut [f32
 }
 
 /// Values of a padded line, or of a stride phase with its margins, that the stride-2 paths of
-/// [`im2col_row`] and [`col2im_plane_stride2`] hold on the stack (lines up to ~256 wide).
+/// [`im2col_rows`] and [`col2im_plane_stride2`] hold on the stack (lines up to ~256 wide).
 const LINE: usize = 288;
 
 /// The images `[nb, C, H, W]` that columns `[C k k, nb P]` were taken from, summed back: each
@@ -614,8 +645,8 @@ fn through_columns_by_image(
             let mut grad = a.map(|_| vec![0.0f32; r * rows]);
             with_scratch(rows * p, |cols| {
                 for b in b0..b1 {
-                    for (row, line) in cols.chunks_mut(p).enumerate() {
-                        im2col_row(image, g, b, row, line);
+                    for (kernel_row, lines) in cols.chunks_mut(g.kernel * p).enumerate() {
+                        im2col_rows(image, g, b, kernel_row, lines);
                     }
                     if let (Some(out), Some(w)) = (out.as_deref_mut(), weights) {
                         let out = Out::Set {
