@@ -61,16 +61,23 @@ fn cpu() -> Selected {
     }
 }
 
+/// A wgpu instance on the graphics APIs burn computes on (Vulkan, Metal, DX12). Never wgpu's
+/// default instance: that one also starts the OpenGL backend, which on Linux loads Mesa's EGL
+/// and probes Wayland and X11 displays; a `dinfogan devices` with it once died in the test
+/// suite of a double free, and none of those adapters is ever used here.
+fn primary_instance() -> burn::tensor::wgpu::wgpu::Instance {
+    use burn::tensor::wgpu::wgpu::{Backends, Instance, InstanceDescriptor};
+    Instance::new(InstanceDescriptor {
+        backends: Backends::PRIMARY,
+        ..InstanceDescriptor::new_without_display_handle()
+    })
+}
+
 /// The adapter wgpu would open by default (the high-performance one among Vulkan, Metal and
 /// DX12), looked up without opening it; `Err` says why there is none.
 fn default_adapter() -> std::result::Result<burn::tensor::wgpu::wgpu::AdapterInfo, String> {
-    use burn::tensor::wgpu::wgpu::{
-        Backends, Instance, InstanceDescriptor, PowerPreference, RequestAdapterOptions,
-    };
-    let instance = Instance::new(InstanceDescriptor {
-        backends: Backends::PRIMARY,
-        ..InstanceDescriptor::new_without_display_handle()
-    });
+    use burn::tensor::wgpu::wgpu::{PowerPreference, RequestAdapterOptions};
+    let instance = primary_instance();
     let options = RequestAdapterOptions {
         power_preference: PowerPreference::HighPerformance,
         ..Default::default()
@@ -235,9 +242,9 @@ struct DeviceList {
 /// `dinfogan devices`: every wgpu adapter this machine offers (the first GPU is what
 /// `--backend wgpu` and `--backend auto` open), and the CPU.
 pub fn list_devices(args: DevicesArgs) -> Result<()> {
-    use burn::tensor::wgpu::wgpu::{Backends, Instance};
+    use burn::tensor::wgpu::wgpu::Backends;
     let adapters =
-        futures_lite::future::block_on(Instance::default().enumerate_adapters(Backends::PRIMARY));
+        futures_lite::future::block_on(primary_instance().enumerate_adapters(Backends::PRIMARY));
     let mut devices: Vec<DeviceEntry> = adapters
         .iter()
         .map(|adapter| {
