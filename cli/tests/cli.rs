@@ -1188,7 +1188,11 @@ fn completions_for_each_shell_name_the_commands() {
 fn json_stdout(args: &[&str]) -> serde_json::Value {
     let out = common::dinfogan(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "dinfogan {args:?} failed:\n{stderr}");
+    let status = out.status;
+    assert!(
+        status.success(),
+        "dinfogan {args:?} failed ({status}):\n{stderr}"
+    );
     let stdout = String::from_utf8(out.stdout).expect("UTF-8 on stdout");
     assert!(stdout.ends_with('\n'), "{stdout}");
     // from_str refuses anything after the document but whitespace.

@@ -16,7 +16,12 @@ pub fn dinfogan(args: &[&str]) -> Output {
 pub fn ok(args: &[&str]) -> String {
     let out = dinfogan(args);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "dinfogan {args:?} failed:\n{stderr}");
+    // (The status, printed, names the signal of a process that died of one.)
+    let status = out.status;
+    assert!(
+        status.success(),
+        "dinfogan {args:?} failed ({status}):\n{stderr}"
+    );
     String::from_utf8_lossy(&out.stdout).to_string() + &stderr
 }
 
@@ -24,7 +29,12 @@ pub fn ok(args: &[&str]) -> String {
 pub fn fails(args: &[&str], expected: &str) {
     let out = dinfogan(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "dinfogan {args:?}:\n{stderr}");
+    let status = out.status;
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "dinfogan {args:?} ({status}):\n{stderr}"
+    );
     assert!(
         !stderr.contains("panicked"),
         "dinfogan {args:?} panicked:\n{stderr}"
