@@ -87,6 +87,27 @@ fn default_adapter() -> std::result::Result<burn::tensor::wgpu::wgpu::AdapterInf
         .map_err(|e| e.to_string())
 }
 
+/// Why `--backend auto` passes over wgpu for the CPU.
+enum PassedOver {
+    /// No adapter, or none that opened (wgpu's reason).
+    NoAdapter(String),
+    /// The only adapter is a software rasteriser (its name).
+    SoftwareOnly(String),
+}
+
+impl PassedOver {
+    /// Says why on stderr; the CPU is then used.
+    fn say(self) -> Result<Option<Selected>> {
+        match self {
+            Self::NoAdapter(why) => eprintln!("no GPU adapter found through wgpu ({why})"),
+            Self::SoftwareOnly(name) => eprintln!(
+                "the only wgpu adapter is a software rasteriser ({name}), slower than the CPU backend"
+            ),
+        }
+        Ok(None)
+    }
+}
+
 /// Initialises wgpu on its default adapter; `Ok(None)` when the only adapter is a software
 /// rasteriser and `allow_software` is false.
 fn wgpu(allow_software: bool) -> Result<Option<Selected>> {
@@ -97,26 +118,16 @@ fn wgpu(allow_software: bool) -> Result<Option<Selected>> {
         // exits while those threads are still up has (rarely) died of a signal instead of
         // returning its exit code.
         match default_adapter() {
-            Err(e) => {
-                eprintln!("no GPU adapter found through wgpu ({e})");
-                return Ok(None);
-            }
+            Err(e) => return PassedOver::NoAdapter(e).say(),
             Ok(info) if info.device_type == DeviceType::Cpu => {
-                eprintln!(
-                    "the only wgpu adapter is a software rasteriser ({}), slower than the CPU backend",
-                    info.name
-                );
-                return Ok(None);
+                return PassedOver::SoftwareOnly(info.name).say()
             }
             Ok(_) => {}
         }
     }
     let (device, setup) = match Device::wgpu_options().init_with_setup() {
         Ok(found) => found,
-        Err(e) if !allow_software => {
-            eprintln!("no GPU adapter found through wgpu ({e})");
-            return Ok(None);
-        }
+        Err(e) if !allow_software => return PassedOver::NoAdapter(e.to_string()).say(),
         Err(e) => bail!(
             "no GPU adapter could be opened through wgpu ({e}); install a Vulkan, Metal or \
              DX12 driver, or train with --backend cpu"
@@ -125,11 +136,7 @@ fn wgpu(allow_software: bool) -> Result<Option<Selected>> {
     let info = setup.adapter.get_info();
     let software = info.device_type == DeviceType::Cpu;
     if software && !allow_software {
-        eprintln!(
-            "the only wgpu adapter is a software rasteriser ({}), slower than the CPU backend",
-            info.name
-        );
-        return Ok(None);
+        return PassedOver::SoftwareOnly(info.name).say();
     }
     pin_default("wgpu");
     Ok(Some(Selected {

@@ -246,11 +246,34 @@ mod tests {
     use super::*;
     use burn::nn::LeakyReluConfig;
 
+    /// The output and input gradient of `activation` on `input` (`[2, 3, 70, 70]`: more than
+    /// one parallel chunk), with `sum(y w)` as the loss; a NaN output is masked out of the
+    /// loss, which it would make NaN (and every gradient).
+    fn output_and_gradient(
+        input: &[f32],
+        weights: &[f32],
+        activation: impl Fn(Tensor<4>) -> Tensor<4>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let device = Device::flex().autodiff();
+        let shape = [2, 3, 70, 70];
+        let x =
+            Tensor::<4>::from_data(TensorData::new(input.to_vec(), shape), &device).require_grad();
+        let y = activation(x.clone());
+        let w = Tensor::<4>::from_data(TensorData::new(weights.to_vec(), shape), &device);
+        let grads = (y.clone().mask_fill(y.clone().is_nan(), 0.0) * w)
+            .sum()
+            .backward();
+        let dx = x.grad(&grads).expect("a gradient for x");
+        (
+            y.inner().into_data().try_to_vec::<f32>().unwrap(),
+            dx.into_data().try_to_vec::<f32>().unwrap(),
+        )
+    }
+
     /// Output and input gradient against burn's composition, with exact zeros among the
     /// inputs (the one place the two branches meet) and a weighted sum as the loss.
     #[test]
     fn fused_leaky_relu_matches_burn_forward_and_backward() {
-        let device = Device::flex().autodiff();
         let activation = LeakyReluConfig::new().with_negative_slope(0.2).init();
         let n = 2 * 3 * 70 * 70; // more than one parallel chunk
         let input: Vec<f32> = (0..n)
@@ -260,25 +283,11 @@ mod tests {
             })
             .collect();
         let weights: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos()).collect();
-        let run = |fused: bool| {
-            let x = Tensor::<4>::from_data(TensorData::new(input.clone(), [2, 3, 70, 70]), &device)
-                .require_grad();
-            let y = if fused {
-                // The fused path, not burn's fallback, is what is compared.
-                super::fused(x.clone(), 0.2).expect("the fused operation on burn-flex")
-            } else {
-                activation.forward(x.clone())
-            };
-            let w =
-                Tensor::<4>::from_data(TensorData::new(weights.clone(), [2, 3, 70, 70]), &device);
-            let grads = (y.clone() * w).sum().backward();
-            let dx = x.grad(&grads).expect("a gradient for x");
-            (
-                y.inner().into_data().try_to_vec::<f32>().unwrap(),
-                dx.into_data().try_to_vec::<f32>().unwrap(),
-            )
-        };
-        let (ours, theirs) = (run(true), run(false));
+        // The fused path, not burn's fallback, is what is compared.
+        let ours = output_and_gradient(&input, &weights, |x| {
+            super::fused(x, 0.2).expect("the fused operation on burn-flex")
+        });
+        let theirs = output_and_gradient(&input, &weights, |x| activation.forward(x));
         assert_eq!(ours.0, theirs.0, "outputs differ");
         assert_eq!(ours.1, theirs.1, "input gradients differ");
         // Hand-checked entries: a zero input passes its gradient whole, a negative one a fifth.
@@ -291,28 +300,13 @@ mod tests {
     /// tanh's output and input gradient against burn's, bit for bit, over more than one chunk.
     #[test]
     fn fused_tanh_matches_burn_forward_and_backward() {
-        let device = Device::flex().autodiff();
         let n = 2 * 3 * 70 * 70;
         let input: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin() * 4.0).collect();
         let weights: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos()).collect();
-        let run = |fused: bool| {
-            let x = Tensor::<4>::from_data(TensorData::new(input.clone(), [2, 3, 70, 70]), &device)
-                .require_grad();
-            let y = if fused {
-                super::fused_tanh(x.clone()).expect("the fused operation on burn-flex")
-            } else {
-                burn::tensor::activation::tanh(x.clone())
-            };
-            let w =
-                Tensor::<4>::from_data(TensorData::new(weights.clone(), [2, 3, 70, 70]), &device);
-            let grads = (y.clone() * w).sum().backward();
-            let dx = x.grad(&grads).expect("a gradient for x");
-            (
-                y.inner().into_data().try_to_vec::<f32>().unwrap(),
-                dx.into_data().try_to_vec::<f32>().unwrap(),
-            )
-        };
-        let (ours, theirs) = (run(true), run(false));
+        let ours = output_and_gradient(&input, &weights, |x| {
+            super::fused_tanh(x).expect("the fused operation on burn-flex")
+        });
+        let theirs = output_and_gradient(&input, &weights, burn::tensor::activation::tanh);
         assert_eq!(ours.0, theirs.0, "outputs differ");
         assert_eq!(ours.1, theirs.1, "input gradients differ");
         // By hand: tanh(0) = 0 passes its gradient whole.
@@ -323,7 +317,6 @@ mod tests {
     /// and more than one chunk.
     #[test]
     fn fused_relu_matches_burn_forward_and_backward() {
-        let device = Device::flex().autodiff();
         let n = 2 * 3 * 70 * 70;
         let input: Vec<f32> = (0..n)
             .map(|i| match i % 7 {
@@ -333,28 +326,19 @@ mod tests {
             })
             .collect();
         let weights: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos()).collect();
-        let run = |fused: bool| {
-            let x = Tensor::<4>::from_data(TensorData::new(input.clone(), [2, 3, 70, 70]), &device)
-                .require_grad();
-            let y = if fused {
-                super::fused_relu(x.clone()).expect("the fused operation on burn-flex")
-            } else {
-                burn::tensor::activation::relu(x.clone())
-            };
-            let w =
-                Tensor::<4>::from_data(TensorData::new(weights.clone(), [2, 3, 70, 70]), &device);
-            // The NaN is masked out of the loss, which it would make NaN (and every gradient).
-            let grads = (y.clone().mask_fill(y.clone().is_nan(), 0.0) * w)
-                .sum()
-                .backward();
-            let dx = x.grad(&grads).expect("a gradient for x");
+        // Compared as bits, so that the NaN compares equal to itself.
+        let bits = |(y, dx): (Vec<f32>, Vec<f32>)| {
             let bits = |t: Vec<f32>| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            (
-                bits(y.inner().into_data().try_to_vec::<f32>().unwrap()),
-                bits(dx.into_data().try_to_vec::<f32>().unwrap()),
-            )
+            (bits(y), bits(dx))
         };
-        let (ours, theirs) = (run(true), run(false));
+        let ours = bits(output_and_gradient(&input, &weights, |x| {
+            super::fused_relu(x).expect("the fused operation on burn-flex")
+        }));
+        let theirs = bits(output_and_gradient(
+            &input,
+            &weights,
+            burn::tensor::activation::relu,
+        ));
         assert_eq!(ours.0, theirs.0, "outputs differ");
         assert_eq!(ours.1, theirs.1, "input gradients differ");
         // By hand: a zero input passes no gradient, a positive one all of it.
