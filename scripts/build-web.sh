@@ -3,6 +3,7 @@
 #   scripts/build-web.sh
 # Installs the wasm32 target and wasm-bindgen-cli (at the version in Cargo.lock) when missing.
 # Set CARGO_TARGET_DIR to share one build between runs (the wasm build of burn takes ~12 min).
+# DINFOGAN_WASM_NAMES=1 keeps the CPU-only module's function names (for tests/profile-load.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -25,10 +26,19 @@ built="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/dinfogan_web.wasm"
 cargo build --release --target wasm32-unknown-unknown -p dinfogan-web
 wasm-bindgen --target web --no-typescript --out-dir web/dist/pkg "$built"
 cargo build --release --target wasm32-unknown-unknown -p dinfogan-web --no-default-features
-wasm-bindgen --target web --no-typescript --out-dir web/dist/pkg --out-name dinfogan_web_cpu "$built"
+# The CPU-only module ships as LLVM wrote it, less its name section (wasm-bindgen drops it),
+# not through wasm-opt: on the page's first load V8 runs it in baseline code compiled function by
+# function on first call, and there wasm-opt's output was slower (the model parsed in ~40 ms
+# instead of ~23, the first row of 8 images in ~95 ms instead of ~58; first grid median 0.46 s
+# against 0.41 s, BENCHMARKS.md), and its gzipped size larger (713 KB against 630 KB).
+names=--remove-name-section
+[ "${DINFOGAN_WASM_NAMES:-0}" = 1 ] && names=
+wasm-bindgen --target web --no-typescript --out-dir web/dist/pkg --out-name dinfogan_web_cpu \
+  $names "$built"
 
-# Half the size: binaryen's wasm-opt (npm, pinned in web/package.json). It takes minutes on two
-# cores, so its output is cached by the input's hash. DINFOGAN_WASM_OPT=0 skips it.
+# The whole module: half the size through binaryen's wasm-opt (npm, pinned in web/package.json).
+# It takes minutes on two cores, so its output is cached by the input's hash.
+# DINFOGAN_WASM_OPT=0 skips it.
 optimise() {
   local wasm="$1"
   if [ ! -x web/node_modules/.bin/wasm-opt ]; then
@@ -55,7 +65,6 @@ wasm=web/dist/pkg/dinfogan_web_bg.wasm
 cpu_wasm=web/dist/pkg/dinfogan_web_cpu_bg.wasm
 if [ "${DINFOGAN_WASM_OPT:-1}" = 1 ]; then
   optimise "$wasm"
-  optimise "$cpu_wasm"
 fi
 # The notebook widget's package (web/python) carries the same files; its module travels gzipped.
 static=web/python/src/dinfogan_viewer/static
