@@ -180,14 +180,15 @@ fn im2col_rows(image: &[f32], g: &Geometry, b0: usize, kernel_row: usize, out: &
 
 /// `dst.copy_from_slice(src)` inline, for the lines of small maps (4 to 32 values): as calls to
 /// libc's memmove, im2col's copies took 7% of the one-thread 32x32 iteration, mostly in the call.
+/// Blocks of 4, so that the lines of 4 values are one block too.
 #[inline(always)]
 fn copy_short(dst: &mut [f32], src: &[f32]) {
     assert_eq!(dst.len(), src.len());
-    let mut dst = dst.chunks_exact_mut(8);
-    let mut src = src.chunks_exact(8);
+    let mut dst = dst.chunks_exact_mut(4);
+    let mut src = src.chunks_exact(4);
     for (d, s) in (&mut dst).zip(&mut src) {
-        let d: &mut [f32; 8] = d.try_into().expect("chunks of 8");
-        *d = s.try_into().expect("chunks of 8");
+        let d: &mut [f32; 4] = d.try_into().expect("chunks of 4");
+        *d = s.try_into().expect("chunks of 4");
     }
     for (d, s) in dst.into_remainder().iter_mut().zip(src.remainder()) {
         *d = *s;
