@@ -232,9 +232,9 @@ fn fused_tanh<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
 fn tanh_f32(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
-    let poly = (((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1)
+    let poly = (((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1)
         * z
-        - 3.333_328_2e-1;
+        - 3.333_328e-1;
     let small = poly * z * x + x;
     // Past 9.01, tanh rounds to 1 in f32; the comparison (not `min`) lets NaN through.
     let e = exp_f32(2.0 * if a > 10.0 { 10.0 } else { a });
@@ -252,7 +252,7 @@ fn exp_f32(x: f32) -> f32 {
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 5e-1;
     let y = p * r * r + r + 1.0;
     y * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
