@@ -178,10 +178,10 @@ fn im2col_rows(image: &[f32], g: &Geometry, b0: usize, kernel_row: usize, out: &
     }
 }
 
-/// `dst.copy_from_slice(src)` inline, for the lines of small maps (4 to 32 values): as calls to
-/// libc's memmove, im2col's copies took 7% of the one-thread 32x32 iteration, mostly in the call.
-/// Blocks of 4, so that the lines of 4 values are one block too; longer lines go to memmove,
-/// whose wide copies (AVX-512 where there is) beat this crate's baseline 4-wide ones.
+/// `dst.copy_from_slice(src)`, inline for the short lines of small maps (up to 16 values): as
+/// calls to libc's memmove, im2col's copies took 7% of the one-thread 32x32 iteration, mostly in
+/// the call. Blocks of 4, so that lines of 4 values are one block too; longer lines go to
+/// memmove, whose wide copies (AVX-512 where there is) beat this crate's baseline 4-wide ones.
 #[inline(always)]
 fn copy_short(dst: &mut [f32], src: &[f32]) {
     if src.len() > 16 {

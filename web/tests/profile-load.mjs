@@ -4,7 +4,8 @@
 // timeline in 20 ms steps.
 //   cd web && node tests/profile-load.mjs          (after scripts/build-web.sh)
 // Names of Rust functions need a module with its name section: build the CPU-only module again
-// with it (DINFOGAN_WASM_NAMES=1 scripts/build-web.sh), and point BENCH_DIST at it. PROFILE_QUERY: the page's URL parameters (default the bench's 8x8 grid).
+// with it (DINFOGAN_WASM_NAMES=1 scripts/build-web.sh), and point BENCH_DIST at it.
+// PROFILE_QUERY: the page's URL parameters (default the bench's 8x8 grid).
 import { DIST, serve, launch } from './harness.mjs';
 
 const server = await serve({ '/': DIST });
