@@ -333,7 +333,8 @@ mod tests {
         assert_eq!(ours.1[negative], 0.2 * weights[negative]);
     }
 
-    /// Distance in units in the last place between two finite f32 of the same sign or zero.
+    /// Distance in units in the last place between two finite f32 (the bit patterns mapped to
+    /// integers in the floats' order, so that -0 and +0 are one value).
     fn ulps(a: f32, b: f32) -> u32 {
         let key = |v: f32| {
             let bits = v.to_bits() as i32;
