@@ -18,6 +18,7 @@ pub mod init;
 pub mod layers;
 pub mod mri;
 pub mod noise;
+mod normals;
 pub mod spectral;
 pub mod vae;
 

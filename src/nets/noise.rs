@@ -5,10 +5,10 @@
 //! burn-flex it is one ChaCha draw and one Box-Muller/ziggurat sample at a time under a global
 //! lock, about 12% of a 64x64 training iteration (~80 million values). On burn-flex this module
 //! instead takes one 64-bit seed from the device's own generator (so `device.seed(..)` still
-//! decides everything and a resumed run draws the same noise) and expands it with
-//! Xoshiro256++ and rand_distr's ziggurat, in fixed chunks spread over the rayon pool that
-//! burn-flex already runs. The values depend on the seed and the shape only, not on the number
-//! of threads. Every other device keeps burn's own draw, except inside
+//! decides everything and a resumed run draws the same noise) and expands it with the
+//! vectorised sampler of [`normals`](super::normals) (xoshiro128++ lanes and Box-Muller), in
+//! fixed chunks spread over the rayon pool that burn-flex already runs. The values depend on
+//! the seed and the shape only, not on the number of threads or the CPU's SIMD. Every other device keeps burn's own draw, except inside
 //! [`random::with_host_stream`](crate::random::with_host_stream), where every device takes its
 //! seeds from the host stream.
 
@@ -59,35 +59,20 @@ fn seed_from(device: &Device) -> u64 {
 }
 
 pub(crate) mod host {
-    use rand::rngs::Xoshiro256PlusPlus;
-    use rand::{RngExt, SeedableRng};
-    use rand_distr::StandardNormal;
+    use super::super::normals::{fill, Lanes, Write};
     #[cfg(not(target_arch = "wasm32"))]
     use rayon::prelude::*;
-    use std::mem::MaybeUninit;
 
-    /// Values per chunk, each chunk with its own generator: big enough that seeding is free,
+    /// Values per chunk, each chunk with its own generators: big enough that seeding is free,
     /// small enough that two threads share an image's worth of noise.
     pub(crate) const CHUNK: usize = 1 << 15;
 
     /// `count` values of N(0, std²), a pure function of (`count`, `std`, `seed`).
     pub fn normals(count: usize, std: f32, seed: u64) -> Vec<f32> {
-        // Written straight into the vector's capacity: a zero fill first was one more pass,
-        // on the step's thread (the kernels' buffers, `cpu::buffer`, say more).
-        let mut values = Vec::with_capacity(count);
-        let fill = |(chunk, out): (usize, &mut [MaybeUninit<f32>])| {
-            let mut rng = chunk_rng(seed, chunk);
-            for v in out {
-                v.write(std * rng.sample::<f32, _>(StandardNormal));
-            }
-        };
-        let spare = &mut values.spare_capacity_mut()[..count];
-        #[cfg(not(target_arch = "wasm32"))]
-        spare.par_chunks_mut(CHUNK).enumerate().for_each(fill);
-        #[cfg(target_arch = "wasm32")]
-        spare.chunks_mut(CHUNK).enumerate().for_each(fill);
-        // SAFETY: the chunks cover all `count` values and `fill` writes each one.
-        unsafe { values.set_len(count) };
+        // Zeroed by calloc (fresh zero pages at the sizes that matter), then written in
+        // parallel.
+        let mut values = vec![0f32; count];
+        draw(&mut values, std, seed, Write::Set);
         values
     }
 
@@ -95,21 +80,23 @@ pub(crate) mod host {
     /// the two, without the noise tensor and the add's second pass (the CPU's fused noise).
     #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn add_normals(values: &mut [f32], std: f32, seed: u64) {
-        values
-            .par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(chunk, out)| {
-                let mut rng = chunk_rng(seed, chunk);
-                for v in out {
-                    *v += std * rng.sample::<f32, _>(StandardNormal);
-                }
-            });
+        draw(values, std, seed, Write::Add);
     }
 
-    /// The generator of chunk `chunk`. seed_from_u64 runs SplitMix64 over its argument, so
+    fn draw(values: &mut [f32], std: f32, seed: u64, write: Write) {
+        let each = |(chunk, out): (usize, &mut [f32])| {
+            fill(out, std, &mut chunk_lanes(seed, chunk), write)
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        values.par_chunks_mut(CHUNK).enumerate().for_each(each);
+        #[cfg(target_arch = "wasm32")]
+        values.chunks_mut(CHUNK).enumerate().for_each(each);
+    }
+
+    /// The generators of chunk `chunk`. `Lanes::new` runs SplitMix64 over its argument, so
     /// neighbouring chunk numbers give unrelated streams.
-    fn chunk_rng(seed: u64, chunk: usize) -> Xoshiro256PlusPlus {
-        Xoshiro256PlusPlus::seed_from_u64(seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    fn chunk_lanes(seed: u64, chunk: usize) -> Lanes {
+        Lanes::new(seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 }
 
