@@ -525,8 +525,9 @@ fn through_columns_by_chunk(
                 product(r, n, rows, out, View::rows(w, rows), cols, Split::Auto);
             }
             if let (Some(out), Some(a)) = (grad.as_mut(), a) {
-                // The transpose `col A^T` ([C k k, R]): gemm then packs `A`, not the R/(C k k)
-                // times larger columns, and it packs that operand on the calling thread.
+                // The transpose `col A^T` ([C k k, R]): gemm then packs `A`, not the columns
+                // (C k k / R times as many values), and it packs that operand on the calling
+                // thread.
                 let a = View::transposed(&a[b0 * p..], g.batch * p);
                 let cols = View::rows(&buffer[..rows * n], n);
                 let out = match b0 {
@@ -678,15 +679,18 @@ fn through_columns_by_image(
                         product(r, p, rows, out, w, cols, Split::Single);
                     }
                     if let (Some(grad), Some(a)) = (grad.as_mut(), a) {
+                        // The transpose `col A^T` ([C k k, R], as by chunk): gemm then packs
+                        // `A`, not the columns (C k k / R times as many values at the wide
+                        // layers), and reads the columns where they lie.
                         let out = match b == b0 {
-                            true => Out::set(grad, rows),
+                            true => Out::set(grad, r),
                             false => Out::Add {
                                 data: grad,
-                                stride: rows,
+                                stride: r,
                             },
                         };
-                        let a = View::rows(&a[b * r * p..], p);
-                        product(r, rows, p, out, a, View::transposed(cols, p), Split::Single);
+                        let a = View::transposed(&a[b * r * p..], p);
+                        product(rows, r, p, out, View::rows(cols, p), a, Split::Single);
                     }
                 }
             });
@@ -704,7 +708,7 @@ fn through_columns_by_image(
         for run in partial {
             sum.iter_mut().zip(&run).for_each(|(s, v)| *s += v);
         }
-        sum
+        transposed(&sum, rows, r)
     });
     (gathered, grad)
 }
@@ -714,6 +718,9 @@ fn through_columns_by_image(
 /// them onto that image, on its own thread.
 fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f32> {
     let (p, rows, per) = (g.positions(), g.rows(), images_per_run(g.batch));
+    // `W^T` written out once ([C k k, R]): as a transposed view of `W`, gemm packed it again
+    // for every image.
+    let weights_t = transposed(weights, r, rows);
     let write = |image: &mut [MaybeUninit<f32>]| {
         image
             .par_chunks_mut(per * g.image_len())
@@ -722,10 +729,7 @@ fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f
                 with_scratch(rows * p, |cols| {
                     for (i, one) in images.chunks_mut(g.image_len()).enumerate() {
                         let b = run * per + i;
-                        let (w, a) = (
-                            View::transposed(weights, rows),
-                            View::rows(&a[b * r * p..], p),
-                        );
+                        let (w, a) = (View::rows(&weights_t, r), View::rows(&a[b * r * p..], p));
                         product(rows, p, r, Out::set(cols, p), w, a, Split::Single);
                         for (plane_index, plane) in one.chunks_mut(g.height * g.width).enumerate() {
                             col2im_plane(cols, g, 1, plane_index, zeroed(plane));
