@@ -232,26 +232,38 @@ fn im2col_row(image: &[f32], g: &Geometry, b0: usize, row: usize, out: &mut [f32
     }
 }
 
-/// Values of a padded line, or of a stride phase with its margins, that the stride-2 paths of
-/// [`im2col_rows`] and [`col2im_plane_stride2`] hold on the stack (lines up to ~256 wide).
+/// Values of a padded line that the stride-2 path of [`im2col_rows`] holds on the stack (lines
+/// up to ~256 wide).
 const LINE: usize = 288;
 
+/// Values of the four stride phases of a padded plane that [`col2im_plane_stride2`] holds on
+/// the stack (planes up to 70x70; 20 KiB).
+const PHASES: usize = 4 * 36 * 36;
+
 /// The images `[nb, C, H, W]` that columns `[C k k, nb P]` were taken from, summed back: each
-/// plane is zeroed by the task that then adds onto it.
+/// plane is written whole by one task.
 fn col2im(cols: &[f32], g: &Geometry, nb: usize, image: &mut [MaybeUninit<f32>]) {
     image
         .par_chunks_mut(g.height * g.width)
         .enumerate()
-        .for_each(|(plane_index, plane)| col2im_plane(cols, g, nb, plane_index, zeroed(plane)));
+        .for_each(|(plane_index, plane)| col2im_plane(cols, g, nb, plane_index, plane));
 }
 
-/// One plane (image `plane_index / C`, channel `plane_index % C`) of [`col2im`].
-fn col2im_plane(cols: &[f32], g: &Geometry, nb: usize, plane_index: usize, plane: &mut [f32]) {
+/// One plane (image `plane_index / C`, channel `plane_index % C`) of [`col2im`], every value
+/// written.
+fn col2im_plane(
+    cols: &[f32],
+    g: &Geometry,
+    nb: usize,
+    plane_index: usize,
+    plane: &mut [MaybeUninit<f32>],
+) {
     let (k, p, s) = (g.kernel, g.positions(), g.stride);
     let (b, c) = (plane_index / g.channels, plane_index % g.channels);
-    if s == 2 && g.width.div_ceil(2) + g.padding + g.out_width + g.kernel + 2 <= LINE {
+    if s == 2 {
         return col2im_plane_stride2(cols, g, nb, b, c, plane);
     }
+    let plane = zeroed(plane);
     for ky in 0..k {
         let rows = valid(g, ky, g.height, g.out_height);
         for kx in 0..k {
@@ -276,54 +288,95 @@ fn col2im_plane(cols: &[f32], g: &Geometry, nb: usize, plane_index: usize, plane
     }
 }
 
-/// [`col2im_plane`] for stride 2: a tap adds onto every other value of an image line, which
-/// as a strided loop runs one scalar at a time. Here, per line, every tap's whole row of
-/// columns first adds (contiguous, vectorised, no clipping at the edges) into the line's even
-/// or odd phase, held with a margin on each side that catches the positions in the padding;
-/// one interleaving pass then adds the phases onto the line.
+/// The four stride phases of a plane padded by the convolution's padding: phase `(py, px)`
+/// holds padded position `(2 i + py, 2 j + px)` at `(i, j)`, `height` by `width`. Tap
+/// `(ky, kx)` of output `(oy, ox)` reads (or, transposed, adds onto) padded position
+/// `(2 oy + ky, 2 ox + kx)`: phase `(ky % 2, kx % 2)` at `(oy + ky / 2, ox + kx / 2)`, inside
+/// the phase for every tap, so no tap is clipped at the edges.
+#[derive(Debug, Clone, Copy)]
+struct Phases {
+    height: usize,
+    width: usize,
+}
+
+impl Phases {
+    fn of(g: &Geometry) -> Self {
+        // Room for every tap's reach and for every image position.
+        let side = |outputs: usize, image: usize| {
+            (outputs + (g.kernel - 1) / 2).max((image - 1 + g.padding) / 2 + 1)
+        };
+        Phases {
+            height: side(g.out_height, g.height),
+            width: side(g.out_width, g.width),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.height * self.width
+    }
+}
+
+/// [`col2im_plane`] for stride 2. Strided adds into the image lines run one scalar at a time;
+/// here every tap's columns add, a whole output row at a time (contiguous, vectorised, never
+/// clipped), into one of the four stride phases of the padded plane, held on the stack; one
+/// interleaving pass then writes the image's positions from the phases.
 fn col2im_plane_stride2(
     cols: &[f32],
     g: &Geometry,
     nb: usize,
     b: usize,
     c: usize,
-    plane: &mut [f32],
+    plane: &mut [MaybeUninit<f32>],
 ) {
     let (k, p, ow) = (g.kernel, g.positions(), g.out_width);
-    let half = g.width.div_ceil(2);
-    // Position x = 2 o + kx - padding lies in phase (kx - padding) mod 2 at index
-    // o + floor((kx - padding) / 2), stored `margin` further on so that it is never negative.
-    let margin = g.padding.div_ceil(2);
-    let used = (half + margin).max(ow + margin + k / 2 + 1);
-    let (mut even, mut odd) = ([0f32; LINE], [0f32; LINE]);
+    let phases = Phases::of(g);
+    let (len, pw) = (phases.len(), phases.width);
+    // On the stack, zeroed only as far as used; larger planes (Table 5's 128x128) on the heap.
+    let mut stack = [MaybeUninit::<f32>::uninit(); PHASES];
+    let mut heap = Vec::new();
+    let buffer = if 4 * len <= PHASES {
+        zeroed(&mut stack[..4 * len])
+    } else {
+        heap.resize(4 * len, 0.0);
+        &mut heap[..]
+    };
     for ky in 0..k {
-        for oy in valid(g, ky, g.height, g.out_height) {
-            even[..used].fill(0.0);
-            odd[..used].fill(0.0);
-            for kx in 0..k {
-                let row = ((c * k + ky) * k + kx) * nb * p + b * p + oy * ow;
-                let shift = kx as isize - g.padding as isize;
-                let phase = if shift.rem_euclid(2) == 0 {
-                    &mut even
-                } else {
-                    &mut odd
-                };
-                let start = (shift.div_euclid(2) + margin as isize) as usize;
-                for (d, &v) in phase[start..][..ow].iter_mut().zip(&cols[row..][..ow]) {
+        for kx in 0..k {
+            let phase = &mut buffer[((ky % 2) * 2 + kx % 2) * len..][..len];
+            let row = &cols[((c * k + ky) * k + kx) * nb * p + b * p..][..p];
+            for (oy, src) in row.chunks_exact(ow).enumerate() {
+                let dst = &mut phase[(oy + ky / 2) * pw + kx / 2..][..ow];
+                for (d, &v) in dst.iter_mut().zip(src) {
                     *d += v;
                 }
             }
-            // Even positions 2 j, odd ones 2 j + 1: the phases' entries from `margin` on.
-            let line = &mut plane[(oy * 2 + ky - g.padding) * g.width..][..g.width];
-            let (even, odd) = (&even[margin..], &odd[margin..]);
-            let mut pairs = line.chunks_exact_mut(2);
-            for (pair, (&e, &o)) in (&mut pairs).zip(even.iter().zip(odd)) {
-                pair[0] += e;
-                pair[1] += o;
-            }
-            if let [x] = pairs.into_remainder() {
-                *x += even[half - 1];
-            }
+        }
+    }
+    // Image position x lies at padded x + padding: phase (x + padding) % 2, index
+    // (x + padding) / 2.
+    let pad = g.padding;
+    for (y, line) in plane.chunks_exact_mut(g.width).enumerate() {
+        let (py, i) = ((y + pad) % 2, (y + pad) / 2);
+        let even = &buffer[(py * 2) * len + i * pw..][..pw];
+        let odd = &buffer[(py * 2 + 1) * len + i * pw..][..pw];
+        let mut line = line;
+        let mut j = pad / 2;
+        if pad % 2 == 1 {
+            let (first, rest) = line
+                .split_first_mut()
+                .expect("a line of at least one value");
+            first.write(odd[j]);
+            line = rest;
+            j += 1;
+        }
+        let last = j + line.len() / 2;
+        let mut pairs = line.chunks_exact_mut(2);
+        for (pair, (&e, &o)) in (&mut pairs).zip(even[j..].iter().zip(&odd[j..])) {
+            pair[0].write(e);
+            pair[1].write(o);
+        }
+        if let [x] = pairs.into_remainder() {
+            x.write(even[last]);
         }
     }
 }
@@ -732,7 +785,7 @@ fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f
                         let (w, a) = (View::rows(&weights_t, r), View::rows(&a[b * r * p..], p));
                         product(rows, p, r, Out::set(cols, p), w, a, Split::Single);
                         for (plane_index, plane) in one.chunks_mut(g.height * g.width).enumerate() {
-                            col2im_plane(cols, g, 1, plane_index, zeroed(plane));
+                            col2im_plane(cols, g, 1, plane_index, plane);
                         }
                     }
                 })
