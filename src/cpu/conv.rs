@@ -7,9 +7,9 @@
 //! convolution of the model is im2col + products + col2im, forward and backward, with the
 //! gradients registered through burn's autodiff extension API ([`Backward`]): small maps (up to
 //! 8x8 positions) are transposed to channel-major and multiplied a chunk of images at a time,
-//! gemm splitting each product over the threads; large ones are multiplied image by image
-//! where they lie, each thread taking a run of images with its own one-image buffers (one fork
-//! per layer instead of one per product; BENCHMARKS.md has what the second core gives).
+//! large ones image by image where they lie; either way each thread takes a run of images with
+//! its own buffers (one fork per layer instead of one per product; BENCHMARKS.md has what the
+//! second core gives).
 //! Other devices (wgpu, WebGPU) and convolutions with bias, groups, dilation or uneven padding
 //! keep burn's own operations.
 //!
@@ -123,12 +123,13 @@ fn valid(g: &Geometry, offset: usize, size: usize, outputs: usize) -> std::ops::
 }
 
 /// im2col of images `[b1 - b0, C, H, W]` (the chunk `b0..b1` of `image`) into `cols`
-/// (`[C k k, (b1 - b0) P]`), every entry written (padding as zeros): the buffer is reused
-/// from chunk to chunk, since fresh large allocations cost a page fault per 4 KiB.
+/// (`[C k k, (b1 - b0) P]`), every entry written (padding as zeros), on the calling thread:
+/// the buffer is reused from chunk to chunk, since fresh large allocations cost a page fault
+/// per 4 KiB.
 fn im2col(image: &[f32], g: &Geometry, b0: usize, b1: usize, cols: &mut [f32]) {
     let width = (b1 - b0) * g.positions();
     cols[..g.rows() * width]
-        .par_chunks_mut(g.kernel * width)
+        .chunks_mut(g.kernel * width)
         .enumerate()
         .for_each(|(kernel_row, out)| im2col_rows(image, g, b0, kernel_row, out));
 }
@@ -240,11 +241,10 @@ const LINE: usize = 288;
 /// the stack (planes up to 70x70; 20 KiB).
 const PHASES: usize = 4 * 36 * 36;
 
-/// The images `[nb, C, H, W]` that columns `[C k k, nb P]` were taken from, summed back: each
-/// plane is written whole by one task.
+/// The images `[nb, C, H, W]` that columns `[C k k, nb P]` were taken from, summed back.
 fn col2im(cols: &[f32], g: &Geometry, nb: usize, image: &mut [MaybeUninit<f32>]) {
     image
-        .par_chunks_mut(g.height * g.width)
+        .chunks_mut(g.height * g.width)
         .enumerate()
         .for_each(|(plane_index, plane)| col2im_plane(cols, g, nb, plane_index, plane));
 }
@@ -418,6 +418,51 @@ enum Out<'a> {
     },
     /// Added to what is there.
     Add { data: &'a mut [f32], stride: usize },
+    /// Overwritten: a column slab of a matrix that tasks on other threads write other
+    /// columns of ([`Slab::columns`]).
+    Columns(Slab<'a>),
+}
+
+/// Columns `start..start + n` of an `[m, stride]` row-major matrix that several threads fill,
+/// each its own columns: gemm's own threads write a product's blocks the same way, through a
+/// pointer, since slices of the columns would overlap.
+#[derive(Clone, Copy)]
+struct Slab<'a> {
+    ptr: *mut f32,
+    len: usize,
+    stride: usize,
+    _matrix: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: a `Slab` is only a pointer to memory that the matrix's borrow keeps alive; tasks
+// given slabs of one matrix write disjoint columns (see `Slab::columns`).
+unsafe impl Send for Slab<'_> {}
+unsafe impl Sync for Slab<'_> {}
+
+impl<'a> Slab<'a> {
+    /// The whole `[m, stride]` matrix `data`, to be cut into columns.
+    fn of(data: &'a mut [MaybeUninit<f32>], stride: usize) -> Self {
+        Slab {
+            ptr: data.as_mut_ptr().cast(),
+            len: data.len(),
+            stride,
+            _matrix: std::marker::PhantomData,
+        }
+    }
+
+    /// Columns from `start` on, for a product of at most `stride - start` columns.
+    ///
+    /// # Safety
+    /// No two tasks writing at the same time may be given overlapping column ranges.
+    unsafe fn columns(self, start: usize) -> Out<'a> {
+        assert!(start <= self.stride && start <= self.len);
+        Out::Columns(Slab {
+            // SAFETY: `start` is within the matrix (asserted).
+            ptr: unsafe { self.ptr.add(start) },
+            len: self.len - start,
+            ..self
+        })
+    }
 }
 
 impl<'a> Out<'a> {
@@ -444,6 +489,7 @@ fn product(m: usize, n: usize, k: usize, out: Out, lhs: View, rhs: View, split: 
     let (dst, len, ldd, accumulate) = match out {
         Out::Set { data, stride } => (data.as_mut_ptr().cast::<f32>(), data.len(), stride, false),
         Out::Add { data, stride } => (data.as_mut_ptr(), data.len(), stride, true),
+        Out::Columns(slab) => (slab.ptr, slab.len, slab.stride, false),
     };
     if m == 0 || n == 0 {
         return;
@@ -493,8 +539,8 @@ enum Order {
     /// split over the threads. Used when an image has enough positions for a product to be
     /// fat, and saves two transposing copies.
     BatchMajor,
-    /// Transposed to `[R, B P]`: one product per chunk of images, gemm splitting it over the
-    /// threads (small maps: 1x1 to 8x8).
+    /// Transposed to `[R, B P]`: one product per chunk of images, the batch's runs of chunks
+    /// split over the threads (small maps: 1x1 to 8x8).
     ChannelMajor,
 }
 
@@ -549,8 +595,11 @@ fn scatter(weights: &[f32], r: usize, a: &[f32], order: Order, g: &Geometry) -> 
     }
 }
 
-/// [`through_columns`] for small maps (`Order::ChannelMajor`): one im2col and one product per
-/// chunk of images, each split over the threads.
+/// [`through_columns`] for small maps (`Order::ChannelMajor`): the batch is cut into runs of
+/// images, one per thread ([`images_per_run`]); each run takes its images a chunk at a time,
+/// one im2col and one product per chunk, on its own thread; the weight gradient is summed per
+/// run, then over runs. (Each im2col and product split over the threads in turn left the
+/// products on one thread and the im2col on the other: perf at two threads, 32x32.)
 fn through_columns_by_chunk(
     image: &[f32],
     g: &Geometry,
@@ -561,45 +610,57 @@ fn through_columns_by_chunk(
     if g.is_whole() {
         return through_whole_images(image, g, r, weights, a);
     }
-    let (p, rows) = (g.positions(), g.rows());
-    let mut gathered = weights.map(|_| Vec::with_capacity(r * g.batch * p));
-    let mut grad = a.map(|_| vec![0.0f32; r * rows]);
-    with_scratch(rows * g.chunk() * p, |buffer| {
-        for b0 in (0..g.batch).step_by(g.chunk()) {
-            let b1 = (b0 + g.chunk()).min(g.batch);
-            let n = (b1 - b0) * p;
-            im2col(image, g, b0, b1, buffer);
-            let cols = View::rows(&buffer[..rows * n], n);
-            if let (Some(out), Some(w)) = (gathered.as_mut(), weights) {
-                let out = Out::Set {
-                    data: &mut out.spare_capacity_mut()[b0 * p..],
-                    stride: g.batch * p,
-                };
-                product(r, n, rows, out, View::rows(w, rows), cols, Split::Auto);
-            }
-            if let (Some(out), Some(a)) = (grad.as_mut(), a) {
-                // The transpose `col A^T` ([C k k, R]): gemm then packs `A`, not the columns
-                // (C k k / R times as many values), and it packs that operand on the calling
-                // thread.
-                let a = View::transposed(&a[b0 * p..], g.batch * p);
-                let cols = View::rows(&buffer[..rows * n], n);
-                let out = match b0 {
-                    0 => Out::set(out, r),
-                    _ => Out::Add {
-                        data: out,
-                        stride: r,
-                    },
-                };
-                product(rows, r, n, out, cols, a, Split::Auto);
-            }
-        }
-    });
-    let grad = grad.map(|t| transposed(&t, rows, r));
+    let (p, rows, batch) = (g.positions(), g.rows(), g.batch);
+    let per = images_per_run(batch);
+    let chunk = g.chunk().min(per);
+    let mut gathered = weights.map(|_| Vec::with_capacity(r * batch * p));
+    let slab = gathered
+        .as_mut()
+        .map(|out| Slab::of(&mut out.spare_capacity_mut()[..r * batch * p], batch * p));
+    let partial: Vec<Option<Vec<f32>>> = (0..batch.div_ceil(per))
+        .into_par_iter()
+        .map(|run| {
+            let (b0, b1) = (run * per, ((run + 1) * per).min(batch));
+            let mut grad = a.map(|_| vec![0.0f32; rows * r]);
+            with_scratch(rows * chunk * p, |buffer| {
+                for c0 in (b0..b1).step_by(chunk) {
+                    let c1 = (c0 + chunk).min(b1);
+                    let n = (c1 - c0) * p;
+                    im2col(image, g, c0, c1, buffer);
+                    let cols = View::rows(&buffer[..rows * n], n);
+                    if let (Some(slab), Some(w)) = (slab, weights) {
+                        // SAFETY: the runs, and the chunks within a run, take disjoint images:
+                        // columns `c0 P..c1 P` are this chunk's alone.
+                        let out = unsafe { slab.columns(c0 * p) };
+                        product(r, n, rows, out, View::rows(w, rows), cols, Split::Single);
+                    }
+                    if let (Some(grad), Some(a)) = (grad.as_mut(), a) {
+                        // The transpose `col A^T` ([C k k, R]): gemm then packs `A`, not the
+                        // columns (C k k / R times as many values).
+                        let a = View::transposed(&a[c0 * p..], batch * p);
+                        let out = match c0 == b0 {
+                            true => Out::set(grad, r),
+                            false => Out::Add {
+                                data: grad,
+                                stride: r,
+                            },
+                        };
+                        product(rows, r, n, out, cols, a, Split::Single);
+                    }
+                }
+            });
+            grad
+        })
+        .collect();
     if let Some(out) = gathered.as_mut() {
-        // SAFETY: the chunks' products wrote columns `b0 P..b1 P` of every one of the `r`
+        // SAFETY: the chunks' products wrote columns `c0 P..c1 P` of every one of the `r`
         // rows, for chunks covering `0..batch`: all `r batch P` values.
-        unsafe { out.set_len(r * g.batch * p) };
+        unsafe { out.set_len(r * batch * p) };
     }
+    let grad = a.map(|_| {
+        let parts: Vec<Vec<f32>> = partial.into_iter().flatten().collect();
+        transposed_sum(&parts, rows, r)
+    });
     (gathered, grad)
 }
 
@@ -641,10 +702,11 @@ fn through_whole_images(
     (gathered, grad)
 }
 
-/// [`scatter`] for small maps (`Order::ChannelMajor`): one product and one col2im per chunk
-/// of images, each split over the threads.
+/// [`scatter`] for small maps (`Order::ChannelMajor`): runs of images, one per thread, as in
+/// [`through_columns_by_chunk`]; each run takes its images a chunk at a time, one product and
+/// one col2im per chunk, on its own thread.
 fn scatter_by_chunk(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f32> {
-    let (p, rows) = (g.positions(), g.rows());
+    let (p, rows, batch) = (g.positions(), g.rows(), g.batch);
     if g.is_whole() {
         // col2im is the transpose: image `b` is `a[.., b]^T W`, written where it goes.
         let write = |image: &mut [MaybeUninit<f32>]| {
@@ -652,37 +714,37 @@ fn scatter_by_chunk(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f
                 data: image,
                 stride: rows,
             };
-            let (a, w) = (View::transposed(a, g.batch), View::rows(weights, rows));
-            product(g.batch, rows, r, out, a, w, Split::Auto);
+            let (a, w) = (View::transposed(a, batch), View::rows(weights, rows));
+            product(batch, rows, r, out, a, w, Split::Auto);
         };
         // SAFETY: the product writes all `batch rows` values, the whole images.
-        return unsafe { written(g.batch * g.image_len(), write) };
+        return unsafe { written(batch * g.image_len(), write) };
     }
+    let per = images_per_run(batch);
+    let chunk = g.chunk().min(per);
     let write = |image: &mut [MaybeUninit<f32>]| {
-        with_scratch(rows * g.chunk() * p, |buffer| {
-            for b0 in (0..g.batch).step_by(g.chunk()) {
-                let b1 = (b0 + g.chunk()).min(g.batch);
-                let n = (b1 - b0) * p;
-                let (w, a) = (
-                    View::transposed(weights, rows),
-                    View::rows(&a[b0 * p..], g.batch * p),
-                );
-                product(
-                    rows,
-                    n,
-                    r,
-                    Out::set(&mut buffer[..rows * n], n),
-                    w,
-                    a,
-                    Split::Auto,
-                );
-                let images = &mut image[b0 * g.image_len()..b1 * g.image_len()];
-                col2im(&buffer[..rows * n], g, b1 - b0, images);
-            }
-        })
+        image
+            .par_chunks_mut(per * g.image_len())
+            .enumerate()
+            .for_each(|(run, images)| {
+                with_scratch(rows * chunk * p, |buffer| {
+                    for (i, images) in images.chunks_mut(chunk * g.image_len()).enumerate() {
+                        let c0 = run * per + i * chunk;
+                        let nb = images.len() / g.image_len();
+                        let n = nb * p;
+                        let (w, a) = (
+                            View::transposed(weights, rows),
+                            View::rows(&a[c0 * p..], batch * p),
+                        );
+                        let out = Out::set(&mut buffer[..rows * n], n);
+                        product(rows, n, r, out, w, a, Split::Single);
+                        col2im(&buffer[..rows * n], g, nb, images);
+                    }
+                })
+            });
     };
     // SAFETY: col2im writes every plane of the chunks, which cover the batch.
-    unsafe { written(g.batch * g.image_len(), write) }
+    unsafe { written(batch * g.image_len(), write) }
 }
 
 /// Images per run when the batch is cut into as many runs of consecutive images as the pool
@@ -756,12 +818,8 @@ fn through_columns_by_image(
         unsafe { out.set_len(r * g.batch * p) };
     }
     let grad = a.map(|_| {
-        let mut partial = partial.into_iter().flatten();
-        let mut sum = partial.next().unwrap_or_else(|| vec![0.0; r * rows]);
-        for run in partial {
-            sum.iter_mut().zip(&run).for_each(|(s, v)| *s += v);
-        }
-        transposed(&sum, rows, r)
+        let parts: Vec<Vec<f32>> = partial.into_iter().flatten().collect();
+        transposed_sum(&parts, rows, r)
     });
     (gathered, grad)
 }
@@ -798,13 +856,20 @@ fn scatter_by_image(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f
 /// `[m, n]` -> `[n, m]` (weight gradients), in tiles that stay in cache (read by columns, a
 /// row-major matrix of 128k values took 1.7% of the one-thread iteration).
 fn transposed(x: &[f32], m: usize, n: usize) -> Vec<f32> {
+    transposed_sum(std::slice::from_ref(&x), m, n)
+}
+
+/// The sum of the `[m, n]` matrices `parts`, transposed to `[n, m]`, in one pass: each sum
+/// in the parts' order (the runs' partial weight gradients: the result depends on the thread
+/// count only).
+fn transposed_sum(parts: &[impl AsRef<[f32]>], m: usize, n: usize) -> Vec<f32> {
     const TILE: usize = 16;
     let mut out = vec![0.0f32; m * n];
     for i0 in (0..m).step_by(TILE) {
         for j0 in (0..n).step_by(TILE) {
             for j in j0..(j0 + TILE).min(n) {
                 for i in i0..(i0 + TILE).min(m) {
-                    out[j * m + i] = x[i * n + j];
+                    out[j * m + i] = parts.iter().map(|part| part.as_ref()[i * n + j]).sum();
                 }
             }
         }
