@@ -1232,6 +1232,53 @@ mod tests {
         }
     }
 
+    /// Small maps whose batch takes several chunks per run (each image's columns 4096 x 64
+    /// values, so a chunk holds 16 images and a run of 20, on two threads, takes two): the
+    /// chunks' column slabs, the weight gradient's accumulation over chunks and the col2im
+    /// per chunk, against burn. On a pool of two threads, whatever the machine.
+    #[test]
+    fn batches_of_several_chunks_per_run_match_burn() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(several_chunks_per_run_match_burn);
+    }
+
+    fn several_chunks_per_run_match_burn() {
+        let device = Device::flex().autodiff();
+        let g = Geometry::new([40, 256, 16, 16], 4, 2, 1).unwrap();
+        assert_eq!(Order::of(&g), Order::ChannelMajor);
+        assert!(
+            g.chunk() < images_per_run(g.batch),
+            "one chunk per run: {g:?}"
+        );
+        let conv = Conv2dConfig::new([256, 4], [4, 4])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false)
+            .init(&device);
+        let conv = crate::nets::init::initialized(conv);
+        check(
+            [40, 256, 16, 16],
+            |x| conv2d(&conv, x),
+            |x| conv.forward(x),
+            || conv.weight.val(),
+        );
+        let conv = ConvTranspose2dConfig::new([4, 256], [4, 4])
+            .with_stride([2, 2])
+            .with_padding([1, 1])
+            .with_bias(false)
+            .init(&device);
+        let conv = crate::nets::init::initialized(conv);
+        check(
+            [40, 4, 8, 8],
+            |x| conv_transpose2d(&conv, x),
+            |x| conv.forward(x),
+            || conv.weight.val(),
+        );
+    }
+
     /// The weight-tensor entry with a bias (Table 5's spectrally normalised convolutions).
     #[test]
     fn weight_tensor_convolution_with_bias_matches_burn() {
