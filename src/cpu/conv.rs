@@ -862,18 +862,24 @@ fn transposed(x: &[f32], m: usize, n: usize) -> Vec<f32> {
 /// The sum of the `[m, n]` matrices `parts`, transposed to `[n, m]`, in one pass: each sum
 /// in the parts' order (the runs' partial weight gradients: the result depends on the thread
 /// count only).
-fn transposed_sum(parts: &[impl AsRef<[f32]>], m: usize, n: usize) -> Vec<f32> {
+fn transposed_sum(parts: &[impl AsRef<[f32]> + Sync], m: usize, n: usize) -> Vec<f32> {
     const TILE: usize = 16;
     let mut out = vec![0.0f32; m * n];
-    for i0 in (0..m).step_by(TILE) {
-        for j0 in (0..n).step_by(TILE) {
-            for j in j0..(j0 + TILE).min(n) {
-                for i in i0..(i0 + TILE).min(m) {
-                    out[j * m + i] = parts.iter().map(|part| part.as_ref()[i * n + j]).sum();
+    // Tiles of output rows in parallel: on one thread this was 0.8% of the two-thread 32x32
+    // iteration's samples, all on the step's thread.
+    out.par_chunks_mut(TILE * m)
+        .enumerate()
+        .for_each(|(tile, rows)| {
+            let j0 = tile * TILE;
+            for i0 in (0..m).step_by(TILE) {
+                for (dj, row) in rows.chunks_mut(m).enumerate() {
+                    let j = j0 + dj;
+                    for (i, o) in row.iter_mut().enumerate().skip(i0).take(TILE) {
+                        *o = parts.iter().map(|part| part.as_ref()[i * n + j]).sum();
+                    }
                 }
             }
-        }
-    }
+        });
     out
 }
 
