@@ -260,9 +260,16 @@ fn exp_f32(x: f32) -> f32 {
 
 /// The fused ReLU: in place where `x` holds its values alone, as burn-flex's ReLU (the batch
 /// norm's output, in the generator): a new buffer per block raised the 64x64 peak by ~25 MiB.
-/// `storage_mut` copies only when some other tensor still shares the buffer.
+/// Where another tensor shares them (burn's own batch norm, in a frozen generator), one pass
+/// from `x` into a new buffer: `storage_mut` would copy them first, then pass over the copy.
 fn fused_relu<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
     fused_from_output::<Relu, D>(x, |x| {
+        if !x.is_unique() {
+            let x = dense(&x);
+            let v = values(&x);
+            let relu = |v, _| if relu_keeps(v) { v } else { 0.0 };
+            return zip_map(v, v, x.layout().shape().clone(), relu);
+        }
         let mut y = x.to_contiguous();
         drop(x);
         let n = y.layout().num_elements();
@@ -437,6 +444,13 @@ mod tests {
         let positive = input.iter().position(|&v| v > 0.0).unwrap();
         assert_eq!(f32::from_bits(ours.1[positive]), weights[positive]);
         assert!(f32::from_bits(ours.0[5]).is_nan());
+        // Above, the input's values are shared (the test keeps `x`): the pass into a new
+        // buffer. An input that holds its values alone (the output of a multiplication) takes
+        // the in-place path, with the same values.
+        let unique = bits(output_and_gradient(&input, &weights, |x| {
+            super::fused_relu(x * 1.0).expect("the fused operation on burn-flex")
+        }));
+        assert_eq!(unique, ours, "in place and into a new buffer differ");
     }
 
     /// Without a gradient to track (encoding a batch), the result is the same tensor.
