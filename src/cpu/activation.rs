@@ -260,8 +260,8 @@ fn exp_f32(x: f32) -> f32 {
 
 /// The fused ReLU: in place where `x` holds its values alone, as burn-flex's ReLU (the batch
 /// norm's output, in the generator): a new buffer per block raised the 64x64 peak by ~25 MiB.
-/// Where another tensor shares them (burn's own batch norm, in a frozen generator), one pass
-/// from `x` into a new buffer: `storage_mut` would copy them first, then pass over the copy.
+/// Where another tensor shares them (seen when the trainer makes its fakes), one pass from
+/// `x` into a new buffer: `storage_mut` would copy them first, then pass over the copy.
 fn fused_relu<const D: usize>(x: Tensor<D>) -> Option<Tensor<D>> {
     fused_from_output::<Relu, D>(x, |x| {
         if !x.is_unique() {
