@@ -598,8 +598,8 @@ fn scatter(weights: &[f32], r: usize, a: &[f32], order: Order, g: &Geometry) -> 
 /// [`through_columns`] for small maps (`Order::ChannelMajor`): the batch is cut into runs of
 /// images, one per thread ([`images_per_run`]); each run takes its images a chunk at a time,
 /// one im2col and one product per chunk, on its own thread; the weight gradient is summed per
-/// run, then over runs. (Each im2col and product split over the threads in turn left the
-/// products on one thread and the im2col on the other: perf at two threads, 32x32.)
+/// run, then over runs. (Each im2col, product and col2im split over the threads in turn, a
+/// fork and a join each, was 4-5% slower at two threads and 32x32: BENCHMARKS.md.)
 fn through_columns_by_chunk(
     image: &[f32],
     g: &Geometry,
