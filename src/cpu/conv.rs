@@ -751,7 +751,10 @@ fn scatter_by_chunk(weights: &[f32], r: usize, a: &[f32], g: &Geometry) -> Vec<f
 /// has threads: each run is one task with its own buffers, so the grouping (and with it every
 /// sum) depends on the thread count only, not on scheduling.
 fn images_per_run(batch: usize) -> usize {
-    batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+    // At least one: an empty batch is then no run at all (not a division by zero).
+    batch
+        .div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+        .max(1)
 }
 
 /// [`through_columns`] for large maps (`Order::BatchMajor`): each task takes a run of images
@@ -938,6 +941,10 @@ impl Op {
 
     fn forward(&self, x: &[f32], weight: &[f32]) -> Vec<f32> {
         let (g, r) = (&self.geometry, self.other);
+        if g.batch == 0 {
+            // The kernels cut the batch into runs and chunks, which an empty one has none of.
+            return Vec::new();
+        }
         let order = Order::of(g);
         match self.kind {
             Kind::Conv => {
@@ -958,6 +965,13 @@ impl Op {
         want_weight: bool,
     ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
         let (g, r) = (&self.geometry, self.other);
+        if g.batch == 0 {
+            // No image: an empty input gradient and a weight gradient of zeros.
+            return (
+                want_x.then(Vec::new),
+                want_weight.then(|| vec![0.0; weight.len()]),
+            );
+        }
         let order = Order::of(g);
         match self.kind {
             Kind::Conv => {
@@ -1283,6 +1297,38 @@ mod tests {
             |x| conv.forward(x),
             || conv.weight.val(),
         );
+    }
+
+    /// An empty batch (an empty file encoded, say) gives an empty output, on small and large
+    /// maps, forward and backward.
+    #[test]
+    fn an_empty_batch_gives_an_empty_output() {
+        let device = Device::flex().autodiff();
+        for side in [8, 32] {
+            let conv = Conv2dConfig::new([3, 5], [4, 4])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(&device);
+            let conv = crate::nets::init::initialized(conv);
+            let x = Tensor::<4>::zeros([0, 3, side, side], &device).require_grad();
+            let y = conv2d(&conv, x.clone());
+            assert_eq!(y.dims(), [0, 5, side / 2, side / 2]);
+            let grads = y.sum().backward();
+            assert_eq!(x.grad(&grads).map(|g| g.dims()), Some([0, 3, side, side]));
+            let dw = conv.weight.val().grad(&grads).expect("a weight gradient");
+            assert_eq!(dw.dims(), [5, 3, 4, 4]);
+            let dw = dw.into_data().try_to_vec::<f32>().unwrap();
+            assert!(dw.iter().all(|&v| v == 0.0), "{dw:?}");
+            let transposed = ConvTranspose2dConfig::new([5, 3], [4, 4])
+                .with_stride([2, 2])
+                .with_padding([1, 1])
+                .with_bias(false)
+                .init(&device);
+            let transposed = crate::nets::init::initialized(transposed);
+            let x = Tensor::<4>::zeros([0, 5, side / 2, side / 2], &device);
+            assert_eq!(conv_transpose2d(&transposed, x).dims(), [0, 3, side, side]);
+        }
     }
 
     /// The weight-tensor entry with a bias (Table 5's spectrally normalised convolutions).
